@@ -1,0 +1,76 @@
+"""Errors raised by the FlexMeasures API client.
+
+Every failure the client can meet is one of these, so callers can tell an
+authentication problem from a network problem from a rejected request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlexMeasuresError(Exception):
+    """Base class for all FlexMeasures client errors."""
+
+
+class FlexMeasuresConnectionError(FlexMeasuresError):
+    """The server could not be reached (DNS, refused, timeout, TLS, dropped)."""
+
+
+class FlexMeasuresAuthenticationError(FlexMeasuresError):
+    """The credentials were rejected (wrong password, unknown user)."""
+
+
+class FlexMeasuresResponseError(FlexMeasuresError):
+    """The server answered with an error status.
+
+    `status` is the HTTP status, `message` the server's message, and `details`
+    the decoded body (for 422: the server's field messages).
+    """
+
+    def __init__(self, message: str, *, status: int, details: Any = None) -> None:
+        """Keep the status and the server's own explanation."""
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+class FlexMeasuresNotFoundError(FlexMeasuresResponseError):
+    """The object does not exist (404, or 422 for an unknown id)."""
+
+
+class FlexMeasuresAccessDeniedError(FlexMeasuresResponseError):
+    """The account may not touch this object (403)."""
+
+
+class FlexMeasuresInvalidRequestError(FlexMeasuresResponseError):
+    """The server refused the request's content (400/422); will never succeed."""
+
+
+class FlexMeasuresRateLimitError(FlexMeasuresResponseError):
+    """Too many requests (429); retry later."""
+
+
+class FlexMeasuresServerError(FlexMeasuresResponseError):
+    """The server failed (5xx); retry later."""
+
+
+class FlexMeasuresUnexpectedResponseError(FlexMeasuresError):
+    """The answer was not what a FlexMeasures server sends (HTML, broken JSON)."""
+
+
+class FlexMeasuresSchedulePendingError(FlexMeasuresError):
+    """The scheduling job has not finished yet (202)."""
+
+
+class FlexMeasuresScheduleFailedError(FlexMeasuresError):
+    """The scheduling job failed (400 UNKNOWN_SCHEDULE), e.g. infeasible.
+
+    `reason` is the server's explanation.
+    """
+
+    def __init__(self, reason: str) -> None:
+        """Keep the server's reason."""
+        super().__init__(reason)
+        self.reason = reason
