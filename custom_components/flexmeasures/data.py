@@ -1,0 +1,29 @@
+"""Runtime data of a FlexMeasures config entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+from .api import Account, FlexMeasuresClient, ServerInfo, User
+
+if TYPE_CHECKING:
+    from .coordinator import ScheduleCoordinator
+    from .forwarder import MeasurementForwarder
+
+type FlexMeasuresConfigEntry = ConfigEntry[FlexMeasuresData]
+
+
+@dataclass
+class FlexMeasuresData:
+    """What a loaded entry keeps: the client, what the server said, the workers."""
+
+    client: FlexMeasuresClient
+    server_info: ServerInfo
+    user: User
+    account: Account
+    # one per schedule subentry, by subentry id
+    coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)
+    forwarder: MeasurementForwarder | None = None

@@ -1,0 +1,7 @@
+"""Measurement forwarder (placeholder: being built)."""
+
+from __future__ import annotations
+
+
+class MeasurementForwarder:
+    """Sends Home Assistant states to FlexMeasures."""
