@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+import json
+import re
 from typing import Any
 
 
@@ -108,3 +111,201 @@ class JobStatus:
     started_at: datetime | None
     ended_at: datetime | None
     message: str | None = None
+
+
+# --- Parsing helpers (the API's wire formats) ---------------------------------
+
+_DURATION_RE = re.compile(
+    r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse an ISO 8601 duration without years/months ("PT15M", "P1D", "PT0H")."""
+    text = value.strip().upper()
+    match = _DURATION_RE.match(text)
+    if match is None or text in ("P", "PT") or text.endswith("T"):
+        raise ValueError(f"Not an ISO 8601 duration of fixed length: {value!r}")
+    parts = {k: float(v) for k, v in match.groupdict().items() if v is not None}
+    return timedelta(**parts)
+
+
+def format_duration(value: timedelta) -> str:
+    """Format a timedelta as an ISO 8601 duration ("PT15M", "PT1H", "P1D")."""
+    if value < timedelta(0):
+        raise ValueError("A duration cannot be negative")
+    total_us = value // timedelta(microseconds=1)
+    days, rest_us = divmod(total_us, 86_400_000_000)
+    hours, rest_us = divmod(rest_us, 3_600_000_000)
+    minutes, rest_us = divmod(rest_us, 60_000_000)
+    seconds, micros = divmod(rest_us, 1_000_000)
+    out = "P" + (f"{days}D" if days else "")
+    time = ""
+    if hours:
+        time += f"{hours}H"
+    if minutes:
+        time += f"{minutes}M"
+    if seconds or micros:
+        time += f"{seconds}.{micros:06d}".rstrip("0").rstrip(".") + "S"
+    if time:
+        out += "T" + time
+    elif not days:
+        out = "PT0S"
+    return out
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 datetime; keep its offset, assume UTC when it has none."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def format_datetime(value: datetime) -> str:
+    """Format an aware datetime for the API; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("Datetimes sent to FlexMeasures must be timezone-aware")
+    return value.isoformat()
+
+
+def parse_json_field(value: Any) -> dict[str, Any]:
+    """A field the API sends as JSON inside a string (or already as an object).
+
+    Tolerant: empty, null, invalid JSON or a non-object gives `{}`.
+    """
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return {}
+        if isinstance(decoded, dict):
+            return decoded
+    return {}
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_datetime(value: Any) -> datetime | None:
+    return parse_datetime(value) if isinstance(value, str) and value else None
+
+
+def server_info_from_api(data: Mapping[str, Any]) -> ServerInfo:
+    """`GET /api/`."""
+    return ServerInfo(
+        version=str(data["flexmeasures_version"]),
+        api_versions=tuple(str(v) for v in data.get("versions", ())),
+    )
+
+
+def account_from_api(data: Mapping[str, Any]) -> Account:
+    """`GET /accounts/<id>`."""
+    return Account(id=int(data["id"]), name=str(data["name"]))
+
+
+def user_from_api(data: Mapping[str, Any]) -> User:
+    """`GET /users/<id>`."""
+    return User(
+        id=int(data["id"]),
+        email=str(data["email"]),
+        username=str(data.get("username") or data["email"]),
+        account_id=int(data["account_id"]),
+        timezone=data.get("timezone"),
+    )
+
+
+def asset_from_api(data: Mapping[str, Any]) -> Asset:
+    """One asset of `GET /assets` or `GET /assets/<id>`."""
+    asset_type = data.get("generic_asset_type")
+    type_name = (
+        asset_type.get("name") if isinstance(asset_type, Mapping) else asset_type
+    )
+    sensors = data.get("sensors") or ()
+    return Asset(
+        id=int(data["id"]),
+        name=str(data["name"]),
+        account_id=_opt_int(data.get("account_id")),
+        asset_type=str(type_name or ""),
+        parent_asset_id=_opt_int(data.get("parent_asset_id")),
+        latitude=_opt_float(data.get("latitude")),
+        longitude=_opt_float(data.get("longitude")),
+        attributes=parse_json_field(data.get("attributes")),
+        flex_context=parse_json_field(data.get("flex_context")),
+        flex_model=parse_json_field(data.get("flex_model")),
+        sensor_ids=tuple(
+            int(s["id"]) if isinstance(s, Mapping) else int(s) for s in sensors
+        ),
+    )
+
+
+def sensor_from_api(data: Mapping[str, Any]) -> Sensor:
+    """One sensor of `GET /sensors` or `GET /sensors/<id>`."""
+    return Sensor(
+        id=int(data["id"]),
+        name=str(data["name"]),
+        unit=str(data.get("unit") or ""),
+        event_resolution=parse_duration(str(data.get("event_resolution") or "PT0S")),
+        timezone=str(data.get("timezone") or "UTC"),
+        asset_id=_opt_int(data.get("generic_asset_id", data.get("asset_id"))),
+        attributes=parse_json_field(data.get("attributes")),
+    )
+
+
+def sensor_data_from_api(data: Mapping[str, Any]) -> SensorData:
+    """`GET /sensors/<id>/data`."""
+    values = tuple(None if v is None else float(v) for v in data["values"])
+    if data.get("resolution"):
+        resolution = parse_duration(str(data["resolution"]))
+    else:
+        resolution = parse_duration(str(data["duration"])) / max(len(values), 1)
+    return SensorData(
+        start=parse_datetime(str(data["start"])),
+        resolution=resolution,
+        unit=str(data.get("unit") or ""),
+        values=values,
+    )
+
+
+def schedule_from_api(
+    data: Mapping[str, Any], *, sensor_id: int, job_id: str
+) -> Schedule:
+    """`GET /sensors/<id>/schedules/<uuid>` (200); the start keeps its offset."""
+    values = tuple(float(v) for v in data["values"])
+    duration = parse_duration(str(data["duration"]))
+    info = data.get("scheduler_info")
+    return Schedule(
+        sensor_id=sensor_id,
+        job_id=job_id,
+        start=parse_datetime(str(data["start"])),
+        resolution=duration / len(values) if values else duration,
+        unit=str(data.get("unit") or ""),
+        values=values,
+        scheduler_info=dict(info) if isinstance(info, Mapping) else {},
+    )
+
+
+def job_status_from_api(data: Mapping[str, Any], *, job_id: str) -> JobStatus:
+    """`GET /jobs/<uuid>` (both `enqueued_at` and `enqueued-at` spellings)."""
+
+    def pick(name: str) -> Any:
+        return data.get(name, data.get(name.replace("_", "-")))
+
+    message = data.get("message")
+    return JobStatus(
+        job_id=job_id,
+        status=str(data.get("status") or ""),
+        enqueued_at=_opt_datetime(pick("enqueued_at")),
+        started_at=_opt_datetime(pick("started_at")),
+        ended_at=_opt_datetime(pick("ended_at")),
+        message=message if isinstance(message, str) else None,
+    )

@@ -1,0 +1,807 @@
+"""A fake FlexMeasures 1.0.1 API on 127.0.0.1, for unit tests.
+
+Its answers follow the real server's (/work/shared/reference/flexmeasures-api).
+Use it from any test module:
+
+    pytest_plugins = ["tests.fake_flexmeasures"]   # or import the fixtures
+
+    async def test_x(fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient):
+        fake_fm.add_job(...)            # state to arrange
+        fake_fm.fail_next(500)          # switches to simulate trouble
+        await fm_client.get_sensors()
+
+`fake_fm` starts the server (it requests `socket_enabled` itself); its `url` is
+the base URL. `fm_client` is a FlexMeasuresClient logged in as the toy user
+over its own aiohttp session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import itertools
+from typing import Any
+import uuid
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+import pytest
+
+from custom_components.flexmeasures.api import FlexMeasuresClient
+from custom_components.flexmeasures.api.models import (
+    format_duration,
+    parse_datetime,
+    parse_duration,
+)
+
+TOY_EMAIL = "toy-user@flexmeasures.io"
+TOY_PASSWORD = "toy-password"
+
+_UNAUTHORIZED = {
+    "message": "You could not be properly authenticated for this content or functionality.",
+    "status": "UNAUTHORIZED",
+}
+_FORBIDDEN = {
+    "message": "You cannot be authorized for this content or functionality.",
+    "result": "Rejected",
+    "status": "INVALID_SENDER",
+}
+
+
+@dataclass
+class FakeJob:
+    """A scheduling job: 202 for `pending_polls` polls, then done or failed."""
+
+    sensor_id: int
+    start: datetime
+    duration: timedelta
+    pending_polls: int = 0
+    fail_reason: str | None = None
+    values: list[float] | None = None
+    polls: int = 0
+    payload: dict[str, Any] = field(default_factory=dict)
+    enqueued_at: datetime | None = None
+
+
+@dataclass
+class FakeFlexMeasures:
+    """State and switches of the fake server (toy account as seeded)."""
+
+    users: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            TOY_EMAIL: {
+                "id": 1,
+                "password": TOY_PASSWORD,
+                "account_id": 1,
+                "username": "toy-user",
+                "timezone": "Europe/Amsterdam",
+            }
+        }
+    )
+    accounts: dict[int, str] = field(
+        default_factory=lambda: {1: "Toy Account", 2: "Other Account"}
+    )
+    assets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sensors: dict[int, dict[str, Any]] = field(default_factory=dict)
+    data: dict[int, dict[datetime, float]] = field(default_factory=dict)
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+    # Behaviour of the next triggered jobs.
+    job_pending_polls: int = 1
+    job_fail_reason: str | None = None
+    # Switches: persistent...
+    delay: float = 0.0
+    down: bool = False
+    # ...and one-shot failures, consumed one per request: an int status,
+    # "html", "broken_json", "drop" or "slow".
+    failures: list[int | str] = field(default_factory=list)
+    # The same, for `POST /api/requestAuthToken` only.
+    login_failures: list[int | str] = field(default_factory=list)
+    # What happened.
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    auth_headers: list[str | None] = field(default_factory=list)
+    login_count: int = 0
+    url: str = ""
+    _token_counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        """Seed the toy account like `scripts/flexmeasures-server` does."""
+        if not self.assets:
+            self.add_asset(4, "NL transmission zone", None, "transmission zone")
+            self.add_asset(
+                5,
+                "toy-building",
+                1,
+                "building",
+                flex_context='{"consumption-price": {"sensor": 7}, '
+                '"site-power-capacity": "500 kVA"}',
+            )
+            self.add_asset(
+                6,
+                "toy-battery",
+                1,
+                "battery",
+                parent=5,
+                flex_model='{"soc-max": "450 kWh", "power-capacity": "500 kVA", '
+                '"roundtrip-efficiency": "90%"}',
+            )
+            self.add_asset(7, "toy-solar", 1, "solar", parent=5)
+            self.add_asset(8, "other-asset", 2, "battery")
+        if not self.sensors:
+            self.add_sensor(7, "day-ahead prices", 4, "EUR/kWh", "PT1H")
+            self.add_sensor(8, "discharging", 6, "kW", "PT15M")
+            self.add_sensor(9, "production", 7, "kW", "PT15M")
+            self.add_sensor(10, "other", 8, "kW", "PT15M")
+
+    # --- arranging state ------------------------------------------------------
+
+    def add_asset(
+        self,
+        asset_id: int,
+        name: str,
+        account_id: int | None,
+        asset_type: str,
+        *,
+        parent: int | None = None,
+        attributes: str = "{}",
+        flex_context: str = "{}",
+        flex_model: str = "{}",
+    ) -> None:
+        """Add an asset (account None: public); JSON fields are strings."""
+        self.assets[asset_id] = {
+            "account_id": account_id,
+            "attributes": attributes,
+            "child_assets": [],
+            "description": None,
+            "external_id": None,
+            "flex_context": flex_context,
+            "flex_model": flex_model,
+            "generic_asset_type": {"id": 1, "name": asset_type},
+            "id": asset_id,
+            "latitude": 52.374,
+            "longitude": 4.88969,
+            "name": name,
+            "owner": None,
+            "parent_asset_id": parent,
+            "sensors": [],
+            "sensors_to_show": "[]",
+        }
+
+    def add_sensor(
+        self,
+        sensor_id: int,
+        name: str,
+        asset_id: int,
+        unit: str,
+        resolution: str,
+        *,
+        attributes: str = "{}",
+        timezone: str = "Europe/Amsterdam",
+    ) -> None:
+        """Add a sensor to an asset."""
+        self.sensors[sensor_id] = {
+            "attributes": attributes,
+            "entity_address": f"ea1.2026-12.localhost:fm1.{sensor_id}",
+            "event_resolution": resolution,
+            "generic_asset_id": asset_id,
+            "id": sensor_id,
+            "name": name,
+            "timezone": timezone,
+            "unit": unit,
+        }
+        self.assets[asset_id]["sensors"].append({"id": sensor_id, "name": name})
+
+    def add_job(
+        self,
+        sensor_id: int,
+        *,
+        start: datetime,
+        duration: timedelta = timedelta(hours=1),
+        pending_polls: int = 0,
+        fail_reason: str | None = None,
+        values: list[float] | None = None,
+    ) -> str:
+        """Add a scheduling job directly; return its uuid."""
+        job_id = str(uuid.uuid4())
+        self.jobs[job_id] = FakeJob(
+            sensor_id,
+            start,
+            duration,
+            pending_polls=pending_polls,
+            fail_reason=fail_reason,
+            values=values,
+            enqueued_at=datetime.now().astimezone(),
+        )
+        return job_id
+
+    def expire_tokens(self) -> None:
+        """Every token handed out so far stops working (401)."""
+        self.tokens.clear()
+
+    def fail_next(self, *kinds: int | str, times: int = 1) -> None:
+        """Queue one-shot failures: a status, "html", "broken_json", "drop", "slow".
+
+        They hit the next requests other than logins (see `login_failures`).
+        """
+        self.failures.extend(list(kinds) * times)
+
+    def paths(self) -> list[str]:
+        """The paths requested so far, in order."""
+        return [path for _, path in self.requests]
+
+    # --- the web app ------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """The aiohttp app answering like FlexMeasures 1.0.1."""
+        app = web.Application(middlewares=[self._middleware])
+        r = app.router
+        r.add_get("/api/", self._root)
+        r.add_get("/api/v3_0/health/ready", self._health)
+        r.add_post("/api/requestAuthToken", self._token)
+        r.add_get("/api/v3_0/users/{id}", self._authed(self._user))
+        r.add_get("/api/v3_0/accounts/{id}", self._authed(self._account))
+        r.add_get("/api/v3_0/assets", self._authed(self._assets))
+        r.add_get("/api/v3_0/assets/public", self._authed(self._assets_public))
+        r.add_get("/api/v3_0/assets/{id}", self._authed(self._asset))
+        r.add_get("/api/v3_0/sensors", self._authed(self._sensors))
+        r.add_get("/api/v3_0/sensors/{id}", self._authed(self._sensor))
+        r.add_post("/api/v3_0/sensors/{id}/data", self._authed(self._post_data))
+        r.add_get("/api/v3_0/sensors/{id}/data", self._authed(self._get_data))
+        r.add_post(
+            "/api/v3_0/sensors/{id}/schedules/trigger", self._authed(self._trigger)
+        )
+        r.add_post(
+            "/api/v3_0/assets/{id}/schedules/trigger",
+            self._authed(self._trigger_asset),
+        )
+        r.add_get(
+            "/api/v3_0/sensors/{id}/schedules/{job}", self._authed(self._schedule)
+        )
+        r.add_get("/api/v3_0/jobs/{job}", self._authed(self._job))
+        return app
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        self.auth_headers.append(request.headers.get("Authorization"))
+        queue = (
+            self.login_failures
+            if request.path == "/api/requestAuthToken"
+            else self.failures
+        )
+        failure = queue.pop(0) if queue else None
+        if self.down or failure == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if self.delay or failure == "slow":
+            await asyncio.sleep(self.delay or 5.0)
+        if failure == "html":
+            return web.Response(
+                status=200,
+                text="<!DOCTYPE html><html><body>Proxy login</body></html>",
+                content_type="text/html",
+            )
+        if failure == "broken_json":
+            return web.Response(
+                status=200, text='{"data": [', content_type="application/json"
+            )
+        if isinstance(failure, int):
+            if failure == 429:
+                body: dict[str, Any] = {"message": "Too many requests", "status": 429}
+            elif failure >= 500:
+                body = {"message": "Internal Server Error", "status": failure}
+            else:
+                body = {"message": f"Error {failure}", "status": failure}
+            return web.json_response(body, status=failure)
+        return await handler(request)
+
+    def _authed(
+        self, handler: Callable[[web.Request, int], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            user_id = self.tokens.get(request.headers.get("Authorization", ""))
+            if user_id is None:
+                return web.json_response(_UNAUTHORIZED, status=401)
+            return await handler(request, user_id)
+
+        return wrapped
+
+    def _account_of(self, user_id: int) -> int:
+        return int(
+            next(u["account_id"] for u in self.users.values() if u["id"] == user_id)
+        )
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "flexmeasures_version": "1.0.1",
+                "message": "For these API versions a public endpoint is available.",
+                "status": 200,
+                "versions": ["v3_0"],
+            }
+        )
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {"database_redis": True, "database_sql": True, "status": 200}
+        )
+
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        self.login_count += 1
+        body = await request.json()
+        email, password = body.get("email"), body.get("password")
+        if not email or not password:
+            missing = {
+                k: ["Missing data for required field."]
+                for k in ("email", "password")
+                if not body.get(k)
+            }
+            return web.json_response(
+                {
+                    "message": {"json": missing},
+                    "result": "Rejected",
+                    "status": "UNPROCESSABLE_ENTITY",
+                },
+                status=422,
+            )
+        user = self.users.get(email)
+        if user is None:
+            return web.json_response(
+                {
+                    "errors": [f"User with email '{email}' does not exist"],
+                    "status": 404,
+                },
+                status=404,
+            )
+        if user["password"] != password:
+            return web.json_response(
+                {"errors": ["User password does not match."], "status": 401},
+                status=401,
+            )
+        token = f"eyJ-fake-token-{next(self._token_counter)}-{uuid.uuid4().hex}"
+        self.tokens[token] = user["id"]
+        return web.json_response(
+            {"auth_token": token, "status": 200, "user_id": user["id"]}
+        )
+
+    async def _user(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        wanted = int(request.match_info["id"])
+        for email, user in self.users.items():
+            if user["id"] == wanted and wanted == user_id:
+                return web.json_response(
+                    {
+                        "account_id": user["account_id"],
+                        "active": True,
+                        "email": email,
+                        "id": user["id"],
+                        "status": 200,
+                        "timezone": user["timezone"],
+                        "username": user["username"],
+                    }
+                )
+        return web.json_response(
+            {"message": f"User {wanted} not found", "status": 404}, status=404
+        )
+
+    async def _account(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        wanted = int(request.match_info["id"])
+        if wanted != self._account_of(user_id):
+            return web.json_response(_FORBIDDEN, status=403)
+        return web.json_response(
+            {"attributes": "{}", "id": wanted, "name": self.accounts[wanted]}
+        )
+
+    def _paged(self, request: web.Request, items: list[Any]) -> web.StreamResponse:
+        if "page" not in request.query:
+            return web.json_response(items)
+        page = int(request.query["page"])
+        per_page = int(request.query.get("per_page", "10"))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        if page > 1 and not chunk:
+            return web.json_response(
+                {"message": "The requested URL was not found.", "status": 404},
+                status=404,
+            )
+        return web.json_response(
+            {
+                "data": chunk,
+                "filtered-records": len(items),
+                "num-records": len(items),
+                "status": 200,
+            }
+        )
+
+    async def _assets(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        account = self._account_of(user_id)
+        items = [a for a in self.assets.values() if a["account_id"] == account]
+        return self._paged(request, items)
+
+    async def _assets_public(
+        self, request: web.Request, user_id: int
+    ) -> web.StreamResponse:
+        # The real server ignores paging here.
+        return web.json_response(
+            [a for a in self.assets.values() if a["account_id"] is None]
+        )
+
+    def _check_asset(self, asset_id: int, user_id: int) -> web.StreamResponse | None:
+        asset = self.assets.get(asset_id)
+        if asset is None:
+            return web.json_response(
+                {"message": f"No asset found with ID {asset_id}.", "status": 404},
+                status=404,
+            )
+        if asset["account_id"] not in (None, self._account_of(user_id)):
+            return web.json_response(_FORBIDDEN, status=403)
+        return None
+
+    async def _asset(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        asset_id = int(request.match_info["id"])
+        if (error := self._check_asset(asset_id, user_id)) is not None:
+            return error
+        return web.json_response({**self.assets[asset_id], "status": 200})
+
+    def _offspring(self, asset_id: int) -> set[int]:
+        found = {asset_id}
+        for asset in self.assets.values():
+            if asset["parent_asset_id"] == asset_id:
+                found |= self._offspring(asset["id"])
+        return found
+
+    async def _sensors(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        account = self._account_of(user_id)
+        allowed = {account}
+        if request.query.get("include_public_assets") == "true":
+            allowed.add(None)  # type: ignore[arg-type]
+        if "asset_id" in request.query:
+            asset_id = int(request.query["asset_id"])
+            if asset_id not in self.assets:
+                return web.json_response(
+                    {
+                        "message": {
+                            "query": {"asset": [f"No asset found with ID {asset_id}."]}
+                        },
+                        "result": "Rejected",
+                        "status": "UNPROCESSABLE_ENTITY",
+                    },
+                    status=422,
+                )
+            if (error := self._check_asset(asset_id, user_id)) is not None:
+                return error
+            asset_ids = self._offspring(asset_id)
+        else:
+            asset_ids = {
+                a["id"] for a in self.assets.values() if a["account_id"] in allowed
+            }
+        items = [s for s in self.sensors.values() if s["generic_asset_id"] in asset_ids]
+        return self._paged(request, items)
+
+    def _check_sensor(
+        self, request: web.Request, user_id: int, *, unknown: int = 422
+    ) -> tuple[int, web.StreamResponse | None]:
+        sensor_id = int(request.match_info["id"])
+        sensor = self.sensors.get(sensor_id)
+        if sensor is None:
+            if unknown == 404:
+                body: dict[str, Any] = {
+                    "message": f"Sensor {sensor_id} not found",
+                    "status": 404,
+                }
+            else:
+                body = {
+                    "message": {
+                        "path": {"id": [f"No sensor found with ID {sensor_id}."]}
+                    },
+                    "result": "Rejected",
+                    "status": "UNPROCESSABLE_ENTITY",
+                }
+            return sensor_id, web.json_response(body, status=unknown)
+        owner = self.assets[sensor["generic_asset_id"]]["account_id"]
+        if owner != self._account_of(user_id):
+            return sensor_id, web.json_response(_FORBIDDEN, status=403)
+        return sensor_id, None
+
+    async def _sensor(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        sensor_id, error = self._check_sensor(request, user_id)
+        if error is not None:
+            return error
+        return web.json_response({**self.sensors[sensor_id], "status": 200})
+
+    @staticmethod
+    def _rejected(field_messages: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "message": {"combined_sensor_data_description": field_messages},
+                "result": "Rejected",
+                "status": "UNPROCESSABLE_ENTITY",
+            },
+            status=422,
+        )
+
+    async def _post_data(
+        self, request: web.Request, user_id: int
+    ) -> web.StreamResponse:
+        sensor_id, error = self._check_sensor(request, user_id, unknown=404)
+        if error is not None:
+            return error
+        body = await request.json()
+        sensor = self.sensors[sensor_id]
+        if body.get("unit") != sensor["unit"]:
+            return self._rejected(
+                {
+                    "_schema": [
+                        (
+                            f"Required unit for this sensor is {sensor['unit']}, "
+                            f"got incompatible unit: {body.get('unit')}"
+                        )
+                    ]
+                }
+            )
+        start = parse_datetime(body["start"])
+        step = parse_duration(body["duration"]) / len(body["values"])
+        if step != parse_duration(sensor["event_resolution"]):
+            return self._rejected(
+                {"_schema": [f"Resolution of {step} is incompatible."]}
+            )
+        stored = self.data.setdefault(sensor_id, {})
+        new = {start + i * step: v for i, v in enumerate(body["values"])}
+        if all(stored.get(t) == v for t, v in new.items()):
+            return web.json_response(
+                {
+                    "message": "Some of the data has already been received and "
+                    "successfully processed.",
+                    "results": "PROCESSED",
+                    "status": "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED",
+                }
+            )
+        stored.update(new)
+        return web.json_response(
+            {"message": "Request has been processed.", "status": "PROCESSED"}
+        )
+
+    async def _get_data(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        sensor_id, error = self._check_sensor(request, user_id, unknown=404)
+        if error is not None:
+            return error
+        query = request.query
+        missing = [k for k in ("start", "duration", "unit") if k not in query]
+        if missing:
+            return self._rejected(
+                {k: ["Missing data for required field."] for k in missing}
+            )
+        sensor = self.sensors[sensor_id]
+        start = parse_datetime(query["start"])
+        duration = parse_duration(query["duration"])
+        step = parse_duration(query.get("resolution", sensor["event_resolution"]))
+        stored = self.data.get(sensor_id, {})
+        values = [stored.get(start + i * step) for i in range(int(duration / step))]
+        return web.json_response(
+            {
+                "duration": query["duration"],
+                "message": "Request has been processed.",
+                "resolution": format_duration(step),
+                "start": start.isoformat(),
+                "status": "PROCESSED",
+                "unit": query["unit"],
+                "values": values,
+            }
+        )
+
+    def _new_job(self, sensor_id: int, body: dict[str, Any]) -> web.StreamResponse:
+        job_id = self.add_job(
+            sensor_id,
+            start=parse_datetime(body["start"]),
+            duration=parse_duration(body.get("duration", "PT48H")),
+            pending_polls=self.job_pending_polls,
+            fail_reason=self.job_fail_reason,
+        )
+        self.jobs[job_id].payload = body
+        return web.json_response(
+            {
+                "job": job_id,
+                "job-url": f"/api/v3_0/jobs/{job_id}",
+                "message": "Request has been accepted for processing.",
+                "schedule": job_id,
+                "status": "ACCEPTED",
+            },
+            status=202,
+        )
+
+    async def _trigger(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        sensor_id, error = self._check_sensor(request, user_id)
+        if error is not None:
+            return error
+        body = await request.json()
+        if "start" not in body:
+            return web.json_response(
+                {
+                    "message": {
+                        "json": {"start": ["Missing data for required field."]}
+                    },
+                    "result": "Rejected",
+                    "status": "UNPROCESSABLE_ENTITY",
+                },
+                status=422,
+            )
+        return self._new_job(sensor_id, body)
+
+    async def _trigger_asset(
+        self, request: web.Request, user_id: int
+    ) -> web.StreamResponse:
+        asset_id = int(request.match_info["id"])
+        if asset_id not in self.assets:
+            return web.json_response(
+                {
+                    "message": {"id": [f"No asset found with ID {asset_id}."]},
+                    "result": "Rejected",
+                    "status": "UNPROCESSABLE_ENTITY",
+                },
+                status=422,
+            )
+        if (error := self._check_asset(asset_id, user_id)) is not None:
+            return error
+        body = await request.json()
+        sensor_id = int(body["flex-model"][0]["sensor"])
+        if self.sensors[sensor_id]["generic_asset_id"] not in self._offspring(asset_id):
+            return web.json_response(
+                {
+                    "message": {
+                        "_schema": [
+                            (
+                                f"Sensor {sensor_id} does not belong to asset {asset_id} "
+                                "(or to one of its offspring)"
+                            )
+                        ]
+                    },
+                    "result": "Rejected",
+                    "status": "UNPROCESSABLE_ENTITY",
+                },
+                status=422,
+            )
+        return self._new_job(sensor_id, body)
+
+    async def _schedule(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        sensor_id, error = self._check_sensor(request, user_id)
+        if error is not None:
+            return error
+        job_id = request.match_info["job"]
+        job = self.jobs.get(job_id)
+        if job is None:
+            return web.json_response(
+                {
+                    "message": f"The requested UDI event (id = {job_id}, type = job) "
+                    "is not known.",
+                    "result": "Rejected",
+                    "status": "UNRECOGNIZED_UDI_EVENT",
+                },
+                status=400,
+            )
+        job.polls += 1
+        if job.polls <= job.pending_polls:
+            return web.json_response(
+                {
+                    "message": "Scheduling job in progress.  was used.",
+                    "status": "STARTED",
+                },
+                status=202,
+            )
+        if job.fail_reason is not None:
+            return web.json_response(
+                {
+                    "message": "No known schedule for this time period. Scheduling job "
+                    f"failed with {job.fail_reason}. StorageScheduler was used.",
+                    "result": "Rejected",
+                    "status": "UNKNOWN_SCHEDULE",
+                },
+                status=400,
+            )
+        duration = (
+            parse_duration(request.query["duration"])
+            if "duration" in request.query
+            else job.duration
+        )
+        step = parse_duration(self.sensors[sensor_id]["event_resolution"])
+        count = int(duration / step)
+        values = (
+            job.values
+            if job.values is not None
+            else [float(i % 3 - 1) * 10 for i in range(count)]
+        )
+        return web.json_response(
+            {
+                "duration": format_duration(duration),
+                "message": "Request has been processed. StorageScheduler was used.",
+                "scheduler_info": {"scheduler": "StorageScheduler"},
+                "start": job.start.astimezone(
+                    ZoneInfo(self.sensors[sensor_id]["timezone"])
+                ).isoformat(),
+                "status": "PROCESSED",
+                "unit": self.sensors[sensor_id]["unit"],
+                "values": values[:count],
+            }
+        )
+
+    async def _job(self, request: web.Request, user_id: int) -> web.StreamResponse:
+        job_id = request.match_info["job"]
+        job = self.jobs.get(job_id)
+        if job is None:
+            return web.json_response(
+                {"message": f"Job {job_id} not found.", "status": "ERROR"}, status=404
+            )
+        enqueued = job.enqueued_at or datetime.now().astimezone()
+        times = {
+            "enqueued_at": enqueued.isoformat(),
+            "enqueued-at": enqueued.isoformat(),
+            "started_at": (enqueued + timedelta(seconds=0.05)).isoformat(),
+            "started-at": (enqueued + timedelta(seconds=0.05)).isoformat(),
+        }
+        done = job.polls > job.pending_polls
+        if done:
+            ended = (enqueued + timedelta(seconds=1)).isoformat()
+            times |= {"ended_at": ended, "ended-at": ended}
+        if done and job.fail_reason is not None:
+            return web.json_response(
+                {
+                    **times,
+                    "message": f"Scheduling job failed with {job.fail_reason}.",
+                    "status": "FAILED",
+                },
+                status=422,
+            )
+        return web.json_response(
+            {
+                **times,
+                "message": "Scheduling job has finished."
+                if done
+                else "Scheduling job in progress.",
+                "status": "FINISHED" if done else "STARTED",
+            }
+        )
+
+
+@pytest.fixture
+async def fake_fm(socket_enabled: None) -> AsyncGenerator[FakeFlexMeasures]:
+    """A running fake FlexMeasures server on 127.0.0.1 (`fake_fm.url`)."""
+    fake = FakeFlexMeasures()
+    server = TestServer(fake.make_app(), host="127.0.0.1")
+    await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/")
+    yield fake
+    await server.close()
+
+
+@pytest.fixture
+async def fm_session() -> AsyncGenerator[aiohttp.ClientSession]:
+    """A plain aiohttp session for a client, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def fm_client(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> FlexMeasuresClient:
+    """A client for the fake server, as the toy user (short timeout)."""
+    return FlexMeasuresClient(
+        fm_session, fake_fm.url, TOY_EMAIL, TOY_PASSWORD, request_timeout=2.0
+    )
+
+
+__all__ = [
+    "TOY_EMAIL",
+    "TOY_PASSWORD",
+    "FakeFlexMeasures",
+    "FakeJob",
+    "fake_fm",
+    "fm_client",
+    "fm_session",
+]

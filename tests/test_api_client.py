@@ -1,0 +1,667 @@
+"""The FlexMeasures API client against a fake FlexMeasures server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+import logging
+
+import aiohttp
+import pytest
+
+from custom_components.flexmeasures.api import (
+    FlexMeasuresAccessDeniedError,
+    FlexMeasuresAuthenticationError,
+    FlexMeasuresClient,
+    FlexMeasuresConnectionError,
+    FlexMeasuresInvalidRequestError,
+    FlexMeasuresNotFoundError,
+    FlexMeasuresRateLimitError,
+    FlexMeasuresScheduleFailedError,
+    FlexMeasuresSchedulePendingError,
+    FlexMeasuresServerError,
+    FlexMeasuresUnexpectedResponseError,
+)
+from custom_components.flexmeasures.api.models import (
+    format_datetime,
+    format_duration,
+    parse_datetime,
+    parse_duration,
+    parse_json_field,
+)
+
+from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+
+START = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+# --- URL ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("http://127.0.0.1:5000/", "http://127.0.0.1:5000"),
+        ("HTTPS://fm.example.com/prefix/", "https://fm.example.com/prefix"),
+        ("  https://fm.example.com  ", "https://fm.example.com"),
+    ],
+)
+async def test_url_is_normalised(url: str, expected: str) -> None:
+    """Scheme lower-cased, trailing slash dropped, prefix kept."""
+    async with aiohttp.ClientSession() as session:
+        assert FlexMeasuresClient(session, url, "a", "b").url == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:5000", "ftp://host", "http://", "fm.example.com", "http://h:x"]
+)
+async def test_bad_url_raises_value_error(url: str) -> None:
+    """A URL without http(s) scheme or host is refused up front."""
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ValueError, match="URL"):
+            FlexMeasuresClient(session, url, "a", "b")
+
+
+async def test_path_prefix_is_used(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """Requests go below the prefix (a 404 HTML page is not FlexMeasures)."""
+    client = FlexMeasuresClient(fm_session, fake_fm.url + "/prefix/", "a", "b")
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await client.get_server_info()
+    assert fake_fm.paths() == ["/prefix/api/"]
+
+
+# --- auth -----------------------------------------------------------------------
+
+
+async def test_login_sends_raw_token(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """The token goes raw in Authorization, and is reused."""
+    assert fm_client.user_id is None
+    assert await fm_client.login() == 1
+    assert fm_client.user_id == 1
+    await fm_client.get_sensor(8)
+    await fm_client.get_sensor(9)
+    token = next(iter(fake_fm.tokens))
+    assert fake_fm.auth_headers[-2:] == [token, token]
+    assert fake_fm.login_count == 1
+    assert "toy-password" not in repr(fm_client)
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        (TOY_EMAIL, "wrong", "User password does not match."),
+        ("nobody@example.com", "x", "does not exist"),
+        ("", "", "email: Missing data for required field."),
+    ],
+)
+async def test_bad_credentials_are_authentication_errors(
+    fake_fm: FakeFlexMeasures,
+    fm_session: aiohttp.ClientSession,
+    email: str,
+    password: str,
+    message: str,
+) -> None:
+    """Wrong password (401), unknown user (404) and 422 all mean bad credentials."""
+    client = FlexMeasuresClient(fm_session, fake_fm.url, email, password)
+    with pytest.raises(FlexMeasuresAuthenticationError, match=message):
+        await client.get_sensors()
+
+
+async def test_expired_token_is_refreshed_once(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A 401 gets one new token and the request is retried."""
+    await fm_client.get_sensor(8)
+    fake_fm.expire_tokens()
+    sensor = await fm_client.get_sensor(8)
+    assert sensor.id == 8
+    assert fake_fm.login_count == 2
+    assert fake_fm.paths()[-3:] == [
+        "/api/v3_0/sensors/8",
+        "/api/requestAuthToken",
+        "/api/v3_0/sensors/8",
+    ]
+
+
+async def test_second_401_raises(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A 401 after the refresh is an authentication error, not a loop."""
+    await fm_client.login()
+    fake_fm.fail_next(401, times=2)
+    with pytest.raises(FlexMeasuresAuthenticationError):
+        await fm_client.get_sensor(8)
+    assert fake_fm.login_count == 2
+
+
+async def test_concurrent_requests_share_one_refresh(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Ten requests meeting an expired token cause a single login."""
+    await fm_client.login()
+    fake_fm.expire_tokens()
+    fake_fm.delay = 0.05
+    sensors = await asyncio.gather(*(fm_client.get_sensor(9) for _ in range(10)))
+    assert {s.id for s in sensors} == {9}
+    assert fake_fm.login_count == 2
+
+
+async def test_first_requests_share_one_login(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Concurrent first requests log in once."""
+    await asyncio.gather(*(fm_client.get_sensor(8) for _ in range(5)))
+    assert fake_fm.login_count == 1
+
+
+async def test_login_without_token_is_unexpected(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A 200 login without a token is not FlexMeasures."""
+    fake_fm.login_failures.append("html")
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.login()
+
+
+async def test_no_secret_in_debug_log(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A whole session at DEBUG logs neither the password nor any token."""
+    caplog.set_level(logging.DEBUG)
+    await fm_client.get_server_info()
+    await fm_client.get_sensors()
+    fake_fm.expire_tokens()
+    await fm_client.get_assets(include_public=True)
+    job = await fm_client.trigger_schedule(8, start=START, duration=timedelta(hours=1))
+    await fm_client.wait_for_schedule(8, job, first_delay=0.01)
+    # aiohttp retries a GET once on a dropped keep-alive connection.
+    fake_fm.fail_next("drop", times=2)
+    with pytest.raises(FlexMeasuresConnectionError):
+        await fm_client.get_sensor(8)
+    assert fake_fm.tokens
+    assert "/api/v3_0/sensors" in caplog.text
+    for secret in [TOY_PASSWORD, *fake_fm.tokens, "eyJ-fake-token"]:
+        assert secret not in caplog.text
+
+
+# --- error mapping --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, FlexMeasuresInvalidRequestError),
+        (403, FlexMeasuresAccessDeniedError),
+        (404, FlexMeasuresNotFoundError),
+        (422, FlexMeasuresInvalidRequestError),
+        (429, FlexMeasuresRateLimitError),
+        (500, FlexMeasuresServerError),
+        (503, FlexMeasuresServerError),
+        (418, FlexMeasuresInvalidRequestError),
+    ],
+)
+async def test_error_status_mapping(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    status: int,
+    error: type[Exception],
+) -> None:
+    """Each error status becomes its own error, with the status kept."""
+    await fm_client.login()
+    fake_fm.fail_next(status)
+    with pytest.raises(error) as info:
+        await fm_client.get_sensor(8)
+    assert getattr(info.value, "status", None) == status
+
+
+async def test_other_accounts_sensor_is_access_denied(
+    fm_client: FlexMeasuresClient,
+) -> None:
+    """403 INVALID_SENDER carries the server's message."""
+    with pytest.raises(FlexMeasuresAccessDeniedError, match="cannot be authorized"):
+        await fm_client.get_sensor(10)
+
+
+async def test_unknown_sensor_422_is_not_found(fm_client: FlexMeasuresClient) -> None:
+    """422 "No sensor found with ID" is recognised as not found."""
+    with pytest.raises(FlexMeasuresNotFoundError) as info:
+        await fm_client.get_sensor(99999)
+    assert info.value.status == 422
+    assert info.value.message == "id: No sensor found with ID 99999."
+
+
+async def test_unknown_asset_and_sensor_404(fm_client: FlexMeasuresClient) -> None:
+    """404 answers are not found, with the server's message."""
+    with pytest.raises(FlexMeasuresNotFoundError, match="No asset found"):
+        await fm_client.get_asset(99999)
+    with pytest.raises(FlexMeasuresNotFoundError, match="Sensor 99999 not found"):
+        await fm_client.get_sensor_data(
+            99999, start=START, duration=timedelta(hours=1), unit="kW"
+        )
+    with pytest.raises(FlexMeasuresNotFoundError, match="No asset found"):
+        await fm_client.get_sensors(asset_id=99999)
+
+
+async def test_422_keeps_field_messages(fm_client: FlexMeasuresClient) -> None:
+    """A refused value is an invalid request; details keep the server's fields."""
+    with pytest.raises(FlexMeasuresInvalidRequestError) as info:
+        await fm_client.post_sensor_data(
+            9, start=START, duration=timedelta(hours=1), values=[1, 2, 3, 4], unit="EUR"
+        )
+    assert "Required unit for this sensor is kW" in info.value.message
+    assert info.value.details["status"] == "UNPROCESSABLE_ENTITY"
+
+
+async def test_sensor_not_in_asset_is_invalid_request(
+    fm_client: FlexMeasuresClient,
+) -> None:
+    """ "does not belong" is not mistaken for not found."""
+    with pytest.raises(FlexMeasuresInvalidRequestError, match="does not belong"):
+        await fm_client.trigger_schedule(
+            9, start=START, duration=timedelta(hours=1), asset_id=6
+        )
+
+
+@pytest.mark.parametrize("kind", ["html", "broken_json"])
+async def test_not_json_is_unexpected_response(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, kind: str
+) -> None:
+    """An HTML page or broken JSON is an unexpected response."""
+    await fm_client.login()
+    fake_fm.fail_next(kind)
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_sensors()
+
+
+async def test_wrong_shape_is_unexpected_response(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """JSON that is not what the endpoint sends is an unexpected response."""
+    fake_fm.sensors[9]["event_resolution"] = "P1M"
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_sensor(9)
+
+
+async def test_dropped_connection_is_connection_error(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A server closing the connection is a connection error."""
+    fake_fm.down = True
+    with pytest.raises(FlexMeasuresConnectionError):
+        await fm_client.get_server_info()
+
+
+async def test_slow_answer_times_out_as_connection_error(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """An answer slower than the timeout is a connection error."""
+    client = FlexMeasuresClient(
+        fm_session, fake_fm.url, TOY_EMAIL, TOY_PASSWORD, request_timeout=0.2
+    )
+    fake_fm.fail_next("slow")
+    with pytest.raises(FlexMeasuresConnectionError, match="Timeout"):
+        await client.get_health()
+
+
+async def test_refused_connection_is_connection_error(
+    fm_session: aiohttp.ClientSession, socket_enabled: None
+) -> None:
+    """Nothing listening is a connection error."""
+    client = FlexMeasuresClient(fm_session, "http://127.0.0.1:9", "a", "b")
+    with pytest.raises(FlexMeasuresConnectionError):
+        await client.get_server_info()
+
+
+# --- calls ---------------------------------------------------------------------
+
+
+async def test_server_info_and_health(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Version and health need no login."""
+    info = await fm_client.get_server_info()
+    assert info.version == "1.0.1"
+    assert info.api_versions == ("v3_0",)
+    assert await fm_client.get_health() is True
+    assert fake_fm.login_count == 0
+
+
+async def test_health_not_ready(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """503 from health means not ready; other failures raise."""
+    fake_fm.fail_next(503)
+    assert await fm_client.get_health() is False
+    fake_fm.fail_next(500)
+    with pytest.raises(FlexMeasuresServerError):
+        await fm_client.get_health()
+
+
+async def test_user_and_account(fm_client: FlexMeasuresClient) -> None:
+    """The current user and their account (logging in first)."""
+    user = await fm_client.get_current_user()
+    assert (user.id, user.email, user.account_id) == (1, TOY_EMAIL, 1)
+    assert user.timezone == "Europe/Amsterdam"
+    account = await fm_client.get_account()
+    assert (account.id, account.name) == (1, "Toy Account")
+    with pytest.raises(FlexMeasuresAccessDeniedError):
+        await fm_client.get_account(2)
+
+
+async def test_assets_parse_json_in_string_fields(
+    fm_client: FlexMeasuresClient,
+) -> None:
+    """attributes / flex_context / flex_model come as JSON in strings."""
+    asset = await fm_client.get_asset(6)
+    assert asset.flex_model["soc-max"] == "450 kWh"
+    assert asset.parent_asset_id == 5
+    assert asset.sensor_ids == (8,)
+    assert asset.asset_type == "battery"
+    building = await fm_client.get_asset(5)
+    assert building.flex_context["consumption-price"] == {"sensor": 7}
+
+
+async def test_assets_all_pages_and_public(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """Pages are followed to the end; public assets are added once."""
+    client = FlexMeasuresClient(
+        fm_session, fake_fm.url, TOY_EMAIL, TOY_PASSWORD, page_size=2
+    )
+    assets = await client.get_assets()
+    assert [a.id for a in assets] == [5, 6, 7]
+    assert fake_fm.paths().count("/api/v3_0/assets") == 2
+    with_public = await client.get_assets(include_public=True)
+    assert [a.id for a in with_public] == [5, 6, 7, 4]
+    assert with_public[-1].account_id is None
+
+
+async def test_sensors_pages_filter_and_public(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """Sensors of the account, of an asset (with children), and public ones."""
+    for sensor_id in range(20, 25):
+        fake_fm.add_sensor(sensor_id, f"s{sensor_id}", 7, "kW", "PT5M")
+    client = FlexMeasuresClient(
+        fm_session, fake_fm.url, TOY_EMAIL, TOY_PASSWORD, page_size=3
+    )
+    sensors = await client.get_sensors()
+    assert [s.id for s in sensors] == [8, 9, 20, 21, 22, 23, 24]
+    assert fake_fm.paths().count("/api/v3_0/sensors") == 3
+    assert sensors[2].event_resolution == timedelta(minutes=5)
+    assert {s.id for s in await client.get_sensors(asset_id=6)} == {8}
+    building = await client.get_sensors(asset_id=5)
+    assert {8, 9, 20} <= {s.id for s in building}
+    public = await client.get_sensors(include_public=True)
+    assert 7 in {s.id for s in public}
+
+
+async def test_listing_plain_list_and_bad_shape(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A listing that is neither a list nor a page is unexpected."""
+    await fm_client.login()
+    fake_fm.failures.append("broken_json")
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_assets()
+
+
+async def test_sensor_fields(fm_client: FlexMeasuresClient) -> None:
+    """A sensor's unit, resolution, time zone and asset."""
+    sensor = await fm_client.get_sensor(8)
+    assert sensor.unit == "kW"
+    assert sensor.event_resolution == timedelta(minutes=15)
+    assert sensor.timezone == "Europe/Amsterdam"
+    assert sensor.asset_id == 6
+
+
+async def test_post_and_get_sensor_data(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Posted values come back; the same post again is already received."""
+    kwargs = {"start": START, "duration": timedelta(hours=1), "unit": "kW"}
+    status = await fm_client.post_sensor_data(9, values=[1.5, 2, None, 3], **kwargs)  # type: ignore[arg-type]
+    assert status == "PROCESSED"
+    again = await fm_client.post_sensor_data(
+        9,
+        values=[1.5, 2, None, 3],
+        prior=START,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert again == "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED"
+    data = await fm_client.get_sensor_data(9, source=1, **kwargs)  # type: ignore[arg-type]
+    assert data.values == (1.5, 2.0, None, 3.0)
+    assert data.resolution == timedelta(minutes=15)
+    assert data.start == START
+    hourly = await fm_client.get_sensor_data(
+        9,
+        resolution=timedelta(hours=1),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert hourly.resolution == timedelta(hours=1)
+
+
+async def test_naive_datetime_is_refused(fm_client: FlexMeasuresClient) -> None:
+    """Naive datetimes never reach the server."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await fm_client.post_sensor_data(
+            9,
+            start=datetime(2026, 1, 1),
+            duration=timedelta(hours=1),
+            values=[1, 2, 3, 4],
+            unit="kW",
+        )
+
+
+async def test_post_without_status_is_unexpected(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A 200 without the status string is unexpected."""
+    await fm_client.login()
+    fake_fm.fail_next("html")
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.post_sensor_data(
+            9, start=START, duration=timedelta(minutes=15), values=[1], unit="kW"
+        )
+
+
+async def test_schedule_202_then_200(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Pending answers are polled through; the start keeps the sensor's offset."""
+    fake_fm.job_pending_polls = 3
+    job = await fm_client.trigger_schedule(
+        8,
+        start=START,
+        duration=timedelta(hours=2),
+        flex_model={"soc-at-start": "225 kWh", "soc-min": "50 kWh"},
+        flex_context={"consumption-price": {"sensor": 7}},
+        force_new_job=True,
+    )
+    payload = fake_fm.jobs[job].payload
+    assert payload["force-new-job-creation"] is True
+    assert payload["flex-model"]["soc-min"] == "50 kWh"
+    assert payload["duration"] == "PT2H"
+    schedule = await fm_client.wait_for_schedule(
+        8, job, duration=timedelta(hours=2), first_delay=0.01
+    )
+    assert fake_fm.jobs[job].polls == 4
+    assert schedule.start == START
+    assert schedule.start.utcoffset() == timedelta(hours=1)
+    assert schedule.resolution == timedelta(minutes=15)
+    assert len(schedule.values) == 8
+    assert schedule.unit == "kW"
+    assert schedule.scheduler_info["scheduler"] == "StorageScheduler"
+    assert schedule.job_id == job
+
+
+async def test_get_schedule_pending_raises(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """One poll of an unfinished job says pending."""
+    job = fake_fm.add_job(8, start=START, pending_polls=1)
+    with pytest.raises(FlexMeasuresSchedulePendingError, match="in progress"):
+        await fm_client.get_schedule(8, job)
+    assert (await fm_client.get_schedule(8, job)).values
+
+
+async def test_wait_for_schedule_gives_up(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """After max_wait, still pending is raised."""
+    job = fake_fm.add_job(8, start=START, pending_polls=1000)
+    with pytest.raises(FlexMeasuresSchedulePendingError):
+        await fm_client.wait_for_schedule(
+            8, job, max_wait=0.2, first_delay=0.01, max_delay=0.05
+        )
+    assert 3 <= fake_fm.jobs[job].polls < 30
+
+
+async def test_failed_schedule_has_reason(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """400 UNKNOWN_SCHEDULE is a failed schedule with the server's reason."""
+    fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
+    job = await fm_client.trigger_schedule(
+        8, start=START, duration=timedelta(hours=1), asset_id=6
+    )
+    assert fake_fm.jobs[job].payload["flex-model"] == [{"sensor": 8}]
+    with pytest.raises(FlexMeasuresScheduleFailedError) as info:
+        await fm_client.wait_for_schedule(8, job, first_delay=0.01)
+    assert "InfeasibleProblemException: infeasible" in info.value.reason
+    status = await fm_client.get_job_status(job)
+    assert status.status == "FAILED"
+    assert status.ended_at is not None
+
+
+async def test_unknown_job_is_not_found(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """400 UNRECOGNIZED_UDI_EVENT and an unknown job are not found."""
+    with pytest.raises(FlexMeasuresNotFoundError, match="not known"):
+        await fm_client.get_schedule(8, "00000000-0000-0000-0000-000000000000")
+    with pytest.raises(FlexMeasuresNotFoundError, match="not found"):
+        await fm_client.get_job_status("00000000-0000-0000-0000-000000000000")
+
+
+async def test_other_400_on_schedule_is_invalid_request(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A 400 that is not UNKNOWN_SCHEDULE stays an invalid request."""
+    await fm_client.login()
+    fake_fm.fail_next(400)
+    with pytest.raises(FlexMeasuresInvalidRequestError):
+        await fm_client.get_schedule(8, "x")
+
+
+async def test_job_status_times(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """enqueued/started/ended times are aware datetimes."""
+    job = fake_fm.add_job(8, start=START)
+    await fm_client.get_schedule(8, job)
+    status = await fm_client.get_job_status(job)
+    assert status.status == "FINISHED"
+    assert status.enqueued_at is not None
+    assert status.enqueued_at.tzinfo is not None
+    assert status.started_at is not None
+    assert status.ended_at is not None
+    assert status.ended_at - status.enqueued_at == timedelta(seconds=1)
+    assert status.message == "Scheduling job has finished."
+
+
+async def test_trigger_without_job_id_is_unexpected(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A trigger answer without a job id is unexpected."""
+    await fm_client.login()
+    fake_fm.fail_next("html")
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.trigger_schedule(8, start=START, duration=timedelta(hours=1))
+
+
+# --- models ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("PT15M", timedelta(minutes=15)),
+        ("PT1H", timedelta(hours=1)),
+        ("P1D", timedelta(days=1)),
+        ("PT0H", timedelta(0)),
+        ("P0D", timedelta(0)),
+        ("P1DT2H30M", timedelta(days=1, hours=2, minutes=30)),
+        ("PT1.5S", timedelta(seconds=1.5)),
+        ("P1W", timedelta(weeks=1)),
+        ("pt48h", timedelta(hours=48)),
+    ],
+)
+def test_parse_duration(text: str, delta: timedelta) -> None:
+    """ISO 8601 durations of fixed length."""
+    assert parse_duration(text) == delta
+
+
+@pytest.mark.parametrize("text", ["P1M", "P1Y", "15M", "P", "PT", "P1DT", "", "x"])
+def test_parse_duration_refuses(text: str) -> None:
+    """Calendar durations and garbage are refused."""
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(minutes=15), "PT15M"),
+        (timedelta(hours=1), "PT1H"),
+        (timedelta(days=1), "P1D"),
+        (timedelta(0), "PT0S"),
+        (timedelta(days=2, hours=1, minutes=2, seconds=3), "P2DT1H2M3S"),
+        (timedelta(seconds=1.25), "PT1.25S"),
+    ],
+)
+def test_format_duration(delta: timedelta, text: str) -> None:
+    """timedelta to ISO 8601, and back."""
+    assert format_duration(delta) == text
+    assert parse_duration(text) == delta
+
+
+def test_format_negative_duration_refused() -> None:
+    """A negative duration is a programming error."""
+    with pytest.raises(ValueError, match="negative"):
+        format_duration(timedelta(minutes=-1))
+
+
+def test_datetimes_are_aware() -> None:
+    """Offsets are kept; a missing offset means UTC; naive is never sent."""
+    amsterdam = parse_datetime("2026-11-23T01:00:00+01:00")
+    assert amsterdam.utcoffset() == timedelta(hours=1)
+    assert amsterdam == START
+    assert parse_datetime("2026-11-23T00:00:00").tzinfo is UTC
+    assert parse_datetime("2026-11-23T00:00:00Z") == START
+    assert format_datetime(START) == "2026-11-23T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ({"a": 1}, {"a": 1}),
+        ("", {}),
+        (None, {}),
+        ("not json", {}),
+        ("[1, 2]", {}),
+    ],
+)
+def test_json_in_string_fields_are_tolerant(
+    raw: object, parsed: dict[str, int]
+) -> None:
+    """JSON inside a string is decoded; anything odd gives an empty dict."""
+    assert parse_json_field(raw) == parsed
