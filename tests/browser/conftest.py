@@ -1,0 +1,182 @@
+"""A real Home Assistant (as scripts/develop runs it) and headless Chromium.
+
+Home Assistant runs as a subprocess from a temporary config dir prepared by
+scripts/ha_config.py (the code scripts/develop uses), on a free port on
+127.0.0.1, against the running demo FlexMeasures server (`fm_server`).
+Playwright drives Debian's /usr/bin/chromium (scripts/test installs it).
+The plugin blocks sockets from the first test's setup on, so everything a
+session fixture needs from the network happens in subprocesses.
+"""
+
+# ruff: noqa: T201  (what a browser check saw is printed for its reader)
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+
+from playwright.async_api import Page, async_playwright
+import pytest
+
+from tests.e2e.conftest import fm_server  # noqa: F401  (the same demo server)
+
+ROOT = Path(__file__).parents[2]
+HA_CONFIG = ROOT / "scripts" / "ha_config.py"
+SCREENSHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--headless",
+]
+USERNAME = "dev"
+PASSWORD = "dev-password"  # the throw-away login of a loopback-only test HA
+START_TIMEOUT = 180
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything here `browser`."""
+    for item in items:
+        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """No in-process `hass` here: Home Assistant runs as its own process."""
+
+
+@dataclass
+class HomeAssistant:
+    """A running Home Assistant process."""
+
+    url: str
+    config_dir: Path
+    username: str
+    password: str
+
+
+def _free_port() -> int:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0));"
+                " print(s.getsockname()[1])"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+@pytest.fixture(scope="session")
+def start_home_assistant(
+    tmp_path_factory: pytest.TempPathFactory,
+    fm_server: dict[str, str],  # noqa: F811
+) -> Iterator[Callable[..., HomeAssistant]]:
+    """Start Home Assistant processes (stopped at the end of the session)."""
+    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(*, with_entry: bool) -> HomeAssistant:
+        config_dir = tmp_path_factory.mktemp("ha-config")
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        prepare = [sys.executable, str(HA_CONFIG), "prepare", str(config_dir)]
+        prepare += ["--port", str(port), "--username", USERNAME]
+        prepare += ["--password", PASSWORD]
+        if not with_entry:
+            prepare.append("--no-entry")
+        subprocess.run(prepare, env=os.environ | fm_server, check=True)
+        log = config_dir / "hass.out"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "homeassistant", "-c", str(config_dir)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append((process, log))
+        # should the session end without its teardown (an internal error), still stop it
+        atexit.register(process.kill)
+        started = time.monotonic()
+        waited = subprocess.run(
+            [
+                *(sys.executable, str(HA_CONFIG), "wait", url),
+                *("--pid", str(process.pid), "--timeout", str(START_TIMEOUT)),
+                *("--username", USERNAME, "--password", PASSWORD),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(waited.stdout, end="")
+        if waited.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            pytest.fail(f"Home Assistant did not start:\n{waited.stderr}\n{tail}")
+        print(f"Home Assistant at {url} ready in {time.monotonic() - started:.1f} s")
+        return HomeAssistant(url, config_dir, USERNAME, PASSWORD)
+
+    yield start
+
+    for process, _log in processes:
+        process.terminate()
+    for process, _log in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+async def page(socket_enabled: None) -> AsyncIterator[Page]:
+    """A page in a fresh headless Debian Chromium.
+
+    Playwright's async API on the test's own event loop: its sync API marks the
+    loop as running and breaks the plugin's async fixtures. A browser per test
+    costs about a second.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no {CHROMIUM}: apt-get install chromium fonts-liberation")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        yield await context.new_page()
+        await context.close()
+        await browser.close()
+
+
+async def log_in(page: Page, ha: HomeAssistant) -> None:
+    """Log in through Home Assistant's login page."""
+    await page.goto(ha.url)
+    await page.locator("input[name=username]").fill(ha.username)
+    await page.locator("input[name=password]").fill(ha.password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(
+        lambda url: "/auth/" not in url and "auth_callback" not in url
+    )
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under ./screenshots/."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path.relative_to(ROOT)}")
+    return path
