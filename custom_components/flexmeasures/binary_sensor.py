@@ -1,0 +1,101 @@
+"""Binary sensors of a schedule device: charging, discharging, stale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry
+from .entity import FlexMeasuresScheduleEntity
+from .schedule import WindowKind, kind_of, value_at
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlexMeasuresBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a schedule device binary sensor."""
+
+    is_on_fn: Callable[[ScheduleCoordinator, datetime], bool | None]
+    always_available: bool = False
+
+
+def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool]:
+    """Whether the step covering now charges (or discharges), beyond a small epsilon."""
+
+    def is_on(coordinator: ScheduleCoordinator, now: datetime) -> bool:
+        return kind_of(value_at(coordinator.data, now)) is kind
+
+    return is_on
+
+
+BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
+    FlexMeasuresBinarySensorEntityDescription(
+        key="charging",
+        translation_key="charging",
+        is_on_fn=_is_kind(WindowKind.CHARGING),
+    ),
+    FlexMeasuresBinarySensorEntityDescription(
+        key="discharging",
+        translation_key="discharging",
+        is_on_fn=_is_kind(WindowKind.DISCHARGING),
+    ),
+    FlexMeasuresBinarySensorEntityDescription(
+        key="stale",
+        translation_key="stale",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda coordinator, _now: coordinator.stale,
+        always_available=True,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the binary sensors of each schedule device."""
+    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
+        async_add_entities(
+            (
+                FlexMeasuresScheduleBinarySensor(coordinator, description)
+                for description in BINARY_SENSORS
+            ),
+            config_subentry_id=subentry_id,
+        )
+
+
+class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorEntity):
+    """A binary sensor computed from the kept schedule at the current time."""
+
+    entity_description: FlexMeasuresBinarySensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: ScheduleCoordinator,
+        description: FlexMeasuresBinarySensorEntityDescription,
+    ) -> None:
+        """Keep the description."""
+        super().__init__(coordinator, description)
+        self._always_available = description.always_available
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """On or off now."""
+        return self.entity_description.is_on_fn(self.coordinator, dt_util.utcnow())

@@ -1,0 +1,45 @@
+"""Button of a schedule device: ask FlexMeasures for a new schedule now."""
+
+from __future__ import annotations
+
+from typing import Final, override
+
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .data import FlexMeasuresConfigEntry
+from .entity import FlexMeasuresScheduleEntity
+
+PARALLEL_UPDATES = 1
+
+RESCHEDULE: Final = ButtonEntityDescription(
+    key="reschedule", translation_key="reschedule"
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the reschedule button of each schedule device."""
+    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
+        async_add_entities(
+            [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)],
+            config_subentry_id=subentry_id,
+        )
+
+
+class FlexMeasuresRescheduleButton(FlexMeasuresScheduleEntity, ButtonEntity):
+    """Trigger a new schedule with the configured flex model.
+
+    Always available: pressing it is how to get a schedule when none covers now.
+    """
+
+    _always_available = True
+
+    @override
+    async def async_press(self) -> None:
+        """Trigger, wait and update the entities; failures are raised to the user."""
+        await self.coordinator.async_trigger()

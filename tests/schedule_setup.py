@@ -1,0 +1,107 @@
+"""Set up a FlexMeasures entry with one schedule device against the fake server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
+from custom_components.flexmeasures.coordinator import ScheduleCoordinator
+
+from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+
+SUBENTRY_ID = "01JSCHEDULEHOMEBATTERY0000"
+SOC_ENTITY = "sensor.home_battery_soc"
+# 05:37 UTC: the current 15-minute step started at 05:30.
+NOW = datetime(2026, 11, 23, 5, 37, tzinfo=UTC)
+STEP_START = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+SCHEDULE_PLATFORMS = ["binary_sensor", "button", "calendar", "sensor"]
+
+SCHEDULE_DATA: dict[str, Any] = {
+    "power_sensor": "8",
+    "consumption_price_sensor": "7",
+    "production_price_sensor": "",
+    "soc_entity": SOC_ENTITY,
+    "capacity": 450.0,
+    "soc_min": 50.0,
+    "soc_max": 450.0,
+    "roundtrip_efficiency": 90.0,
+    "power_capacity": 500.0,
+    "duration": 24,
+    "update_interval": 15,
+}
+
+
+def fake_value(step: int) -> float:
+    """The fake server's schedule value at step `step` (from the aligned start)."""
+    return float(step % 3 - 1) * 10
+
+
+def make_entry(fake_fm: FakeFlexMeasures, **changes: Any) -> MockConfigEntry:
+    """The toy account with one schedule subentry "Home battery"."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Toy Account",
+        unique_id=f"{fake_fm.url}_1",
+        data={
+            CONF_URL: fake_fm.url,
+            CONF_EMAIL: TOY_EMAIL,
+            CONF_PASSWORD: TOY_PASSWORD,
+            CONF_VERIFY_SSL: True,
+        },
+        subentries_data=[
+            ConfigSubentryData(
+                data={**SCHEDULE_DATA, **changes},
+                subentry_id=SUBENTRY_ID,
+                subentry_type=SUBENTRY_TYPE_SCHEDULE,
+                title="Home battery",
+                unique_id="8",
+            )
+        ],
+    )
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Set up the entry and its schedule device (unloaded by `unload_entry`).
+
+    Until __init__.py creates the coordinators and forwards the schedule
+    platforms itself, this does it (and is a no-op once it does).
+    """
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    if SUBENTRY_ID not in runtime.coordinators:
+        coordinator = ScheduleCoordinator(hass, entry, entry.subentries[SUBENTRY_ID])
+        await coordinator.async_refresh()
+        runtime.coordinators[SUBENTRY_ID] = coordinator
+        await hass.config_entries.async_forward_entry_setups(entry, SCHEDULE_PLATFORMS)
+        await hass.async_block_till_done()
+
+        async def unload_platforms() -> None:
+            await hass.config_entries.async_unload_platforms(entry, SCHEDULE_PLATFORMS)
+
+        entry.async_on_unload(unload_platforms)
+
+
+async def unload_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Unload the entry (stops timers: calendar alarms, step timer)."""
+    if entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+def coordinator_of(entry: MockConfigEntry) -> ScheduleCoordinator:
+    """The entry's schedule coordinator."""
+    return entry.runtime_data.coordinators[SUBENTRY_ID]
+
+
+def set_soc(hass: HomeAssistant, state: str = "50", unit: str | None = "%") -> None:
+    """Give the state of charge entity a state."""
+    attributes = {} if unit is None else {"unit_of_measurement": unit}
+    hass.states.async_set(SOC_ENTITY, state, attributes)
