@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.const import (
     CONF_EMAIL,
     CONF_PASSWORD,
@@ -20,21 +22,43 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import (
+    FlexMeasuresAccessDeniedError,
     FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
     FlexMeasuresConnectionError,
     FlexMeasuresError,
+    FlexMeasuresNotFoundError,
 )
-from .const import API_VERSION, DOMAIN, MANUFACTURER, SERVER_MODEL
+from .const import (
+    API_VERSION,
+    CONF_ENTITY_ID,
+    CONF_FORECAST_ATTRIBUTE,
+    CONF_SENSOR,
+    DOMAIN,
+    LOGGER,
+    MANUFACTURER,
+    SERVER_MODEL,
+    SUBENTRY_TYPE_MEASUREMENT,
+    SUBENTRY_TYPE_SCHEDULE,
+)
+from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
+from .forwarder import MeasurementForwarder, MeasurementMapping
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CALENDAR,
+    Platform.SENSOR,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the FlexMeasures integration (actions are registered here)."""
+    async_setup_services(hass)
     return True
 
 
@@ -64,6 +88,7 @@ async def async_setup_entry(
         await client.login()
         user = await client.get_current_user()
         account = await client.get_account(user.account_id)
+        mappings = await _async_measurement_mappings(client, entry)
     except FlexMeasuresAuthenticationError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN,
@@ -98,9 +123,59 @@ async def async_setup_entry(
         configuration_url=client.url,
     )
 
+    coordinators = {
+        subentry.subentry_id: ScheduleCoordinator(hass, entry, subentry)
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+    }
+    entry.runtime_data.coordinators.update(coordinators)
+    # async_refresh, not async_config_entry_first_refresh: an infeasible schedule
+    # or a state of charge that is not there yet must not hold up the account
+    # (nor the measurements); the entities say what is missing.
+    await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+
+    if mappings:
+        forwarder = MeasurementForwarder(hass, entry, client, mappings)
+        await forwarder.async_start()
+        entry.runtime_data.forwarder = forwarder
+        entry.async_on_unload(forwarder.async_stop)
+
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True
+
+
+async def _async_measurement_mappings(
+    client: FlexMeasuresClient, entry: FlexMeasuresConfigEntry
+) -> list[MeasurementMapping]:
+    """One mapping per measurement subentry, with its FlexMeasures sensor.
+
+    A sensor that is gone or no longer ours is logged and skipped, so the rest
+    of the account keeps working; other errors are raised to the caller.
+    """
+    mappings: list[MeasurementMapping] = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_TYPE_MEASUREMENT:
+            continue
+        try:
+            sensor = await client.get_sensor(int(subentry.data[CONF_SENSOR]))
+        except (FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError) as err:
+            LOGGER.error(
+                "Not sending %s: FlexMeasures sensor %s is not usable: %s",
+                subentry.data[CONF_ENTITY_ID],
+                subentry.data[CONF_SENSOR],
+                err,
+            )
+            continue
+        mappings.append(
+            MeasurementMapping(
+                subentry.subentry_id,
+                subentry.data[CONF_ENTITY_ID],
+                sensor,
+                subentry.data.get(CONF_FORECAST_ATTRIBUTE) or None,
+            )
+        )
+    return mappings
 
 
 async def _async_update_listener(

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.core import callback
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -25,7 +32,14 @@ from .api import (
     ServerInfo,
     User,
 )
-from .const import API_VERSION, DEFAULT_VERIFY_SSL, DOMAIN, LOGGER
+from .const import (
+    API_VERSION,
+    DEFAULT_VERIFY_SSL,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_TYPE_MEASUREMENT,
+    SUBENTRY_TYPE_SCHEDULE,
+)
 
 _URL_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.URL, autocomplete="url")
@@ -100,6 +114,18 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Schedules (flexible devices) and measurements (HA entity -> sensor)."""
+        return {
+            SUBENTRY_TYPE_SCHEDULE: ScheduleSubentryFlowHandler,
+            SUBENTRY_TYPE_MEASUREMENT: MeasurementSubentryFlowHandler,
+        }
 
     async def _async_validate(
         self, user_input: Mapping[str, Any]
@@ -259,3 +285,29 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
 def _without_password(values: Mapping[str, Any] | None) -> dict[str, Any]:
     """Form values to show again: never send the password back to the browser."""
     return {k: v for k, v in (values or {}).items() if k != CONF_PASSWORD}
+
+
+# --- subentry flow: schedule (a flexible device to schedule) -----------------
+
+
+class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
+    """Add or reconfigure a schedule (a flexible device) on an account."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose the device and its settings."""
+        return self.async_abort(reason="not_implemented")
+
+
+# --- subentry flow: measurement (one HA entity -> one FlexMeasures sensor) ---
+
+
+class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
+    """Add or reconfigure a measurement (an HA entity sent to a sensor)."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose the entity and the FlexMeasures sensor."""
+        return self.async_abort(reason="not_implemented")

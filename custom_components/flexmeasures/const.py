@@ -30,3 +30,9 @@ CONF_DURATION: Final = "duration"
 CONF_UPDATE_INTERVAL: Final = "update_interval"
 DEFAULT_DURATION: Final = 24  # hours
 DEFAULT_UPDATE_INTERVAL: Final = 15  # minutes
+
+# Measurement subentry (subentry_type "measurement") data keys.
+SUBENTRY_TYPE_MEASUREMENT: Final = "measurement"
+CONF_ENTITY_ID: Final = "entity_id"
+CONF_SENSOR: Final = "sensor"
+CONF_FORECAST_ATTRIBUTE: Final = "forecast_attribute"
