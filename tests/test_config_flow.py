@@ -346,9 +346,11 @@ async def test_reauth_error_recovers(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PASSWORD: "new-password"}
     )
+    await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert mock_config_entry.data[CONF_PASSWORD] == "new-password"
+    assert mock_config_entry.state is ConfigEntryState.LOADED
 
 
 async def test_reauth_as_another_user_aborts_wrong_account(
