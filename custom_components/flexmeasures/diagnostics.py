@@ -48,7 +48,11 @@ async def async_get_config_entry_diagnostics(
         },
         "account": {"id": runtime.account.id, "name": runtime.account.name},
         "user": {"id": runtime.user.id, "account_id": runtime.user.account_id},
-        # Filled in by the schedule coordinators and the measurement forwarder.
-        "coordinators": {subentry_id: {} for subentry_id in runtime.coordinators},
-        "forwarder": None,
+        "coordinators": {
+            subentry_id: coordinator.as_diagnostics()
+            for subentry_id, coordinator in runtime.coordinators.items()
+        },
+        "forwarder": (
+            runtime.forwarder.as_diagnostics() if runtime.forwarder else None
+        ),
     }
