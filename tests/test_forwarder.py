@@ -648,3 +648,65 @@ class TestBackfillFailure:
         await _at(hass, freezer, T0 + Q)
         assert [(c["start"], c["values"]) for c in client.calls] == [(T0, [2.0])]
         await forwarder.async_stop()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # 1000 W for 7 min, then 4 kW for 8 min: 2.6 kW, not a mix of raw numbers
+        ([("1000", "W"), ("4", "kW")], 2.6),
+        # 2000 W, unavailable without a unit, 2000 W: still W, and a gap
+        ([("2000", "W"), ("unavailable", None), ("2000", "W")], 2.0),
+        # °C does not convert to W: what came before it is forgotten
+        ([("1000", "W"), ("20", "°C"), ("3000", "W")], 3.0),
+        # °C to °F converts (affine): 20 °C for 7 min, 77 °F = 25 °C for 8 min
+        ([("20", "°C"), ("77", "°F")], (20 * 7 + 25 * 8) / 15),
+    ],
+    ids=["w_to_kw", "gap_without_unit", "incompatible_between", "celsius_to_f"],
+)
+async def test_unit_change_within_a_step_keeps_the_step_in_one_unit(
+    hass: HomeAssistant,
+    *,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+    changes: list[tuple[str, str | None]],
+    expected: float,
+) -> None:
+    sensor_unit = "°C" if changes[0][1] == "°C" else "kW"
+    freezer.move_to(T0)
+    first_state, first_unit = changes[0]
+    hass.states.async_set(ENTITY, first_state, {"unit_of_measurement": first_unit})
+    mapping = MeasurementMapping("sub1", ENTITY, _sensor(unit=sensor_unit))
+    forwarder = await _start(hass, entry, client, [mapping])
+    minutes = 15 // len(changes)
+    for index, (state, unit) in enumerate(changes[1:], start=1):
+        await _at(hass, freezer, T0 + timedelta(minutes=minutes * index))
+        attributes = {} if unit is None else {"unit_of_measurement": unit}
+        hass.states.async_set(ENTITY, state, attributes)
+    await _at(hass, freezer, T0 + Q)
+    assert [(c["start"], c["values"], c["unit"]) for c in client.calls] == [
+        (T0, [pytest.approx(expected, abs=1e-3)], sensor_unit)
+    ]
+    await forwarder.async_stop()
+
+
+async def test_unit_change_after_a_late_boundary_queues_the_old_step_in_its_unit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "1000", {"unit_of_measurement": "W"})
+    forwarder = await _start(hass, entry, client)
+    # the step ended, its timer has not run yet, and the unit changes
+    freezer.move_to(T0 + Q + timedelta(minutes=1))
+    hass.states.async_set(ENTITY, "2", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _at(hass, freezer, T0 + 2 * Q)
+    assert [(c["start"], c["values"]) for c in client.calls] == [
+        (T0, [pytest.approx(1.0)]),
+        (T0 + Q, [pytest.approx((1 * 1 + 2 * 14) / 15)]),
+    ]
+    await forwarder.async_stop()

@@ -308,9 +308,14 @@ class MeasurementForwarder:
         ts = event.time_fired_timestamp
         value = None if new_state is None else parse_value(new_state.state)
         for track in tracks:
-            if new_state is not None:
-                track.unit = new_state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
             acc = track.acc
+            # a gap (unavailable, unknown) often has no unit: keep the last one
+            if new_state is not None and value is not None:
+                unit = new_state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+                if unit != track.unit:
+                    if acc is not None:
+                        self._change_unit(track, acc, unit, ts)
+                    track.unit = unit
             if acc is not None:
                 acc.add(ts, value, self._closed)
                 if self._closed:  # only when a boundary timer was late
@@ -325,6 +330,32 @@ class MeasurementForwarder:
                     )
             if track.mapping.forecast_attribute is not None and new_state is not None:
                 self._check_forecast(track, new_state)
+
+    def _change_unit(
+        self, track: _Track, acc: StepAccumulator, unit: str | None, ts: float
+    ) -> None:
+        """The entity's unit changed at `ts`: keep the open step in one unit.
+
+        Steps that ended before `ts` are queued in the old unit; the open step's
+        sums are converted to the new unit (all converters are affine), or
+        forgotten when the two units do not convert.
+        """
+        if ts >= acc.end:
+            acc.close_until(ts, self._closed)
+            if self._closed:
+                self._queue(track, self._closed)
+                self._closed.clear()
+                self._request_flush()
+        convert = unit_converter(track.unit, unit)
+        if convert is None:
+            acc.weighted = acc.covered = 0.0
+            acc.value = None
+            return
+        offset = convert(0.0)
+        scale = convert(1.0) - offset
+        acc.weighted = scale * acc.weighted + offset * acc.covered
+        if acc.value is not None:
+            acc.value = convert(acc.value)
 
     @callback
     def _on_instant_flush(self, _now: datetime) -> None:
