@@ -1,0 +1,403 @@
+"""The measurement subentry flow: one HA entity -> one FlexMeasures sensor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.config_entries import (
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigSubentryData,
+)
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flexmeasures.api import Sensor
+from custom_components.flexmeasures.config_flow import (
+    _sensor_label,
+    format_resolution,
+)
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+
+from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+
+SOLAR = "sensor.solar_power"
+GRID = "sensor.grid_power"
+PRICE = "sensor.nord_pool_price"
+EXISTING_ID = "01JMEASUREMENTEXISTING0000"
+
+
+def _entry(
+    fake_fm: FakeFlexMeasures, *subentries: ConfigSubentryData
+) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Toy Account",
+        unique_id=f"{fake_fm.url}_1",
+        data={
+            CONF_URL: fake_fm.url,
+            CONF_EMAIL: TOY_EMAIL,
+            CONF_PASSWORD: TOY_PASSWORD,
+            CONF_VERIFY_SSL: True,
+        },
+        subentries_data=list(subentries),
+    )
+
+
+def _existing(entity_id: str = GRID, sensor: str = "8") -> ConfigSubentryData:
+    return ConfigSubentryData(
+        data={"entity_id": entity_id, "sensor": sensor},
+        subentry_id=EXISTING_ID,
+        subentry_type=SUBENTRY_TYPE_MEASUREMENT,
+        title="Grid power -> discharging",
+        unique_id=f"{entity_id}_{sensor}",
+    )
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[MockConfigEntry]:
+    """The toy account, loaded, with one measurement (grid power -> sensor 8)."""
+    hass.states.async_set(
+        SOLAR, "1200", {"unit_of_measurement": "W", "friendly_name": "Solar power"}
+    )
+    hass.states.async_set(
+        GRID, "3.5", {"unit_of_measurement": "kW", "friendly_name": "Grid power"}
+    )
+    hass.states.async_set(
+        PRICE,
+        "0.25",
+        {
+            "unit_of_measurement": "EUR/kWh",
+            "friendly_name": "Nord Pool price",
+            "raw_today": [],
+        },
+    )
+    config_entry = _entry(fake_fm, _existing())
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield config_entry
+    if config_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def _start(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_TYPE_MEASUREMENT), context={"source": SOURCE_USER}
+    )
+    return dict(result)
+
+
+async def _submit(
+    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any]
+) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_configure(flow_id, user_input)
+    await hass.async_block_till_done()
+    return dict(result)
+
+
+def _options(result: dict[str, Any]) -> list[dict[str, str]]:
+    schema = result["data_schema"].schema
+    selector = next(value for key, value in schema.items() if key == "sensor")
+    return list(selector.config["options"])
+
+
+async def test_user_flow_creates_measurement_with_title_and_unique_id(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+    assert _options(result) == [
+        {"value": "8", "label": "toy-battery / discharging (kW, 15 min)"},
+        {"value": "9", "label": "toy-solar / production (kW, 15 min)"},
+    ]
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Solar power -> production"
+    assert result["data"] == {"entity_id": SOLAR, "sensor": "9"}
+    subentry = next(
+        sub for sub in entry.subentries.values() if sub.unique_id == f"{SOLAR}_9"
+    )
+    assert subentry.subentry_type == SUBENTRY_TYPE_MEASUREMENT
+    # the entry was reloaded and now forwards both mappings
+    assert entry.state is ConfigEntryState.LOADED
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert {
+        m["entity_id"] for m in forwarder.as_diagnostics()["mappings"].values()
+    } == {
+        SOLAR,
+        GRID,
+    }
+
+
+async def test_price_entity_cannot_go_to_a_power_sensor(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": PRICE, "sensor": "9", "forecast_attribute": "raw_today"},
+    )
+    # EUR/kWh cannot go to a kW sensor
+    assert result["errors"] == {"base": "incompatible_unit"}
+    assert result["description_placeholders"] == {
+        "entity_unit": "EUR/kWh",
+        "sensor_unit": "kW",
+    }
+
+
+async def test_missing_entity_is_refused_then_recovers(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": "sensor.nope", "sensor": "9"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"entity_id": "entity_not_found"}
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_incompatible_unit_names_both_units_then_recovers(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.states.async_set(
+        "sensor.outside", "12", {"unit_of_measurement": "°C", "friendly_name": "Out"}
+    )
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": "sensor.outside", "sensor": "9"}
+    )
+    assert result["errors"] == {"base": "incompatible_unit"}
+    assert result["description_placeholders"] == {
+        "entity_unit": "°C",
+        "sensor_unit": "kW",
+    }
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_unknown_forecast_attribute_is_refused_then_recovers(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.add_sensor(11, "my prices", 5, "EUR/MWh", "PT1H")
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": PRICE, "sensor": "11", "forecast_attribute": "prices_today"},
+    )
+    assert result["errors"] == {"forecast_attribute": "forecast_attribute_not_found"}
+
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": PRICE, "sensor": "11", "forecast_attribute": " raw_today "},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Nord Pool price -> my prices"
+    assert result["data"] == {
+        "entity_id": PRICE,
+        "sensor": "11",
+        "forecast_attribute": "raw_today",
+    }
+
+
+@pytest.mark.parametrize("owner", [None, 2], ids=["deleted", "other_account"])
+async def test_unreachable_sensor_is_refused_then_recovers(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_fm: FakeFlexMeasures,
+    owner: int | None,
+) -> None:
+    result = await _start(hass, entry)
+    saved = fake_fm.sensors[9]
+    if owner is None:
+        del fake_fm.sensors[9]  # deleted in FlexMeasures while the form was open
+    else:
+        fake_fm.sensors[9] = {**saved, "generic_asset_id": 8}  # moved to account 2
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["errors"] == {"sensor": "sensor_not_found"}
+
+    fake_fm.sensors[9] = saved
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_server_failure_is_cannot_connect_then_recovers(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    result = await _start(hass, entry)
+    fake_fm.fail_next(500)
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_unexpected_error_is_unknown_then_recovers(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    with patch(
+        "custom_components.flexmeasures.api.FlexMeasuresClient.get_sensor",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await _submit(
+            hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"}
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_same_entity_and_sensor_twice_aborts(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "8"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(entry.subentries) == 1
+
+
+async def test_reconfigure_changes_sensor_attribute_and_title(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    hass.states.async_set(
+        GRID,
+        "3.5",
+        {"unit_of_measurement": "kW", "friendly_name": "Grid power", "forecast": []},
+    )
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    schema = result["data_schema"].schema
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested == {"entity_id": GRID, "sensor": "8"}
+
+    # keeping its own (entity, sensor) pair is not a duplicate
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": GRID, "sensor": "9", "forecast_attribute": "forecast"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    subentry = entry.subentries[EXISTING_ID]
+    assert subentry.title == "Grid power -> production"
+    assert subentry.unique_id == f"{GRID}_9"
+    assert subentry.data == {
+        "entity_id": GRID,
+        "sensor": "9",
+        "forecast_attribute": "forecast",
+    }
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED  # reloaded by its listener
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert forwarder.as_diagnostics()["mappings"][EXISTING_ID]["sensor_id"] == 9
+
+
+async def test_reconfigure_keeping_the_same_pair_is_allowed(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "8"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+
+
+async def test_reconfigure_onto_another_measurement_aborts(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.subentries[EXISTING_ID].data["entity_id"] == GRID
+
+
+async def test_entry_not_loaded_aborts(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    config_entry = _entry(fake_fm)
+    config_entry.add_to_hass(hass)  # not set up
+    result = await _start(hass, config_entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_not_loaded"
+
+
+async def test_sensor_list_failure_aborts_cannot_connect(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.fail_next(503)
+    result = await _start(hass, entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_account_without_sensors_aborts(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.sensors.clear()
+    result = await _start(hass, entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_sensors"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "instantaneous"),
+        (30, "30 s"),
+        (300, "5 min"),
+        (3600, "1 h"),
+        (7200, "2 h"),
+        (86400, "1 day"),
+        (7 * 86400, "7 days"),
+    ],
+)
+def test_resolution_is_shown_for_people(seconds: int, text: str) -> None:
+    assert format_resolution(timedelta(seconds=seconds)) == text
+
+
+def test_sensor_label_without_asset_or_unit() -> None:
+    sensor = Sensor(
+        id=3,
+        name="count",
+        unit="",
+        event_resolution=timedelta(hours=1),
+        timezone="UTC",
+        asset_id=None,
+    )
+    assert _sensor_label(sensor, {}) == "count (no unit, 1 h)"

@@ -1,0 +1,314 @@
+"""The measurement actions: flexmeasures.post_measurements / get_measurements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import probatio
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flexmeasures.const import DOMAIN
+
+from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+
+START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+Q = timedelta(minutes=15)
+
+
+def _entry(url: str, title: str = "Toy Account") -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=title,
+        unique_id=f"{url}_1",
+        data={
+            CONF_URL: url,
+            CONF_EMAIL: TOY_EMAIL,
+            CONF_PASSWORD: TOY_PASSWORD,
+            CONF_VERIFY_SSL: True,
+        },
+    )
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[MockConfigEntry]:
+    """The toy account on the fake server, loaded."""
+    config_entry = _entry(fake_fm.url)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield config_entry
+    if config_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def _post(
+    hass: HomeAssistant, entry: MockConfigEntry, **data: Any
+) -> dict[str, Any] | None:
+    payload = {
+        "config_entry_id": entry.entry_id,
+        "sensor_id": 9,
+        "start": START.isoformat(),
+        "resolution": "PT15M",
+        "values": [1.0, 2.5, None, 4],
+        "unit": "kW",
+        **data,
+    }
+    payload = {key: value for key, value in payload.items() if value is not ...}
+    result = await hass.services.async_call(
+        DOMAIN, "post_measurements", payload, blocking=True, return_response=True
+    )
+    return None if result is None else dict(result)
+
+
+async def _get(
+    hass: HomeAssistant, entry: MockConfigEntry, **data: Any
+) -> dict[str, Any]:
+    payload = {
+        "config_entry_id": entry.entry_id,
+        "sensor_id": 9,
+        "start": START.isoformat(),
+        "duration": {"hours": 1},
+        **data,
+    }
+    result = await hass.services.async_call(
+        DOMAIN, "get_measurements", payload, blocking=True, return_response=True
+    )
+    assert result is not None
+    return dict(result)
+
+
+async def test_post_with_resolution_stores_each_step_and_returns_status(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    assert await _post(hass, entry) == {"status": "PROCESSED"}
+    assert fake_fm.data[9] == {
+        START: 1.0,
+        START + Q: 2.5,
+        START + 2 * Q: None,
+        START + 3 * Q: 4.0,
+    }
+    # the same data again: the server says it has it
+    assert await _post(hass, entry) == {
+        "status": "ALREADY_RECEIVED_AND_SUCCESSFULLY_PROCESSED"
+    }
+
+
+async def test_post_with_duration_and_prior_spreads_values_over_it(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    result = await _post(
+        hass,
+        entry,
+        resolution=...,
+        duration="00:30:00",
+        values=[3, 5],
+        prior="2026-11-19T12:00:00+00:00",
+    )
+    assert result == {"status": "PROCESSED"}
+    assert fake_fm.data[9] == {START: 3.0, START + Q: 5.0}
+
+
+async def test_post_without_response_still_sends(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    await hass.services.async_call(
+        DOMAIN,
+        "post_measurements",
+        {
+            "config_entry_id": entry.entry_id,
+            "sensor_id": 9,
+            "start": START.isoformat(),
+            "resolution": 900,
+            "values": [7],
+            "unit": "kW",
+        },
+        blocking=True,
+    )
+    assert fake_fm.data[9] == {START: 7.0}
+
+
+async def test_get_returns_plain_json_in_the_sensors_unit_by_default(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.data[9] = {START: 1.0, START + Q: 2.0, START + 3 * Q: 4.0}
+    assert await _get(hass, entry) == {
+        "start": START.isoformat(),
+        "resolution": "PT15M",
+        "unit": "kW",
+        "values": [1.0, 2.0, None, 4.0],
+    }
+    assert "/api/v3_0/sensors/9" in fake_fm.paths()  # read for its unit
+
+
+async def test_get_passes_unit_resolution_and_source(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.data[9] = {START: 1.0}
+    result = await _get(
+        hass, entry, unit="kW", resolution="PT1H", source=1, duration="PT1H"
+    )
+    assert result == {
+        "start": START.isoformat(),
+        "resolution": "PT1H",
+        "unit": "kW",
+        "values": [1.0],
+    }
+    assert "/api/v3_0/sensors/9" not in fake_fm.paths()  # unit given: no lookup
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"start": "2026-11-20T10:00:00"}, "naive_datetime"),
+        ({"prior": "2026-11-20 09:00"}, "naive_datetime"),
+        ({"duration": "01:00:00"}, "duration_or_resolution"),
+        ({"resolution": ...}, "duration_or_resolution"),
+        ({"values": []}, "empty_values"),
+        ({"resolution": "00:00:00"}, "invalid_period"),
+        ({"resolution": ..., "duration": 0}, "invalid_period"),
+    ],
+    ids=[
+        "naive_start",
+        "naive_prior",
+        "both",
+        "neither",
+        "no_values",
+        "zero_resolution",
+        "zero_duration",
+    ],
+)
+async def test_post_refuses_bad_input_before_sending(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_fm: FakeFlexMeasures,
+    changes: dict[str, Any],
+    key: str,
+) -> None:
+    before = len(fake_fm.requests)
+    with pytest.raises(ServiceValidationError) as err:
+        await _post(hass, entry, **changes)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    assert len(fake_fm.requests) == before
+
+
+async def test_get_refuses_naive_start_and_zero_periods(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _get(hass, entry, start="2026-11-20T10:00:00")
+    assert err.value.translation_key == "naive_datetime"
+    assert err.value.translation_placeholders == {
+        "field": "start",
+        "value": "2026-11-20T10:00:00",
+    }
+    with pytest.raises(ServiceValidationError) as err:
+        await _get(hass, entry, duration=0)
+    assert err.value.translation_key == "invalid_period"
+    with pytest.raises(ServiceValidationError) as err:
+        await _get(hass, entry, resolution="PT0M")
+    assert err.value.translation_key == "invalid_period"
+
+
+async def test_malformed_fields_are_refused_by_the_schema(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    with pytest.raises(probatio.Invalid):
+        await _post(hass, entry, values=["many"])
+    with pytest.raises(probatio.Invalid):
+        await _post(hass, entry, resolution="a quarter")
+    with pytest.raises(probatio.Invalid):
+        await _post(hass, entry, resolution=["PT15M"])
+
+
+async def test_unknown_entry_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    other = MockConfigEntry(domain="other_domain", title="Other")
+    other.add_to_hass(hass)
+    for entry_id in ("does-not-exist", other.entry_id):
+        with pytest.raises(ServiceValidationError) as err:
+            await _post(hass, entry, config_entry_id=entry_id)
+        assert err.value.translation_key == "config_entry_not_found"
+        assert err.value.translation_placeholders == {"entry_id": entry_id}
+
+
+async def test_unloaded_entry_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await _get(hass, entry)
+    assert err.value.translation_key == "config_entry_not_loaded"
+    assert err.value.translation_placeholders == {"title": "Toy Account"}
+
+
+async def test_server_rejection_carries_the_servers_message(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _post(hass, entry, unit="EUR/MWh")
+    assert err.value.translation_key == "measurements_refused"
+    assert err.value.translation_placeholders == {
+        "sensor_id": "9",
+        "error": "Required unit for this sensor is kW, got incompatible unit: EUR/MWh",
+    }
+
+
+@pytest.mark.parametrize("sensor_id", [999, 10], ids=["unknown", "other_account"])
+async def test_unreachable_sensor_is_a_validation_error(
+    hass: HomeAssistant, entry: MockConfigEntry, sensor_id: int
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await _post(hass, entry, sensor_id=sensor_id)
+    assert err.value.translation_key == "sensor_not_accessible"
+    with pytest.raises(ServiceValidationError) as err:
+        await _get(hass, entry, sensor_id=sensor_id)
+    assert err.value.translation_key == "sensor_not_accessible"
+    assert err.value.translation_placeholders is not None
+    assert err.value.translation_placeholders["sensor_id"] == str(sensor_id)
+
+
+@pytest.mark.parametrize(
+    ("failure", "key"),
+    [
+        (500, "api_error"),
+        ("html", "api_error"),
+        (429, "rate_limited"),
+        ("drop", "cannot_connect"),
+    ],
+)
+async def test_server_failures_are_home_assistant_errors(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_fm: FakeFlexMeasures,
+    failure: int | str,
+    key: str,
+) -> None:
+    fake_fm.fail_next(failure, times=3)  # the client may retry a dropped request
+    with pytest.raises(HomeAssistantError) as err:
+        await _post(hass, entry)
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders is not None
+    assert err.value.translation_placeholders["url"] == fake_fm.url
+
+
+async def test_rejected_login_is_a_home_assistant_error(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.expire_tokens()
+    fake_fm.login_failures.append(401)
+    with pytest.raises(HomeAssistantError) as err:
+        await _get(hass, entry)
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "invalid_auth"

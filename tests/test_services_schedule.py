@@ -1,0 +1,348 @@
+"""The schedule actions: flexmeasures.trigger_schedule and flexmeasures.get_schedule."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+import probatio
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.services import schedule_response
+
+from .fake_flexmeasures import FakeFlexMeasures
+from .schedule_setup import (
+    NOW,
+    STEP_START,
+    SUBENTRY_ID,
+    coordinator_of,
+    fake_value,
+    make_entry,
+    set_soc,
+    setup_entry,
+    unload_entry,
+)
+from .test_sensor import entity_id
+
+pytestmark = pytest.mark.freeze_time(NOW, tick=True)
+
+
+@pytest.fixture(autouse=True)
+async def _fast_jobs_and_unload(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[None]:
+    fake_fm.job_pending_polls = 0
+    yield
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        await unload_entry(hass, entry)
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, fake_fm: FakeFlexMeasures) -> MockConfigEntry:
+    """The toy account with the "Home battery" schedule device, loaded."""
+    set_soc(hass, "200", "kWh")
+    config_entry = make_entry(fake_fm)
+    await setup_entry(hass, config_entry)
+    return config_entry
+
+
+def device_id(hass: HomeAssistant) -> str:
+    """The id of the "Home battery" schedule device."""
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, SUBENTRY_ID), entry.entry_id
+    )
+    assert device is not None
+    return device.id
+
+
+async def call(
+    hass: HomeAssistant, service: str, data: dict[str, Any], *, response: bool = True
+) -> Any:
+    """Call a flexmeasures action and return its response."""
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=response
+    )
+
+
+async def test_trigger_schedule_returns_the_new_schedule_and_updates_entities(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
+) -> None:
+    """The response is plain JSON; the setpoint follows the new schedule."""
+    before = coordinator_of(entry).data
+    values = [7.0, 7.0, -3.0] + [0.0] * 93
+    fake_fm.job_pending_polls = 1
+
+    # The next job answers with these values.
+    original = fake_fm.add_job
+
+    def add_job(*args: Any, **kwargs: Any) -> str:
+        return original(*args, **{**kwargs, "values": values})
+
+    fake_fm.add_job = add_job  # type: ignore[method-assign]
+    response = await call(
+        hass,
+        "trigger_schedule",
+        {
+            "device_id": device_id(hass),
+            "soc_at_start": 120,
+            "soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": 400}],
+            "duration": 24,
+            "flex_model": {"soc-max": "400 kWh"},
+            "flex_context": {"production-price": {"sensor": 7}},
+        },
+    )
+
+    schedule = coordinator_of(entry).data
+    assert schedule is not None
+    assert before is not None
+    assert schedule.job_id != before.job_id
+    assert response == {
+        # as FlexMeasures sends it: in the sensor's time zone (Europe/Amsterdam)
+        "start": "2026-11-23T06:30:00+01:00",
+        "resolution": "PT15M",
+        "unit": "kW",
+        "values": values,
+        "schedule": [
+            {
+                "start": STEP_START.isoformat(),
+                "end": (STEP_START + timedelta(minutes=30)).isoformat(),
+                "value": 7.0,
+            },
+            {
+                "start": (STEP_START + timedelta(minutes=30)).isoformat(),
+                "end": (STEP_START + timedelta(minutes=45)).isoformat(),
+                "value": -3.0,
+            },
+            {
+                "start": (STEP_START + timedelta(minutes=45)).isoformat(),
+                "end": (STEP_START + timedelta(hours=24)).isoformat(),
+                "value": 0.0,
+            },
+        ],
+    }
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    assert float(state.state) == 7.0
+    payload = list(fake_fm.jobs.values())[-1].payload
+    model = payload["flex-model"]
+    model = model[0] if isinstance(model, list) else model
+    assert model["soc-at-start"] == "120 kWh"
+    assert model["soc-max"] == "400 kWh"  # the override wins
+    assert model["soc-targets"] == [
+        {"datetime": "2026-11-23T11:00:00+00:00", "value": "400 kWh"}
+    ]
+    assert payload["flex-context"] == {
+        "consumption-price": {"sensor": 7},
+        "production-price": {"sensor": 7},
+    }
+
+
+async def test_trigger_schedule_without_response_still_updates(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Called from an automation without response_variable: no response."""
+    before = coordinator_of(entry).data
+    assert (
+        await call(
+            hass, "trigger_schedule", {"device_id": device_id(hass)}, response=False
+        )
+        is None
+    )
+    after = coordinator_of(entry).data
+    assert after is not None
+    assert before is not None
+    assert after.job_id != before.job_id
+
+
+async def test_get_schedule_returns_the_current_schedule(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """get_schedule answers from the kept schedule, without a request."""
+    schedule = coordinator_of(entry).data
+    assert schedule is not None
+
+    response = await call(hass, "get_schedule", {"device_id": device_id(hass)})
+
+    assert response == schedule_response(schedule)
+    assert response["values"][:3] == [fake_value(i) for i in range(3)]
+    assert response["resolution"] == "PT15M"
+    assert response["schedule"][0]["start"] == STEP_START.isoformat()
+
+
+async def test_get_schedule_without_a_schedule_says_so(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """No schedule yet (e.g. infeasible): a translated error."""
+    fake_fm.job_fail_reason = "InfeasibleProblemException"
+    set_soc(hass)
+    config_entry = make_entry(fake_fm)
+    await setup_entry(hass, config_entry)
+
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "get_schedule", {"device_id": device_id(hass)})
+
+    assert err.value.translation_key == "no_schedule"
+    assert err.value.translation_placeholders == {"device": "Home battery"}
+
+
+async def test_trigger_schedule_server_failure_is_translated(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
+) -> None:
+    """An infeasible schedule is a HomeAssistantError with the reason."""
+    fake_fm.job_fail_reason = "InfeasibleProblemException: target too high"
+
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "trigger_schedule", {"device_id": device_id(hass)})
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "schedule_failed"
+    assert "target too high" in str(err.value)
+
+
+async def test_unknown_device_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """A device id that does not exist."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_schedule", {"device_id": "nope"})
+    assert err.value.translation_key == "device_not_found"
+
+
+async def test_account_device_is_not_a_schedule_device(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """The server/account device has no schedule."""
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    assert device is not None
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "trigger_schedule", {"device_id": device.id})
+    assert err.value.translation_key == "not_a_schedule_device"
+    assert err.value.translation_placeholders == {"device": "Toy Account"}
+
+
+async def test_other_integrations_device_is_not_a_schedule_device(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """A device of another integration is refused the same way."""
+    other = MockConfigEntry(domain="demo")
+    other.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id, identifiers={("demo", "x")}, name="Inverter"
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_schedule", {"device_id": device.id})
+    assert err.value.translation_key == "not_a_schedule_device"
+
+
+async def test_device_of_unloaded_entry_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """The device stays in the registry while its entry is unloaded."""
+    device = device_id(hass)
+    await unload_entry(hass, entry)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_schedule", {"device_id": device})
+    assert err.value.translation_key == "config_entry_not_loaded"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"soc_at_start": 20}, "soc_out_of_range"),
+        ({"soc_at_start": 451}, "soc_out_of_range"),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": 900}]},
+            "soc_out_of_range",
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00", "value": 300}]},
+            "naive_datetime",
+        ),
+        (
+            {"soc_targets": [{"datetime": "tomorrow", "value": 300}]},
+            "invalid_soc_target",
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00"}]},
+            "invalid_soc_target",
+        ),
+        (
+            {"soc_targets": {"datetime": "2026-11-23T12:00:00+01:00"}},
+            "invalid_soc_target",
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": None}]},
+            "invalid_soc",
+        ),
+        ({"flex_model": ["soc-max", "400 kWh"]}, "invalid_flex_model"),
+        ({"flex_model": "soc-max: 400 kWh"}, "invalid_flex_model"),
+        ({"flex_context": {1: "x"}}, "invalid_flex_model"),
+    ],
+    ids=[
+        "soc_below_min",
+        "soc_above_max",
+        "target_above_max",
+        "target_without_time_zone",
+        "target_not_a_datetime",
+        "target_without_value",
+        "targets_not_a_list",
+        "target_value_not_a_number",
+        "flex_model_list",
+        "flex_model_string",
+        "flex_context_bad_keys",
+    ],
+)
+async def test_trigger_schedule_bad_input_is_refused_without_request(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Bad input is a translated ServiceValidationError; nothing is triggered."""
+    jobs = len(fake_fm.jobs)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "trigger_schedule", {"device_id": device_id(hass), **data})
+    assert err.value.translation_key == key
+    assert err.value.translation_domain == DOMAIN
+    assert len(fake_fm.jobs) == jobs
+
+
+async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
+) -> None:
+    """A target value like "0.4 MWh" is not range-checked here but sent as is."""
+    await call(
+        hass,
+        "trigger_schedule",
+        {
+            "device_id": device_id(hass),
+            "soc_targets": [
+                {"datetime": "2026-11-23T12:00:00+01:00", "value": "0.4 MWh"}
+            ],
+        },
+    )
+    model = list(fake_fm.jobs.values())[-1].payload["flex-model"]
+    model = model[0] if isinstance(model, list) else model
+    assert model["soc-targets"][0]["value"] == "0.4 MWh"
+
+
+@pytest.mark.parametrize("data", [{"duration": 0}, {"soc_at_start": "lots"}])
+async def test_trigger_schedule_schema_refuses_bad_numbers(
+    hass: HomeAssistant, entry: MockConfigEntry, data: dict[str, Any]
+) -> None:
+    """Non-positive horizons and non-numbers fail the action's schema."""
+    with pytest.raises((probatio.Invalid, ServiceValidationError)):
+        await call(hass, "trigger_schedule", {"device_id": device_id(hass), **data})
