@@ -29,8 +29,13 @@ from yarl import URL
 from custom_components.flexmeasures.api import FlexMeasuresClient
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 
-# A random 10:00 UTC some 3 to 12 weeks back; each test uses its own day.
-_DAYS_BACK = random.Random().randint(21, 84)
+# A random 10:00 UTC some 3 weeks to 5 years back; each test uses its own day.
+_RANDOM = random.Random()
+_DAYS_BACK = _RANDOM.randint(21, 5 * 365)
+# The demo server keeps what earlier runs sent: a run-unique jitter (under 1 W,
+# or 0.001 EUR/kWh) makes every value new, so the server never answers
+# ALREADY_RECEIVED to a run that happens to land on an earlier run's day.
+JITTER = _RANDOM.randint(1, 999_999) / 1e9
 DAY = (datetime.now(UTC) - timedelta(days=_DAYS_BACK)).replace(
     hour=10, minute=0, second=0, microsecond=0
 )
@@ -43,6 +48,16 @@ pytestmark = [
     pytest.mark.usefixtures("socket_enabled"),
     pytest.mark.freeze_time(DAY, tick=True),
 ]
+
+
+def _w(watts: float) -> str:
+    """A state in W with this run's jitter."""
+    return str(watts + JITTER * 1000)
+
+
+def _kw(kilowatts: float) -> str:
+    """A state in kW with this run's jitter."""
+    return str(kilowatts + JITTER)
 
 
 class TcpProxy:
@@ -205,17 +220,17 @@ async def test_three_steps_of_an_entity_arrive_as_three_values(
     solar = int(fm_server["FM_TOY_SOLAR_SENSOR_ID"])
     entity = "sensor.e2e_solar_power"
     freezer.move_to(start + timedelta(seconds=5))
-    hass.states.async_set(entity, "1500", {"unit_of_measurement": "W"})
+    hass.states.async_set(entity, _w(1500), {"unit_of_measurement": "W"})
     entry = _entry(fm_server, entity, str(solar))
     await _setup(hass, entry)
 
     # step 1: 1.5 kW all along; step 2: 2 kW, then 4 kW for its last third
     await _at(hass, freezer, start + Q)
-    hass.states.async_set(entity, "2000", {"unit_of_measurement": "W"})
+    hass.states.async_set(entity, _w(2000), {"unit_of_measurement": "W"})
     await _at(hass, freezer, start + Q + timedelta(minutes=10))
-    hass.states.async_set(entity, "4000", {"unit_of_measurement": "W"})
+    hass.states.async_set(entity, _w(4000), {"unit_of_measurement": "W"})
     await _at(hass, freezer, start + 2 * Q)
-    hass.states.async_set(entity, "3250", {"unit_of_measurement": "W"})
+    hass.states.async_set(entity, _w(3250), {"unit_of_measurement": "W"})
     await _at(hass, freezer, start + 3 * Q)
 
     values = await _read_back(entry, solar, start, 3 * Q)
@@ -238,7 +253,7 @@ async def test_outage_of_two_steps_loses_nothing_and_sends_nothing_twice(
     await proxy.open()
     try:
         freezer.move_to(start + timedelta(seconds=5))
-        hass.states.async_set(entity, "1.0", {"unit_of_measurement": "kW"})
+        hass.states.async_set(entity, _kw(1.0), {"unit_of_measurement": "kW"})
         entry = _entry(
             fm_server, entity, str(solar), url=f"http://127.0.0.1:{proxy.port}"
         )
@@ -247,9 +262,9 @@ async def test_outage_of_two_steps_loses_nothing_and_sends_nothing_twice(
 
         await proxy.close()  # the server is "down" for two steps
         await _at(hass, freezer, start + Q)
-        hass.states.async_set(entity, "2.0", {"unit_of_measurement": "kW"})
+        hass.states.async_set(entity, _kw(2.0), {"unit_of_measurement": "kW"})
         await _at(hass, freezer, start + 2 * Q)
-        hass.states.async_set(entity, "3.0", {"unit_of_measurement": "kW"})
+        hass.states.async_set(entity, _kw(3.0), {"unit_of_measurement": "kW"})
         failed = [call for call in posts if call["status"] != "PROCESSED"]
         assert failed, "the forwarder should have tried while the server was down"
         assert all(call["status"] == "FlexMeasuresConnectionError" for call in failed)
@@ -325,7 +340,7 @@ async def test_nord_pool_prices_become_forecasts_that_steer_a_battery_schedule(
 ) -> None:
     day = (DAY - timedelta(days=2)).replace(hour=0)
     cheap_hour = 5
-    prices = [0.01 if hour == cheap_hour else 0.30 for hour in range(24)]
+    prices = [(0.01 if hour == cheap_hour else 0.30) + JITTER for hour in range(24)]
     raw_today = [
         {
             "start": (day + timedelta(hours=hour)).isoformat(),
