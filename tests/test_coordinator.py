@@ -7,15 +7,22 @@ from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.helpers.update_coordinator import (
+    REQUEST_REFRESH_DEFAULT_COOLDOWN,
+    UpdateFailed,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flexmeasures.const import DOMAIN
-from custom_components.flexmeasures.coordinator import ScheduleSettings
+from custom_components.flexmeasures.coordinator import (
+    SOC_RETRY_AFTER,
+    ScheduleSettings,
+)
 
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
@@ -268,6 +275,10 @@ async def test_unusable_state_of_charge_fails_the_update_without_a_request(
     assert not any("schedules/trigger" in path for path in fake_fm.paths())
 
 
+def trigger_count(fake_fm: FakeFlexMeasures) -> int:
+    return sum("schedules/trigger" in path for path in fake_fm.paths())
+
+
 async def test_missing_soc_retries_after_a_minute(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -275,10 +286,95 @@ async def test_missing_soc_retries_after_a_minute(
     await setup_entry(hass, entry)
     coordinator = coordinator_of(entry)
     assert not coordinator.last_update_success
-    # The state of charge entity shows up later (loaded after this one).
-    set_soc(hass)
-    await coordinator.async_refresh()  # an update now, as after setup
+    first_try = coordinator.last_error_time
+    assert first_try is not None
+
+    # The entity never shows up: the update is tried again after a minute
+    # (not only at the 15-minute update interval).
+    freezer.tick(timedelta(seconds=SOC_RETRY_AFTER + 1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.last_error_time is not None
+    assert coordinator.last_error_time > first_try + timedelta(seconds=SOC_RETRY_AFTER)
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "soc_unavailable"
+
+
+async def test_soc_entity_appearing_after_setup_updates_at_once(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = make_entry(fake_fm)
+    await setup_entry(hass, entry)
+    coordinator = coordinator_of(entry)
+    assert not coordinator.last_update_success
+    assert coordinator.data is None
+    failed_at = coordinator.last_error_time
+    assert failed_at is not None
+
+    # Loaded after this integration: first without a value, then with one.
+    set_soc(hass, "unknown")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.data is None
+    assert trigger_count(fake_fm) == 0
+    set_soc(hass, "50", "%")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    # No time was fired: the state change itself brought the schedule.
     assert coordinator.last_update_success
+    assert coordinator.data is not None
+    assert trigger_count(fake_fm) == 1
+    assert coordinator.last_success is not None
+    assert coordinator.last_success - failed_at < timedelta(seconds=SOC_RETRY_AFTER)
+    model = last_payload(fake_fm)["flex-model"]
+    assert isinstance(model, list)
+    assert model[0]["soc-at-start"] == "225 kWh"
+
+    # Once there is a schedule, state changes no longer trigger one (also not
+    # after the refresh debouncer's cool-down).
+    freezer.tick(timedelta(seconds=REQUEST_REFRESH_DEFAULT_COOLDOWN + 1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    set_soc(hass, "60", "%")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert trigger_count(fake_fm) == 1
+
+
+async def test_soc_entity_is_not_tracked_after_unload(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    listeners_before = hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0)
+    entry = make_entry(fake_fm)
+    await setup_entry(hass, entry)
+    coordinator = coordinator_of(entry)
+    assert not coordinator.last_update_success
+    tracking = hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0)
+    assert tracking > listeners_before
+    await unload_entry(hass, entry)
+    assert hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0) == listeners_before
+
+    set_soc(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert trigger_count(fake_fm) == 0
+    assert coordinator.data is None
+
+
+async def test_soc_entity_is_not_tracked_after_another_failure(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = make_entry(fake_fm)
+    await setup_entry(hass, entry)
+    coordinator = coordinator_of(entry)
+    set_soc(hass, "50", "V")  # a value in the wrong unit: a different failure
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "soc_unit"
+
+    # Only soc_unavailable waits for the entity; a unit problem needs the user.
+    freezer.tick(timedelta(seconds=15))
+    set_soc(hass, "50", "%")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not coordinator.last_update_success
+    assert trigger_count(fake_fm) == 0
 
 
 async def test_percentage_without_capacity_is_refused(

@@ -22,14 +22,25 @@ from typing import Any, Final, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfEnergy
-from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HassJob,
+    HomeAssistant,
+    State,
+    callback,
+)
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     HomeAssistantError,
     ServiceValidationError,
 )
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.event import (
+    async_track_point_in_utc_time,
+    async_track_state_change_event,
+)
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -77,7 +88,8 @@ from .schedule import (
 
 # How long one update may wait for FlexMeasures to compute a schedule.
 MAX_WAIT: Final = 120.0
-# Seconds until the next try when the state of charge entity has no value.
+# Seconds until the next try when the state of charge entity has no value (a
+# fallback: the coordinator also refreshes as soon as the entity has one).
 SOC_RETRY_AFTER: Final = 60.0
 
 _ENERGY_UNITS_IN_KWH: Final[dict[str, float]] = {
@@ -102,6 +114,16 @@ def _optional_sensor_id(data: Mapping[str, Any], key: str) -> int | None:
     if value is None or value == "":
         return None
     return int(value)
+
+
+def _soc_number(state: State | None) -> float | None:
+    """The state's number, or None when there is none (missing, unknown, text)."""
+    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        return None
+    try:
+        return float(state.state)
+    except ValueError:
+        return None
 
 
 def _kwh(value: float) -> str:
@@ -219,6 +241,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             self._handle_step, "flexmeasures schedule step", cancel_on_shutdown=True
         )
         self._last_log_error: str | None = None
+        self._unsub_soc: CALLBACK_TYPE | None = None
 
     # -- state ------------------------------------------------------------
 
@@ -449,7 +472,8 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         """
         settings = self.settings
         state = self.hass.states.get(entity_id)
-        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        value = _soc_number(state)
+        if state is None or value is None:
             raise _ScheduleRequestError(
                 "soc_unavailable",
                 {
@@ -457,12 +481,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
                     "state": "missing" if state is None else state.state,
                 },
             )
-        try:
-            value = float(state.state)
-        except ValueError:
-            raise _ScheduleRequestError(
-                "soc_unavailable", {"entity_id": entity_id, "state": state.state}
-            ) from None
         unit = state.attributes.get("unit_of_measurement") or ""
         if unit == _PERCENT:
             if settings.capacity is None:
@@ -549,10 +567,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def _translate(self, err: FlexMeasuresError) -> _ScheduleRequestError:
         """Map a client error to a translation key (once, for all callers)."""
         device = self.subentry.title
-        sensor = str(self.settings.power_sensor_id)
-        url = self.client.url
-        if isinstance(err, FlexMeasuresAuthenticationError):
-            return _ScheduleRequestError("invalid_auth", {"url": url}, auth=True)
         if isinstance(err, FlexMeasuresScheduleFailedError):
             return _ScheduleRequestError(
                 "schedule_failed", {"device": device, "reason": err.reason}
@@ -561,21 +575,18 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             return _ScheduleRequestError(
                 "schedule_timeout", {"device": device, "seconds": f"{MAX_WAIT:g}"}
             )
-        if isinstance(err, (FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError)):
-            return _ScheduleRequestError(
-                "sensor_not_accessible", {"sensor_id": sensor, "error": str(err)}
-            )
         if isinstance(err, FlexMeasuresInvalidRequestError):
             return _ScheduleRequestError(
                 "request_rejected",
                 {"device": device, "error": _details(err)},
                 user_input=True,
             )
-        if isinstance(err, FlexMeasuresRateLimitError):
-            return _ScheduleRequestError("rate_limited", {"url": url})
-        if isinstance(err, FlexMeasuresConnectionError):
-            return _ScheduleRequestError("cannot_connect", {"url": url})
-        return _ScheduleRequestError("api_error", {"url": url, "error": str(err)})
+        key, placeholders = translate_error(
+            err, self.client.url, self.settings.power_sensor_id
+        )
+        return _ScheduleRequestError(
+            key, placeholders, auth=isinstance(err, FlexMeasuresAuthenticationError)
+        )
 
     # -- bookkeeping ------------------------------------------------------
 
@@ -587,6 +598,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             LOGGER.info("Schedule for %s is back", self.subentry.title)
         self._last_log_error = None
         self.job_id = schedule.job_id or self.job_id
+        self._untrack_soc()
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
     def _record_failure(self, err: _ScheduleRequestError) -> None:
@@ -595,6 +607,10 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             f"{key}={value}" for key, value in sorted(err.placeholders.items())
         )
         self.last_error_time = dt_util.utcnow()
+        if err.translation_key == "soc_unavailable":
+            self._track_soc()
+        else:
+            self._untrack_soc()
         if err.translation_key != "schedule_failed":
             return
         reason = err.placeholders["reason"]
@@ -614,6 +630,48 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             severity=ir.IssueSeverity.WARNING,
             translation_key="schedule_failed",
             translation_placeholders={"device": self.subentry.title, "reason": reason},
+        )
+
+    # -- waiting for the state of charge ----------------------------------
+
+    @callback
+    def _track_soc(self) -> None:
+        """Refresh as soon as the state of charge entity has a value.
+
+        At start-up the entity (e.g. a template sensor) often loads after
+        this integration; the retry after SOC_RETRY_AFTER stays as a fallback.
+        """
+        entity_id = self.settings.soc_entity
+        if self._unsub_soc is not None or entity_id is None:
+            return
+        if self._shutdown_requested:
+            return
+        self._unsub_soc = async_track_state_change_event(
+            self.hass, entity_id, self._handle_soc_change
+        )
+
+    @callback
+    def _untrack_soc(self) -> None:
+        """Stop waiting for the state of charge entity."""
+        if self._unsub_soc is not None:
+            self._unsub_soc()
+            self._unsub_soc = None
+
+    @callback
+    def _handle_soc_change(self, event: Event[EventStateChangedData]) -> None:
+        """The state of charge entity changed: refresh once it has a number."""
+        if _soc_number(event.data["new_state"]) is None:
+            return
+        LOGGER.debug(
+            "State of charge %s has a value; updating the schedule for %s",
+            event.data["entity_id"],
+            self.subentry.title,
+        )
+        self._untrack_soc()
+        self.config_entry.async_create_background_task(
+            self.hass,
+            self.async_request_refresh(),
+            name=f"{self.name} - state of charge available",
         )
 
     # -- step timer -------------------------------------------------------
@@ -646,11 +704,12 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop the step timer too."""
+        """Stop the step timer and the state of charge tracking too."""
         await super().async_shutdown()
         if self._unsub_step is not None:
             self._unsub_step()
             self._unsub_step = None
+        self._untrack_soc()
 
     # -- diagnostics ------------------------------------------------------
 
@@ -694,6 +753,25 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
                 "covers_now": self.covers_now(),
             },
         }
+
+
+def translate_error(
+    err: FlexMeasuresError, url: str, sensor_id: int
+) -> tuple[str, dict[str, str]]:
+    """The translation key and placeholders of an error with the account or a sensor.
+
+    Shared by the schedule coordinator and the measurement actions; what a
+    refused request means differs between them, so they map that themselves.
+    """
+    if isinstance(err, FlexMeasuresAuthenticationError):
+        return "invalid_auth", {"url": url}
+    if isinstance(err, FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError):
+        return "sensor_not_accessible", {"sensor_id": str(sensor_id), "error": str(err)}
+    if isinstance(err, FlexMeasuresRateLimitError):
+        return "rate_limited", {"url": url}
+    if isinstance(err, FlexMeasuresConnectionError):
+        return "cannot_connect", {"url": url}
+    return "api_error", {"url": url, "error": str(err)}
 
 
 def _iso(when: datetime | None) -> str | None:
