@@ -20,8 +20,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import Sensor
 from custom_components.flexmeasures.config_flow import (
-    _sensor_label,
-    format_resolution,
+    resolution_label,
+    sensor_label,
 )
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 
@@ -388,7 +388,7 @@ async def test_account_without_sensors_aborts(
     ],
 )
 def test_resolution_is_shown_for_people(seconds: int, text: str) -> None:
-    assert format_resolution(timedelta(seconds=seconds)) == text
+    assert resolution_label(timedelta(seconds=seconds)) == text
 
 
 def test_sensor_label_without_asset_or_unit() -> None:
@@ -400,4 +400,4 @@ def test_sensor_label_without_asset_or_unit() -> None:
         timezone="UTC",
         asset_id=None,
     )
-    assert _sensor_label(sensor, {}) == "count (no unit, 1 h)"
+    assert sensor_label(sensor, {}) == "count (no unit, 1 h)"

@@ -19,18 +19,23 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity
+from .entity import (
+    FlexMeasuresScheduleEntity,
+    FlexMeasuresScheduleEntityDescription,
+    async_add_schedule_entities,
+)
 from .schedule import WindowKind, kind_of, value_at
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlexMeasuresBinarySensorEntityDescription(BinarySensorEntityDescription):
+class FlexMeasuresBinarySensorEntityDescription(
+    BinarySensorEntityDescription, FlexMeasuresScheduleEntityDescription
+):
     """Describes a schedule device binary sensor."""
 
     is_on_fn: Callable[[ScheduleCoordinator, datetime], bool | None]
-    always_available: bool = False
 
 
 def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool]:
@@ -70,29 +75,20 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of each schedule device."""
-    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-        async_add_entities(
-            (
-                FlexMeasuresScheduleBinarySensor(coordinator, description)
-                for description in BINARY_SENSORS
-            ),
-            config_subentry_id=subentry_id,
-        )
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: (
+            FlexMeasuresScheduleBinarySensor(coordinator, description)
+            for description in BINARY_SENSORS
+        ),
+    )
 
 
 class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorEntity):
     """A binary sensor computed from the kept schedule at the current time."""
 
     entity_description: FlexMeasuresBinarySensorEntityDescription
-
-    def __init__(
-        self,
-        coordinator: ScheduleCoordinator,
-        description: FlexMeasuresBinarySensorEntityDescription,
-    ) -> None:
-        """Keep the description."""
-        super().__init__(coordinator, description)
-        self._always_available = description.always_available
 
     @property
     @override

@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity
+from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
 
 PARALLEL_UPDATES = 1
 
@@ -24,11 +24,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the reschedule button of each schedule device."""
-    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-        async_add_entities(
-            [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)],
-            config_subentry_id=subentry_id,
-        )
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)],
+    )
 
 
 class FlexMeasuresRescheduleButton(FlexMeasuresScheduleEntity, ButtonEntity):

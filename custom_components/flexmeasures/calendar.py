@@ -15,7 +15,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity
+from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
 from .schedule import Window, WindowKind, windows
 
 PARALLEL_UPDATES = 0
@@ -36,11 +36,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the calendar of each schedule device."""
-    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-        async_add_entities(
-            [FlexMeasuresScheduleCalendar(coordinator, SCHEDULE_CALENDAR)],
-            config_subentry_id=subentry_id,
-        )
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: [
+            FlexMeasuresScheduleCalendar(coordinator, SCHEDULE_CALENDAR)
+        ],
+    )
 
 
 def window_event(window: Window, uid_prefix: str) -> CalendarEvent:

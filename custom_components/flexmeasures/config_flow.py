@@ -333,6 +333,17 @@ def _without_password(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (values or {}).items() if k != CONF_PASSWORD}
 
 
+def _loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
+    """The account's runtime data, or None when its entry is not loaded.
+
+    Both subentry flows fill their drop-downs with the loaded entry's client.
+    """
+    if entry.state is not ConfigEntryState.LOADED:
+        return None
+    data: FlexMeasuresData = entry.runtime_data
+    return data
+
+
 # --- subentry flow: schedule (a flexible device to schedule) -----------------
 
 
@@ -365,9 +376,8 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Show the form; validate and save what was entered."""
         entry = self._get_entry()
-        if entry.state is not ConfigEntryState.LOADED:
+        if (data := _loaded_data(entry)) is None:
             return self.async_abort(reason="entry_not_loaded")
-        data: FlexMeasuresData = entry.runtime_data
         client = data.client
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -470,10 +480,13 @@ def is_price_unit(unit: str) -> bool:
 
 
 def resolution_label(resolution: timedelta) -> str:
-    """A sensor resolution for people: "15 min", "1 h", "instantaneous"."""
+    """A sensor's resolution for people: `15 min`, `1 h`, `1 day`, `instantaneous`."""
     seconds = int(resolution.total_seconds())
     if seconds <= 0:
         return "instantaneous"
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return "1 day" if days == 1 else f"{days} days"
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     if seconds % 60 == 0:
@@ -482,10 +495,11 @@ def resolution_label(resolution: timedelta) -> str:
 
 
 def sensor_label(sensor: Sensor, assets: Mapping[int, Asset]) -> str:
-    """`toy-battery / discharging (kW, 15 min)`."""
+    """A drop-down label (both subentry flows): `toy-battery / discharging (kW, 15 min)`."""
     asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
     name = sensor.name if asset is None else f"{asset.name} / {sensor.name}"
-    return f"{name} ({sensor.unit}, {resolution_label(sensor.event_resolution)})"
+    unit = sensor.unit or "no unit"
+    return f"{name} ({unit}, {resolution_label(sensor.event_resolution)})"
 
 
 async def _async_sensor_options(
@@ -609,11 +623,8 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
 
     def _client(self) -> FlexMeasuresClient | None:
         """The loaded entry's client, or None when the entry is not loaded."""
-        entry = self._get_entry()
-        if entry.state is not ConfigEntryState.LOADED:
-            return None
-        data: FlexMeasuresData = entry.runtime_data
-        return data.client
+        data = _loaded_data(self._get_entry())
+        return None if data is None else data.client
 
     async def _async_load_sensors(self, client: FlexMeasuresClient) -> str | None:
         """Fill the sensor drop-down from the server; return an abort reason."""
@@ -621,14 +632,14 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return None
         try:
             sensors = await client.get_sensors()
-            assets = {asset.id: asset.name for asset in await client.get_assets()}
+            assets = {asset.id: asset for asset in await client.get_assets()}
         except FlexMeasuresError as err:
             LOGGER.debug("Cannot list the FlexMeasures sensors: %s", err)
             return "cannot_connect"
         if not sensors:
             return "no_sensors"
         labelled = sorted(
-            ((_sensor_label(sensor, assets), sensor) for sensor in sensors),
+            ((sensor_label(sensor, assets), sensor) for sensor in sensors),
             key=lambda item: item[0].casefold(),
         )
         self._sensors = {str(sensor.id): sensor for _, sensor in labelled}
@@ -745,26 +756,3 @@ MEASUREMENT_DOMAINS: Final = ["sensor", "number", "input_number"]
 def measurement_unique_id(entity_id: str, sensor_id: int) -> str:
     """One measurement subentry per (entity, sensor)."""
     return f"{entity_id}_{sensor_id}"
-
-
-def format_resolution(resolution: timedelta) -> str:
-    """A sensor's resolution for people: `15 min`, `1 h`, `1 day`, `instantaneous`."""
-    seconds = int(resolution.total_seconds())
-    if seconds <= 0:
-        return "instantaneous"
-    if seconds % 86400 == 0:
-        days = seconds // 86400
-        return "1 day" if days == 1 else f"{days} days"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
-def _sensor_label(sensor: Sensor, assets: Mapping[int, str]) -> str:
-    """`toy-solar / production (kW, 15 min)`."""
-    asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
-    name = f"{asset} / {sensor.name}" if asset else sensor.name
-    unit = sensor.unit or "no unit"
-    return f"{name} ({unit}, {format_resolution(sensor.event_resolution)})"

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import override
 
+from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry
 
 SCHEDULE_MODEL = "Schedule"
+
+
+@callback
+def async_add_schedule_entities(
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_fn: Callable[[ScheduleCoordinator], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities of each schedule device, to its subentry."""
+    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
+        async_add_entities(entities_fn(coordinator), config_subentry_id=subentry_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlexMeasuresScheduleEntityDescription(EntityDescription):
+    """What schedule device sensors and binary sensors describe in common."""
+
+    # Reports on the coordinator itself: available without a schedule.
+    always_available: bool = False
 
 
 class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
@@ -21,7 +45,8 @@ class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
     Available while the kept schedule covers now: a failed update does not make
     it unavailable (the setpoint keeps following the last good schedule; the
     `stale` binary sensor says it failed). Entities that report on the
-    coordinator itself (diagnostics, the button) set `_always_available`.
+    coordinator itself (diagnostics, the button) set `_always_available` (or
+    `always_available` in their FlexMeasuresScheduleEntityDescription).
     """
 
     _attr_has_entity_name = True
@@ -33,6 +58,8 @@ class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
         """Link the entity to its subentry's device."""
         super().__init__(coordinator)
         self.entity_description = description
+        if isinstance(description, FlexMeasuresScheduleEntityDescription):
+            self._always_available = description.always_available
         subentry = coordinator.subentry
         entry = coordinator.config_entry
         self._attr_unique_id = f"{subentry.subentry_id}_{description.key}"

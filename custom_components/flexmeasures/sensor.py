@@ -20,7 +20,11 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity
+from .entity import (
+    FlexMeasuresScheduleEntity,
+    FlexMeasuresScheduleEntityDescription,
+    async_add_schedule_entities,
+)
 from .schedule import next_change, schedule_attribute, value_at
 
 PARALLEL_UPDATES = 0
@@ -32,14 +36,15 @@ SIGN_CONVENTION: Final = "consumption_positive"
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlexMeasuresSensorEntityDescription(SensorEntityDescription):
+class FlexMeasuresSensorEntityDescription(
+    SensorEntityDescription, FlexMeasuresScheduleEntityDescription
+):
     """Describes a schedule device sensor."""
 
     value_fn: Callable[[ScheduleCoordinator, datetime], float | datetime | None]
     attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
         None
     )
-    always_available: bool = False
 
 
 def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
@@ -84,14 +89,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of each schedule device."""
-    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-        async_add_entities(
-            (
-                FlexMeasuresScheduleSensor(coordinator, description)
-                for description in SENSORS
-            ),
-            config_subentry_id=subentry_id,
-        )
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: (
+            FlexMeasuresScheduleSensor(coordinator, description)
+            for description in SENSORS
+        ),
+    )
 
 
 class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
@@ -99,15 +104,6 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
 
     entity_description: FlexMeasuresSensorEntityDescription
     _unrecorded_attributes = frozenset({ATTR_SCHEDULE})
-
-    def __init__(
-        self,
-        coordinator: ScheduleCoordinator,
-        description: FlexMeasuresSensorEntityDescription,
-    ) -> None:
-        """Keep the description."""
-        super().__init__(coordinator, description)
-        self._always_available = description.always_available
 
     @property
     @override

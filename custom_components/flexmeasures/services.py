@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -19,19 +19,14 @@ from homeassistant.util import dt as dt_util
 import probatio
 
 from .api import (
-    FlexMeasuresAccessDeniedError,
-    FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
-    FlexMeasuresConnectionError,
     FlexMeasuresError,
     FlexMeasuresInvalidRequestError,
-    FlexMeasuresNotFoundError,
-    FlexMeasuresRateLimitError,
     Schedule,
 )
 from .api.models import format_duration, parse_duration
 from .const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
-from .coordinator import ScheduleCoordinator
+from .coordinator import ScheduleCoordinator, translate_error
 from .data import FlexMeasuresData
 from .schedule import schedule_attribute
 
@@ -39,30 +34,54 @@ from .schedule import schedule_attribute
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the FlexMeasures actions."""
-    _async_setup_schedule_services(hass)
-    _async_setup_measurement_services(hass)
+    for service, handler, schema, supports_response in (
+        (
+            SERVICE_TRIGGER_SCHEDULE,
+            _async_trigger_schedule,
+            TRIGGER_SCHEDULE_SCHEMA,
+            SupportsResponse.OPTIONAL,
+        ),
+        (
+            SERVICE_GET_SCHEDULE,
+            _async_get_schedule,
+            GET_SCHEDULE_SCHEMA,
+            SupportsResponse.ONLY,
+        ),
+        (
+            SERVICE_POST_MEASUREMENTS,
+            _async_post_measurements,
+            POST_MEASUREMENTS_SCHEMA,
+            SupportsResponse.OPTIONAL,
+        ),
+        (
+            SERVICE_GET_MEASUREMENTS,
+            _async_get_measurements,
+            GET_MEASUREMENTS_SCHEMA,
+            SupportsResponse.ONLY,
+        ),
+    ):
+        hass.services.async_register(
+            DOMAIN,
+            service,
+            handler,
+            schema=schema,
+            supports_response=supports_response,
+        )
+
+
+def _loaded_data(entry: ConfigEntry) -> FlexMeasuresData:
+    """The runtime data of an action's config entry; refuse one not loaded."""
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="config_entry_not_loaded",
+            translation_placeholders={"title": entry.title},
+        )
+    data: FlexMeasuresData = entry.runtime_data
+    return data
 
 
 # --- schedules: trigger_schedule, get_schedule ------------------------------
-
-
-@callback
-def _async_setup_schedule_services(hass: HomeAssistant) -> None:
-    """Register the schedule actions."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_TRIGGER_SCHEDULE,
-        _async_trigger_schedule,
-        schema=TRIGGER_SCHEDULE_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_GET_SCHEDULE,
-        _async_get_schedule,
-        schema=GET_SCHEDULE_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
 
 
 SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
@@ -114,13 +133,7 @@ def _schedule_coordinator(hass: HomeAssistant, device_id: str) -> ScheduleCoordi
             or subentry.subentry_type != SUBENTRY_TYPE_SCHEDULE
         ):
             continue
-        if entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="config_entry_not_loaded",
-                translation_placeholders={"title": entry.title},
-            )
-        data: FlexMeasuresData = entry.runtime_data
+        data = _loaded_data(entry)
         if (coordinator := data.coordinators.get(identifier)) is not None:
             return coordinator
     raise ServiceValidationError(
@@ -252,25 +265,6 @@ async def _async_get_schedule(call: ServiceCall) -> ServiceResponse:
 # --- measurements: post_measurements, get_measurements ----------------------
 
 
-@callback
-def _async_setup_measurement_services(hass: HomeAssistant) -> None:
-    """Register the measurement actions."""
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_POST_MEASUREMENTS,
-        _async_post_measurements,
-        schema=POST_MEASUREMENTS_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_GET_MEASUREMENTS,
-        _async_get_measurements,
-        schema=GET_MEASUREMENTS_SCHEMA,
-        supports_response=SupportsResponse.ONLY,
-    )
-
-
 SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
 SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
@@ -339,14 +333,7 @@ def _loaded_client(call: ServiceCall) -> FlexMeasuresClient:
             translation_key="config_entry_not_found",
             translation_placeholders={"entry_id": entry_id},
         )
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="config_entry_not_loaded",
-            translation_placeholders={"title": entry.title},
-        )
-    data: FlexMeasuresData = entry.runtime_data
-    return data.client
+    return _loaded_data(entry).client
 
 
 def _aware(key: str, value: datetime) -> datetime:
@@ -374,22 +361,11 @@ def _positive(key: str, value: timedelta) -> timedelta:
 def _measurement_error(
     err: FlexMeasuresError, client: FlexMeasuresClient, sensor_id: int
 ) -> HomeAssistantError:
-    """The error a user sees when FlexMeasures did not do what was asked."""
-    if isinstance(err, FlexMeasuresAuthenticationError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_auth",
-            translation_placeholders={"url": client.url},
-        )
-    if isinstance(err, FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError):
-        return ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="sensor_not_accessible",
-            translation_placeholders={
-                "sensor_id": str(sensor_id),
-                "error": err.message,
-            },
-        )
+    """The error a user sees when FlexMeasures did not do what was asked.
+
+    The sensor id is the action's input: a sensor that is not there or not
+    ours, or values the server refuses, are the caller's to fix.
+    """
     if isinstance(err, FlexMeasuresInvalidRequestError):
         return ServiceValidationError(
             translation_domain=DOMAIN,
@@ -399,22 +375,14 @@ def _measurement_error(
                 "error": err.message,
             },
         )
-    if isinstance(err, FlexMeasuresRateLimitError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="rate_limited",
-            translation_placeholders={"url": client.url},
-        )
-    if isinstance(err, FlexMeasuresConnectionError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"url": client.url},
-        )
-    return HomeAssistantError(
+    key, placeholders = translate_error(err, client.url, sensor_id)
+    error_class = (
+        ServiceValidationError if key == "sensor_not_accessible" else HomeAssistantError
+    )
+    return error_class(
         translation_domain=DOMAIN,
-        translation_key="api_error",
-        translation_placeholders={"url": client.url, "error": str(err)},
+        translation_key=key,
+        translation_placeholders=placeholders,
     )
 
 
