@@ -9,7 +9,9 @@ from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+from syrupy.assertion import SnapshotAssertion
 
 # Import the project's package first, so Home Assistant's test config dir does not
 # shadow it with its own custom_components.
@@ -28,6 +30,15 @@ def pytest_report_header() -> str:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom integrations in every test."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots as Home Assistant core takes them (tests/snapshots/*.ambr).
+
+    Serializes states and registry entries without volatile ids and times.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 # --- A FlexMeasures account answered at the HTTP boundary (aioclient_mock) ---------

@@ -19,7 +19,6 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
@@ -32,12 +31,6 @@ ENTRY_ID = "01JFLEXMEASURESSNAPSHOT000"
 # Time runs (the fake server's polling needs it): only `last_update` depends on
 # the exact moment, so it is checked against NOW and snapshot as "now".
 pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialize states and registry entries without volatile ids and times."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
