@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flexmeasures.api import FlexMeasuresClient, Sensor
 from custom_components.flexmeasures.config_flow import (
     is_price_unit,
     resolution_label,
@@ -139,6 +141,30 @@ async def test_user_flow_creates_schedule_titled_by_asset(
     assert subentry.unique_id == "8"
     # The update listener reloaded the entry: the new device has a coordinator.
     assert subentry.subentry_id in account.runtime_data.coordinators
+
+
+async def test_user_flow_titles_by_sensor_name_without_asset(
+    hass: HomeAssistant, account: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power sensor the server gives without an asset is titled by its own name."""
+    real_get_sensor = FlexMeasuresClient.get_sensor
+
+    async def get_sensor_without_asset(
+        self: FlexMeasuresClient, sensor_id: int
+    ) -> Sensor:
+        return dataclasses.replace(
+            await real_get_sensor(self, sensor_id), asset_id=None
+        )
+
+    monkeypatch.setattr(FlexMeasuresClient, "get_sensor", get_sensor_without_asset)
+    result = await start_user_flow(hass, account)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], USER_INPUT
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "discharging"
 
 
 async def test_user_flow_defaults_production_price_and_numbers(
