@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import logging
 from typing import Any, cast
 from unittest.mock import patch
 
@@ -204,6 +205,28 @@ async def test_outage_is_retried_with_backoff_and_sent_in_one_request(
     assert last["values"][0] == 2.0
     assert forwarder.as_diagnostics()["mappings"]["sub1"]["outbox_length"] == 0
     assert forwarder.as_diagnostics()["retry_in_seconds"] is None
+    await forwarder.async_stop()
+
+
+async def test_an_outage_is_logged_once_and_its_end_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="custom_components.flexmeasures")
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "2", {"unit_of_measurement": "kW"})
+    forwarder = await _start(hass, entry, client)
+    client.errors = [FlexMeasuresConnectionError("refused")] * 3
+    await _at(hass, freezer, T0 + Q)
+    for delay in (10, 30, 70):  # three failures in all, then it goes through
+        await _at(hass, freezer, T0 + Q + timedelta(seconds=delay))
+    assert len(client.calls) == 4
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert sum("Cannot deliver measurements" in m for m in infos) == 1
+    assert sum("delivered to FlexMeasures again" in m for m in infos) == 1
     await forwarder.async_stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 import aiohttp
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState, ConfigSubentry
@@ -193,3 +194,21 @@ async def test_subentry_change_reloads_entry(
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
     assert init_integration.runtime_data is not old_runtime_data
+
+
+async def test_removing_the_entry_forgets_its_outbox(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A removed account's waiting measurements are deleted with it."""
+    key = f"{DOMAIN}.outbox.{init_integration.entry_id}"
+    other = f"{DOMAIN}.outbox.another_entry"
+    hass_storage[key] = {"version": 1, "data": {"mappings": {}}}
+    hass_storage[other] = {"version": 1, "data": {"mappings": {}}}
+
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    assert key not in hass_storage
+    assert other in hass_storage

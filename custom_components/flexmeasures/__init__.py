@@ -43,7 +43,7 @@ from .const import (
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
-from .forwarder import MeasurementForwarder, MeasurementMapping
+from .forwarder import MeasurementForwarder, MeasurementMapping, outbox_store
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -190,3 +190,10 @@ async def async_unload_entry(
 ) -> bool:
     """Unload a config entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry
+) -> None:
+    """Forget the outbox of a removed account (its measurements go nowhere now)."""
+    await outbox_store(hass, entry.entry_id).async_remove()

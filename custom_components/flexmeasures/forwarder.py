@@ -139,9 +139,7 @@ class MeasurementForwarder:
         self._hass = hass
         self._entry = config_entry
         self._client = client
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.outbox.{config_entry.entry_id}"
-        )
+        self._store = outbox_store(hass, config_entry.entry_id)
         self._tracks: list[_Track] = []
         self._by_entity: dict[str, list[_Track]] = {}
         for mapping in mappings:
@@ -164,6 +162,7 @@ class MeasurementForwarder:
         self._backoff = RETRY_FIRST
         self._ready = False
         self._auth_failed = False
+        self._unreachable = False  # logged once per outage
         self._stopped = False
 
     # ------------------------------------------------------------ life cycle
@@ -490,6 +489,13 @@ class MeasurementForwarder:
                 self._done(track, items, prior)
                 self._reject(track, len(items), _describe(err))
             except FlexMeasuresError as err:
+                if not self._unreachable:
+                    self._unreachable = True
+                    LOGGER.info(
+                        "Cannot deliver measurements to FlexMeasures (%s); they "
+                        "wait in the outbox and are retried",
+                        _describe(err),
+                    )
                 LOGGER.debug(
                     "Sending measurements failed (%s); retrying in %.0f s",
                     _describe(err),
@@ -503,6 +509,9 @@ class MeasurementForwarder:
             else:
                 self._done(track, items, prior)
                 self._backoff = RETRY_FIRST
+                if self._unreachable:
+                    self._unreachable = False
+                    LOGGER.info("Measurements are delivered to FlexMeasures again")
                 track.drop_warned = False
                 if prior is None and track.step > 0:
                     end = items[-1][0] + track.step
@@ -638,6 +647,11 @@ class MeasurementForwarder:
                 for track in self._tracks
             },
         }
+
+
+def outbox_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The Store that keeps an entry's outbox across restarts."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.outbox.{entry_id}")
 
 
 def _issue_id(subentry_id: str) -> str:
