@@ -6,16 +6,22 @@ from types import MappingProxyType
 from typing import Any
 
 import aiohttp
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState, ConfigSubentry
-from homeassistant.const import CONF_EMAIL, CONF_URL
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    ConfigEntryState,
+    ConfigSubentry,
+    ConfigSubentryData,
+)
+from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 
 from .conftest import FM_URL, FlexMeasuresHTTPMock
+from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
 
 
 async def test_entry_loads_client_account_and_unloads(
@@ -212,3 +218,51 @@ async def test_removing_the_entry_forgets_its_outbox(
 
     assert key not in hass_storage
     assert other in hass_storage
+
+
+async def test_measurement_with_unusable_sensor_is_skipped(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sensor that is not ours is logged and skipped; the others still go up."""
+    hass.states.async_set("sensor.house_power", "500", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.other_power", "1", {"unit_of_measurement": "kW"})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"{fake_fm.url}_1",
+        data={
+            CONF_URL: fake_fm.url,
+            CONF_EMAIL: TOY_EMAIL,
+            CONF_PASSWORD: TOY_PASSWORD,
+            CONF_VERIFY_SSL: True,
+        },
+        subentries_data=[
+            ConfigSubentryData(
+                data={"entity_id": "sensor.house_power", "sensor": "9"},
+                subentry_id="01JMEASUREMENTOURSOLAR0000",
+                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
+                title="House power -> production",
+                unique_id="sensor.house_power_9",
+            ),
+            ConfigSubentryData(
+                data={"entity_id": "sensor.other_power", "sensor": "10"},
+                subentry_id="01JMEASUREMENTNOTOURS00000",
+                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
+                title="Other power -> power",
+                unique_id="sensor.other_power_10",
+            ),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert list(forwarder.as_diagnostics()["mappings"]) == [
+        "01JMEASUREMENTOURSOLAR0000"
+    ]
+    assert "Not sending sensor.other_power" in caplog.text
+    assert await hass.config_entries.async_unload(entry.entry_id)
