@@ -8,7 +8,7 @@ from datetime import timedelta
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import (
@@ -337,6 +337,29 @@ async def test_soc_entity_appearing_after_setup_updates_at_once(
     set_soc(hass, "60", "%")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert trigger_count(fake_fm) == 1
+
+
+async def test_soc_entity_loading_later_at_start_up_is_awaited_quietly(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While Home Assistant starts, a missing state of charge is no error."""
+    hass.set_state(CoreState.starting)
+    entry = make_entry(fake_fm)
+    await setup_entry(hass, entry)
+    coordinator = coordinator_of(entry)
+    assert coordinator.data is None
+    assert coordinator.last_update_success  # not stale: nothing failed
+    assert coordinator.last_error is None
+    assert "Error fetching" not in caplog.text
+    assert trigger_count(fake_fm) == 0
+
+    set_soc(hass, "50", "%")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.data is not None
+    assert trigger_count(fake_fm) == 1
+    hass.set_state(CoreState.running)
 
 
 async def test_soc_entity_is_not_tracked_after_unload(

@@ -24,6 +24,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfEnergy
 from homeassistant.core import (
     CALLBACK_TYPE,
+    CoreState,
     Event,
     EventStateChangedData,
     HassJob,
@@ -277,6 +278,19 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         try:
             schedule = await self._async_fetch()
         except _ScheduleRequestError as err:
+            if (
+                err.translation_key == "soc_unavailable"
+                and self.hass.state is not CoreState.running
+            ):
+                # Home Assistant is starting and the state of charge entity is
+                # not loaded yet: wait for it (no error); still no schedule.
+                LOGGER.debug(
+                    "Waiting for %s before scheduling %s",
+                    self.settings.soc_entity,
+                    self.subentry.title,
+                )
+                self._track_soc()
+                return self.data
             self._record_failure(err)
             if err.auth:
                 raise ConfigEntryAuthFailed(
