@@ -19,7 +19,7 @@ import custom_components.flexmeasures  # noqa: F401
 from custom_components.flexmeasures.const import DOMAIN
 
 # The fake FlexMeasures server and its fixtures (fake_fm, fm_client, fm_session).
-pytest_plugins = ["tests.fake_flexmeasures"]
+pytest_plugins = ["tests.fake_flexmeasures", "tests.schedule_setup"]
 
 
 def pytest_report_header() -> str:

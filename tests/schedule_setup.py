@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
 from custom_components.flexmeasures.coordinator import ScheduleCoordinator
@@ -105,3 +112,36 @@ def set_soc(hass: HomeAssistant, state: str = "50", unit: str | None = "%") -> N
     """Give the state of charge entity a state."""
     attributes = {} if unit is None else {"unit_of_measurement": unit}
     hass.states.async_set(SOC_ENTITY, state, attributes)
+
+
+@pytest.fixture
+async def fast_jobs_and_unload(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[None]:
+    """Jobs finish at the first poll; every FlexMeasures entry is unloaded after.
+
+    Unloading stops the step timer and the calendar's alarms, which would
+    otherwise linger after the test.
+    """
+    fake_fm.job_pending_polls = 0
+    yield
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        await unload_entry(hass, entry)
+
+
+def entity_id(hass: HomeAssistant, platform: str, key: str) -> str:
+    """The entity id of the schedule device's entity with this key."""
+    found = er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, f"{SUBENTRY_ID}_{key}"
+    )
+    assert found is not None
+    return found
+
+
+async def fire_at(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
+) -> None:
+    """Move the clock to `when` and let the timers due by then run."""
+    freezer.move_to(when)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,30 +9,21 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.flexmeasures.const import DOMAIN
-
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
     STEP_START,
+    entity_id,
+    fire_at,
     make_entry,
     set_soc,
     setup_entry,
-    unload_entry,
 )
-from .test_sensor import entity_id, fire_at
 
-pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture(autouse=True)
-async def _fast_jobs_and_unload(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> AsyncGenerator[None]:
-    fake_fm.job_pending_polls = 0
-    yield
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        await unload_entry(hass, entry)
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
 
 
 def states(hass: HomeAssistant) -> tuple[str, str, str]:

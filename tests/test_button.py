@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
-
-from custom_components.flexmeasures.const import DOMAIN
 
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
     coordinator_of,
+    entity_id,
     make_entry,
     set_soc,
     setup_entry,
-    unload_entry,
 )
-from .test_sensor import entity_id
 
-pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture(autouse=True)
-async def _fast_jobs_and_unload(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> AsyncGenerator[None]:
-    fake_fm.job_pending_polls = 0
-    yield
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        await unload_entry(hass, entry)
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
 
 
 async def test_reschedule_triggers_a_new_job_and_updates(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
@@ -41,17 +40,10 @@ ISSUE_ID = f"schedule_failed_{SUBENTRY_ID}"
 
 
 # Time moves on from NOW (the client's polling sleeps need a running clock).
-pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture(autouse=True)
-async def _fast_jobs_and_unload(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> AsyncGenerator[None]:
-    fake_fm.job_pending_polls = 0
-    yield
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        await unload_entry(hass, entry)
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
 
 
 def last_payload(fake_fm: FakeFlexMeasures) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,7 +10,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flexmeasures.const import DOMAIN
 
@@ -21,40 +19,18 @@ from .schedule_setup import (
     STEP_START,
     SUBENTRY_ID,
     coordinator_of,
+    entity_id,
     fake_value,
+    fire_at,
     make_entry,
     set_soc,
     setup_entry,
-    unload_entry,
 )
 
-pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture(autouse=True)
-async def _fast_jobs_and_unload(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> AsyncGenerator[None]:
-    fake_fm.job_pending_polls = 0
-    yield
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        await unload_entry(hass, entry)
-
-
-def entity_id(hass: HomeAssistant, platform: str, key: str) -> str:
-    found = er.async_get(hass).async_get_entity_id(
-        platform, DOMAIN, f"{SUBENTRY_ID}_{key}"
-    )
-    assert found is not None
-    return found
-
-
-async def fire_at(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: object
-) -> None:
-    freezer.move_to(when)  # type: ignore[arg-type]
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
 
 
 async def test_setpoint_follows_the_step_covering_now(

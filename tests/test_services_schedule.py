@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import Any
 
@@ -23,25 +22,18 @@ from .schedule_setup import (
     STEP_START,
     SUBENTRY_ID,
     coordinator_of,
+    entity_id,
     fake_value,
     make_entry,
     set_soc,
     setup_entry,
     unload_entry,
 )
-from .test_sensor import entity_id
 
-pytestmark = pytest.mark.freeze_time(NOW, tick=True)
-
-
-@pytest.fixture(autouse=True)
-async def _fast_jobs_and_unload(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> AsyncGenerator[None]:
-    fake_fm.job_pending_polls = 0
-    yield
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        await unload_entry(hass, entry)
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
 
 
 @pytest.fixture
