@@ -628,6 +628,39 @@ async def test_stop_while_sending_keeps_the_outbox(
     assert saved["outbox"] == [[T0.timestamp(), 2.0]]
 
 
+class TestRestartWithinAStep:
+    """A restart inside the step after the last queued one rebuilds no step."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(
+        self, recorder_mock: Any, enable_custom_integrations: None
+    ) -> None:
+        """Start the recorder before hass."""
+
+    async def test_nothing_to_rebuild_and_live_data_flows(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        hass_storage: dict[str, Any],
+    ) -> None:
+        freezer.move_to(T0 + timedelta(minutes=5))
+        hass_storage[STORE_KEY] = {
+            "version": 1,
+            "minor_version": 1,
+            "key": STORE_KEY,
+            "data": {"tracks": {"sub1": {"sensor_id": 8, "last_end": T0.timestamp()}}},
+        }
+        hass.states.async_set(ENTITY, "2", {"unit_of_measurement": "kW"})
+        config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+        config_entry.add_to_hass(hass)
+        client = FakeClient()
+        forwarder = await _start(hass, config_entry, client)
+        assert client.calls == []
+        await _at(hass, freezer, T0 + Q)
+        assert [(c["start"], c["values"]) for c in client.calls] == [(T0, [2.0])]
+        await forwarder.async_stop()
+
+
 class TestBackfillFailure:
     """A recorder that fails does not stop live measurements."""
 

@@ -234,8 +234,7 @@ class MeasurementForwarder:
                     self._closed,
                 )
             acc.close_until(time.time(), self._closed)
-            self._queue(track, self._closed)
-            self._closed.clear()
+            self._queue_closed(track)
             LOGGER.debug(
                 "Rebuilt %s from the recorder since %s; outbox %d",
                 track.mapping.entity_id,
@@ -317,9 +316,7 @@ class MeasurementForwarder:
                     track.unit = unit
             if acc is not None:
                 acc.add(ts, value, self._closed)
-                if self._closed:  # only when a boundary timer was late
-                    self._queue(track, self._closed)
-                    self._closed.clear()
+                if self._queue_closed(track):  # only when a boundary timer was late
                     self._request_flush()
             elif value is not None:
                 self._queue(track, [(ts, value)])
@@ -341,9 +338,7 @@ class MeasurementForwarder:
         """
         if ts >= acc.end:
             acc.close_until(ts, self._closed)
-            if self._closed:
-                self._queue(track, self._closed)
-                self._closed.clear()
+            if self._queue_closed(track):
                 self._request_flush()
         convert = unit_converter(track.unit, unit)
         if convert is None:
@@ -375,15 +370,24 @@ class MeasurementForwarder:
         """Close the steps that ended; queue them; send."""
         self._boundary_unsub = None
         now = max(when.timestamp(), time.time())
-        closed = self._closed
         for track in self._tracks:
             if track.acc is not None and track.acc.end <= now:
-                track.acc.close_until(now, closed)
-                if closed:
-                    self._queue(track, closed)
-                    closed.clear()
+                track.acc.close_until(now, self._closed)
+                self._queue_closed(track)
         self._schedule_boundary()
         self._request_flush()
+
+    def _queue_closed(self, track: _Track) -> bool:
+        """Queue the steps closing put in `self._closed`; False when there were none.
+
+        Closing may find no ended step (e.g. after a restart inside the step
+        that follows the last queued one).
+        """
+        if not self._closed:
+            return False
+        self._queue(track, self._closed)
+        self._closed.clear()
+        return True
 
     def _queue(self, track: _Track, steps: Sequence[Step]) -> None:
         """Convert closed steps to the sensor's unit and put them in the outbox."""
