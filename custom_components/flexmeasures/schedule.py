@@ -78,7 +78,7 @@ def schedule_start(schedule: Schedule) -> datetime:
 
 def schedule_end(schedule: Schedule) -> datetime:
     """The end of the last step, in UTC."""
-    return schedule_start(schedule) + schedule.resolution * len(schedule.values)
+    return schedule.end
 
 
 def covers(schedule: Schedule | None, when: datetime) -> bool:
@@ -88,23 +88,12 @@ def covers(schedule: Schedule | None, when: datetime) -> bool:
 
 def step_index(schedule: Schedule | None, when: datetime) -> int | None:
     """The index of the step covering `when`, or None outside the schedule."""
-    if schedule is None or not schedule.values:
-        return None
-    offset = as_utc(when) - schedule_start(schedule)
-    if offset < timedelta(0):
-        return None
-    index = offset // schedule.resolution
-    if index >= len(schedule.values):
-        return None
-    return index
+    return None if schedule is None else schedule.step_index(when)
 
 
 def value_at(schedule: Schedule | None, when: datetime) -> float | None:
     """The value of the step covering `when`, or None outside the schedule."""
-    index = step_index(schedule, when)
-    if schedule is None or index is None:
-        return None
-    return schedule.values[index]
+    return None if schedule is None else schedule.value_at(when)
 
 
 def step_at(schedule: Schedule | None, when: datetime) -> Segment | None:

@@ -91,14 +91,32 @@ class Schedule:
 
     @property
     def end(self) -> datetime:
-        """The end of the last step."""
-        return self.start + self.resolution * len(self.values)
+        """The end of the last step, in UTC.
+
+        Step arithmetic is done in UTC: Python adds to a datetime with a
+        ZoneInfo on the wall clock, which is wrong across a DST change.
+        """
+        return self.start.astimezone(UTC) + self.resolution * len(self.values)
+
+    def step_index(self, when: datetime) -> int | None:
+        """The index of the step covering `when`, or None outside the schedule.
+
+        Raises ValueError for a naive `when`.
+        """
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValueError(f"naive datetime: {when!r}")
+        if not self.values:
+            return None
+        offset = when.astimezone(UTC) - self.start.astimezone(UTC)
+        if offset < timedelta(0):
+            return None
+        index = offset // self.resolution
+        return index if index < len(self.values) else None
 
     def value_at(self, when: datetime) -> float | None:
         """The value of the step covering `when`, or None outside the schedule."""
-        if not self.values or when < self.start or when >= self.end:
-            return None
-        return self.values[int((when - self.start) / self.resolution)]
+        index = self.step_index(when)
+        return None if index is None else self.values[index]
 
 
 @dataclass(frozen=True, slots=True)
