@@ -23,7 +23,6 @@ from custom_components.flexmeasures.schedule import (
     schedule_attribute,
     schedule_end,
     segments,
-    step_at,
     value_at,
     windows,
 )
@@ -69,12 +68,9 @@ def test_naive_datetime_is_refused() -> None:
         as_utc(datetime(2026, 11, 23))
 
 
-def test_step_at_gives_utc_start_and_end() -> None:
+def test_covers_the_steps_of_a_schedule_in_another_zone() -> None:
     schedule = make([1.0, 2.0], start=datetime(2026, 11, 23, 1, 0, tzinfo=AMS))
-    step = step_at(schedule, T0 + timedelta(minutes=20))
-    assert step == Segment(T0 + STEP, T0 + 2 * STEP, 2.0)
-    assert step.start.tzinfo is UTC
-    assert step_at(schedule, T0 + 2 * STEP) is None
+    assert value_at(schedule, T0 + timedelta(minutes=20)) == 2.0
     assert covers(schedule, T0)
     assert not covers(schedule, T0 + 2 * STEP)
     assert not covers(None, T0)
@@ -120,9 +116,7 @@ def test_dst_end_amsterdam_2026_10_25_has_25_hours_of_steps() -> None:
     assert value_at(schedule, first) == 10.0
     assert value_at(schedule, second) == 14.0
     # Steps stay 15 minutes long across the change.
-    step = step_at(schedule, second)
-    assert step is not None
-    assert step.end - step.start == STEP
+    assert next_step_boundary(schedule, second) == as_utc(second) + STEP
     assert next_step_boundary(schedule, first) == as_utc(first) + STEP
     # The last step covers 23:45 local time.
     assert value_at(schedule, datetime(2026, 10, 25, 23, 50, tzinfo=AMS)) == 99.0

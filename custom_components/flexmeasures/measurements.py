@@ -32,8 +32,6 @@ type Step = tuple[float, float]
 # A forecast point: (start, end or None, value)
 type ForecastPoint = tuple[float, float | None, float]
 
-GAP_STATES: Final = frozenset({"unknown", "unavailable", "", "none"})
-
 
 def parse_value(state: str) -> float | None:
     """A state's numeric value, or None (a gap) for anything else."""

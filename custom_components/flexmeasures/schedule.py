@@ -96,15 +96,6 @@ def value_at(schedule: Schedule | None, when: datetime) -> float | None:
     return None if schedule is None else schedule.value_at(when)
 
 
-def step_at(schedule: Schedule | None, when: datetime) -> Segment | None:
-    """The step covering `when` (UTC start and end), or None."""
-    index = step_index(schedule, when)
-    if schedule is None or index is None:
-        return None
-    start = schedule_start(schedule) + schedule.resolution * index
-    return Segment(start, start + schedule.resolution, schedule.values[index])
-
-
 def next_step_boundary(schedule: Schedule | None, when: datetime) -> datetime | None:
     """The first step boundary strictly after `when` (the start or an end).
 
