@@ -19,11 +19,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import Sensor
-from custom_components.flexmeasures.config_flow import (
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
     sensor_label,
 )
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 
 from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
 

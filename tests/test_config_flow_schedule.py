@@ -14,11 +14,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Sensor
-from custom_components.flexmeasures.config_flow import (
-    is_price_unit,
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
+from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
 )
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
 
 from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
 from .schedule_setup import (
@@ -425,25 +424,6 @@ async def test_reconfigure_onto_another_schedules_sensor_aborts(
     assert result["reason"] == "already_configured"
     assert entry.subentries[SUBENTRY_ID].data["power_sensor"] == "8"
     await unload_entry(hass, entry)
-
-
-@pytest.mark.parametrize(
-    ("unit", "expected"),
-    [
-        ("EUR/MWh", True),
-        ("EUR/kWh", True),
-        ("KRW/Wh", True),
-        ("kW", False),
-        ("kWh", False),
-        ("EUR", False),
-        ("kW/kWh", False),
-        ("/kWh", False),
-        ("%", False),
-    ],
-)
-def test_price_units_are_currency_per_energy(unit: str, expected: bool) -> None:
-    """Only currency-per-energy units count as prices."""
-    assert is_price_unit(unit) is expected
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.flexmeasures.const import DOMAIN
-from custom_components.flexmeasures.coordinator import (
-    SOC_RETRY_AFTER,
-    ScheduleSettings,
-)
+from custom_components.flexmeasures.coordinator import SOC_RETRY_AFTER
+from custom_components.flexmeasures.diagnostics import schedule_diagnostics
+from custom_components.flexmeasures.requests import ScheduleSettings, SocTarget
 
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
@@ -166,7 +165,7 @@ async def test_server_down_keeps_last_schedule_and_marks_stale(
     assert coordinator.data is good
     assert coordinator.covers_now()
     assert coordinator.last_error is not None
-    assert coordinator.last_error.startswith("cannot_connect")
+    assert coordinator.last_error.translation_key == "cannot_connect"
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == "cannot_connect"
     # No repair issue for a connection problem.
@@ -205,7 +204,9 @@ async def test_auth_failure_starts_reauth(
     await hass.async_block_till_done()
 
     assert not coordinator.last_update_success
-    assert coordinator.last_error == f"invalid_auth: url={fake_fm.url}"
+    assert coordinator.last_error is not None
+    assert coordinator.last_error.translation_key == "invalid_auth"
+    assert coordinator.last_error.placeholders == {"url": fake_fm.url}
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
 
@@ -449,10 +450,10 @@ async def test_trigger_with_overrides_updates_data_and_keeps_targets(
     target_time = STEP_START + timedelta(hours=3)
     far_target = STEP_START + timedelta(hours=30)
     schedule = await coordinator.async_trigger(
-        soc_at_start=300,
+        soc_at_start="300 kWh",
         soc_targets=[
-            {"datetime": far_target.isoformat(), "value": "400 kWh"},
-            {"datetime": target_time, "value": 400},
+            SocTarget(target_time, "400 kWh"),
+            SocTarget(far_target, "400 kWh"),
         ],
         duration=timedelta(hours=12),
         flex_model={"soc-max": "400 kWh"},
@@ -487,44 +488,6 @@ async def test_trigger_with_overrides_updates_data_and_keeps_targets(
     # An empty list clears them.
     await coordinator.async_trigger(soc_targets=[])
     assert "soc-targets" not in last_payload(fake_fm)["flex-model"][0]  # type: ignore[index]
-
-
-@pytest.mark.parametrize(
-    "targets",
-    [
-        [{"value": 10}],
-        [{"datetime": "not a time", "value": 10}],
-        [{"datetime": "2026-11-23T10:00:00"}],
-    ],
-)
-async def test_trigger_refuses_bad_targets(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures, targets: list[dict[str, object]]
-) -> None:
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-    requests = len(fake_fm.requests)
-    with pytest.raises(ServiceValidationError) as err:
-        await coordinator_of(entry).async_trigger(soc_targets=targets)
-    assert err.value.translation_key == "invalid_soc_target"
-    assert len(fake_fm.requests) == requests
-
-
-async def test_trigger_naive_target_is_local_time(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> None:
-    await hass.config.async_set_time_zone("Europe/Amsterdam")
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-    await coordinator_of(entry).async_trigger(
-        soc_targets=[{"datetime": "2026-11-23T10:00:00", "value": 100}]
-    )
-    model = last_payload(fake_fm)["flex-model"]
-    assert isinstance(model, list)
-    assert model[0]["soc-targets"] == [
-        {"datetime": "2026-11-23T09:00:00+00:00", "value": "100 kWh"}
-    ]
 
 
 async def test_trigger_rejected_override_is_a_validation_error(
@@ -568,21 +531,6 @@ async def test_trigger_failures_are_raised_translated(
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID) is not None
 
 
-async def test_trigger_with_bad_soc_or_duration_is_refused(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
-) -> None:
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-    coordinator = coordinator_of(entry)
-    with pytest.raises(ServiceValidationError) as err:
-        await coordinator.async_trigger(soc_at_start=" ")
-    assert err.value.translation_key == "invalid_soc"
-    with pytest.raises(ServiceValidationError) as err:
-        await coordinator.async_trigger(duration=timedelta(0))
-    assert err.value.translation_key == "invalid_duration"
-
-
 async def test_unknown_power_sensor_is_reported(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -623,7 +571,7 @@ async def test_diagnostics_summary(
     entry = make_entry(fake_fm)
     await setup_entry(hass, entry)
     coordinator = coordinator_of(entry)
-    diagnostics = coordinator.as_diagnostics()
+    diagnostics = schedule_diagnostics(coordinator)
     assert diagnostics["subentry_id"] == SUBENTRY_ID
     assert diagnostics["stale"] is False
     assert diagnostics["last_success"] == coordinator.last_success.isoformat()  # type: ignore[union-attr]

@@ -19,7 +19,6 @@ from custom_components.flexmeasures.schedule import (
     kind_of,
     next_change,
     next_step_boundary,
-    power_factor_to_kw,
     schedule_attribute,
     schedule_end,
     segments,
@@ -235,13 +234,6 @@ def test_attribute_of_48h_at_5min_stays_small() -> None:
     assert attribute[0]["start"] == T0.isoformat()
     assert attribute[-1]["end"] == (T0 + timedelta(hours=48)).isoformat()
     assert all(a["end"] == b["start"] for a, b in itertools.pairwise(attribute))
-
-
-def test_power_units_to_kw() -> None:
-    assert power_factor_to_kw("kW") == 1.0
-    assert power_factor_to_kw("MW") == 1000.0
-    assert power_factor_to_kw("W") == 0.001
-    assert power_factor_to_kw("kWh") is None
 
 
 @pytest.mark.parametrize(

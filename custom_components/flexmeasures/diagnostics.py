@@ -1,10 +1,11 @@
-"""Diagnostics for a FlexMeasures config entry (credentials redacted)."""
+"""Diagnostics for a FlexMeasures config entry (credentials redacted everywhere)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import (
     CONF_ACCESS_TOKEN,
     CONF_EMAIL,
@@ -14,7 +15,9 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
+from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
+from .schedule import schedule_end, schedule_start
 
 TO_REDACT = {
     CONF_ACCESS_TOKEN,
@@ -31,14 +34,11 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
-    return {
+    diagnostics = {
         "entry": {
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "data": dict(entry.data),
             "subentries": [
-                {
-                    "subentry_type": subentry.subentry_type,
-                    "data": async_redact_data(dict(subentry.data), TO_REDACT),
-                }
+                {"subentry_type": subentry.subentry_type, "data": dict(subentry.data)}
                 for subentry in entry.subentries.values()
             ],
         },
@@ -49,10 +49,83 @@ async def async_get_config_entry_diagnostics(
         "account": {"id": runtime.account.id, "name": runtime.account.name},
         "user": {"id": runtime.user.id, "account_id": runtime.user.account_id},
         "coordinators": {
-            subentry_id: coordinator.as_diagnostics()
+            subentry_id: schedule_diagnostics(coordinator)
             for subentry_id, coordinator in runtime.coordinators.items()
         },
         "forwarder": (
             runtime.forwarder.as_diagnostics() if runtime.forwarder else None
         ),
     }
+    secrets = [
+        str(value)
+        for key in TO_REDACT
+        if isinstance(value := entry.data.get(key), str) and value
+    ]
+    scrubbed: dict[str, Any] = _scrub(async_redact_data(diagnostics, TO_REDACT), secrets)
+    return scrubbed
+
+
+def schedule_diagnostics(coordinator: ScheduleCoordinator) -> dict[str, Any]:
+    """What diagnostics show about a schedule device."""
+    settings = coordinator.settings
+    schedule = coordinator.data
+    error = coordinator.last_error
+    return {
+        "subentry_id": coordinator.subentry_id,
+        "title": coordinator.subentry.title,
+        "settings": {
+            "power_sensor_id": settings.power_sensor_id,
+            "consumption_price_sensor_id": settings.consumption_price_sensor_id,
+            "production_price_sensor_id": settings.production_price_sensor_id,
+            "soc_entity": settings.soc_entity,
+            "capacity": settings.capacity,
+            "soc_min": settings.soc_min,
+            "soc_max": settings.soc_max,
+            "roundtrip_efficiency": settings.roundtrip_efficiency,
+            "power_capacity": settings.power_capacity,
+            "duration_hours": settings.duration / timedelta(hours=1),
+            "update_interval_minutes": settings.update_interval / timedelta(minutes=1),
+        },
+        "last_update_success": coordinator.last_update_success,
+        "stale": coordinator.stale,
+        "last_success": _iso(coordinator.last_success),
+        "last_error": None
+        if error is None
+        else f"{error.translation_key}: "
+        + ", ".join(
+            f"{key}={value}" for key, value in sorted(error.placeholders.items())
+        ),
+        "last_error_time": _iso(coordinator.last_error_time),
+        "failure_reason": coordinator.failure_reason,
+        "job_id": coordinator.job_id,
+        "soc_targets": [target.as_flex_model() for target in coordinator.soc_targets],
+        "schedule": None
+        if schedule is None
+        else {
+            "job_id": schedule.job_id,
+            "start": schedule_start(schedule).isoformat(),
+            "end": schedule_end(schedule).isoformat(),
+            "resolution_seconds": schedule.resolution.total_seconds(),
+            "steps": len(schedule.values),
+            "unit": schedule.unit,
+            "covers_now": coordinator.covers_now(),
+        },
+    }
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    """Replace what `entry.data` redacts wherever else it appears (e.g. errors)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item, secrets) for item in value]
+    return value
+
+
+def _iso(when: datetime | None) -> str | None:
+    """An optional datetime as ISO 8601."""
+    return None if when is None else when.isoformat()

@@ -60,17 +60,9 @@ from .api.errors import (
     FlexMeasuresNotFoundError,
 )
 from .const import DOMAIN, LOGGER
-from .measurements import (
-    Step,
-    StepAccumulator,
-    floor_step,
-    forecast_attributes,
-    parse_forecast,
-    parse_value,
-    resample,
-    runs,
-    unit_converter,
-)
+from .forecasts import forecast_attributes, parse_forecast, resample
+from .measurements import Step, StepAccumulator, floor_step, parse_value, runs
+from .units import unit_converter
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 5.0

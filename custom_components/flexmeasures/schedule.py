@@ -25,13 +25,6 @@ POWER_EPSILON: Final = 0.001
 # does not stop equal steps from merging.
 ATTRIBUTE_DECIMALS: Final = 3
 
-_POWER_UNITS_IN_KW: Final[dict[str, float]] = {
-    "W": 0.001,
-    "kW": 1.0,
-    "MW": 1000.0,
-    "GW": 1_000_000.0,
-}
-
 
 class WindowKind(StrEnum):
     """What a device does during a window."""
@@ -246,11 +239,6 @@ def _iter_windows(schedule: Schedule | None, epsilon: float) -> Iterator[Window]
                 energy=sum(magnitudes) * hours,
             )
         run, run_kind, run_start = [value], kind, index
-
-
-def power_factor_to_kw(unit: str) -> float | None:
-    """The factor that turns a power in `unit` into kW, or None if not power."""
-    return _POWER_UNITS_IN_KW.get(unit.strip())
 
 
 def align_down(when: datetime, resolution: timedelta) -> datetime:

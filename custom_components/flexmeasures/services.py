@@ -1,11 +1,16 @@
-"""Actions of the FlexMeasures integration (registered once, in async_setup)."""
+"""Actions of the FlexMeasures integration (registered once, in async_setup).
+
+The schemas hold the rules of the input's shape; the handlers check what
+depends on the device (the state of charge range) and look entries and devices
+up with Home Assistant's service helpers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -14,27 +19,138 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv, service
 from homeassistant.util import dt as dt_util
 import probatio
 
-from .api import (
-    FlexMeasuresClient,
-    FlexMeasuresError,
-    FlexMeasuresInvalidRequestError,
-    Schedule,
-)
+from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .api.models import format_duration, parse_duration
-from .const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
-from .coordinator import ScheduleCoordinator, translate_error
-from .data import FlexMeasuresData
+from .const import DOMAIN
+from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry, FlexMeasuresData
+from .exceptions import measurement_action_error
+from .requests import SocTarget, soc_quantity
 from .schedule import schedule_attribute
+
+SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
+SERVICE_GET_SCHEDULE: Final = "get_schedule"
+SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
+SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
+
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_SOC_AT_START: Final = "soc_at_start"
+ATTR_SOC_TARGETS: Final = "soc_targets"
+ATTR_FLEX_MODEL: Final = "flex_model"
+ATTR_FLEX_CONTEXT: Final = "flex_context"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_SENSOR_ID: Final = "sensor_id"
+ATTR_START: Final = "start"
+ATTR_DURATION: Final = "duration"
+ATTR_RESOLUTION: Final = "resolution"
+ATTR_VALUES: Final = "values"
+ATTR_UNIT: Final = "unit"
+ATTR_PRIOR: Final = "prior"
+ATTR_SOURCE: Final = "source"
+
+
+# --- schemas -----------------------------------------------------------------
+
+
+def _iso_duration(value: Any) -> timedelta:
+    """An ISO 8601 duration such as PT15M (as FlexMeasures writes them)."""
+    if not isinstance(value, str):
+        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M")
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M") from err
+
+
+def _positive_period(value: timedelta) -> timedelta:
+    """A duration or resolution must be more than nothing."""
+    if value <= timedelta(0):
+        raise probatio.Invalid("must be longer than zero")
+    return value
+
+
+# "00:15:00", 900 (seconds), {"minutes": 15} or "PT15M"
+_PERIOD: Final = probatio.All(
+    probatio.Any(cv.time_period, _iso_duration), _positive_period
+)
+_JSON_OBJECT: Final = probatio.Schema({str: object})
+
+GET_SCHEDULE_SCHEMA: Final = probatio.Schema(
+    {probatio.Required(ATTR_DEVICE_ID): cv.string}
+)
+TRIGGER_SCHEDULE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_SOC_AT_START): probatio.Coerce(float),
+        probatio.Optional(ATTR_SOC_TARGETS): [
+            probatio.Schema(
+                {
+                    probatio.Required("datetime"): cv.datetime,
+                    probatio.Required("value"): probatio.Any(
+                        probatio.Coerce(float), cv.string
+                    ),
+                }
+            )
+        ],
+        probatio.Optional(ATTR_DURATION): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0, min_included=False)
+        ),
+        probatio.Optional(ATTR_FLEX_MODEL): _JSON_OBJECT,
+        probatio.Optional(ATTR_FLEX_CONTEXT): _JSON_OBJECT,
+    }
+)
+
+_MEASUREMENT_BASE: Final = {
+    probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+    probatio.Required(ATTR_SENSOR_ID): probatio.All(
+        probatio.Coerce(int), probatio.Range(min=1)
+    ),
+    probatio.Required(ATTR_START): cv.datetime,
+}
+POST_MEASUREMENTS_SCHEMA: Final = probatio.All(
+    probatio.Schema(
+        {
+            **_MEASUREMENT_BASE,
+            probatio.Exclusive(
+                ATTR_DURATION, "period", msg="give a duration or a resolution, not both"
+            ): _PERIOD,
+            probatio.Exclusive(
+                ATTR_RESOLUTION,
+                "period",
+                msg="give a duration or a resolution, not both",
+            ): _PERIOD,
+            probatio.Required(ATTR_VALUES): probatio.All(
+                cv.ensure_list,
+                [probatio.Any(None, probatio.Coerce(float))],
+                probatio.Length(min=1, msg="give at least one value"),
+            ),
+            probatio.Required(ATTR_UNIT): cv.string,
+            probatio.Optional(ATTR_PRIOR): cv.datetime,
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_DURATION, ATTR_RESOLUTION),
+)
+GET_MEASUREMENTS_SCHEMA: Final = probatio.Schema(
+    {
+        **_MEASUREMENT_BASE,
+        probatio.Required(ATTR_DURATION): _PERIOD,
+        probatio.Optional(ATTR_UNIT): cv.string,
+        probatio.Optional(ATTR_RESOLUTION): _PERIOD,
+        probatio.Optional(ATTR_SOURCE): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1)
+        ),
+    }
+)
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the FlexMeasures actions."""
-    for service, handler, schema, supports_response in (
+    for name, handler, schema, supports_response in (
         (
             SERVICE_TRIGGER_SCHEDULE,
             _async_trigger_schedule,
@@ -61,80 +177,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
         ),
     ):
         hass.services.async_register(
-            DOMAIN,
-            service,
-            handler,
-            schema=schema,
-            supports_response=supports_response,
+            DOMAIN, name, handler, schema=schema, supports_response=supports_response
         )
 
 
-def _loaded_data(entry: ConfigEntry) -> FlexMeasuresData:
-    """The runtime data of an action's config entry; refuse one not loaded."""
-    if entry.state is not ConfigEntryState.LOADED:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="config_entry_not_loaded",
-            translation_placeholders={"title": entry.title},
-        )
-    data: FlexMeasuresData = entry.runtime_data
-    return data
-
-
-# --- schedules: trigger_schedule, get_schedule ------------------------------
-
-
-SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
-SERVICE_GET_SCHEDULE: Final = "get_schedule"
-ATTR_DEVICE_ID: Final = "device_id"
-ATTR_SOC_AT_START: Final = "soc_at_start"
-ATTR_SOC_TARGETS: Final = "soc_targets"
-ATTR_FLEX_MODEL: Final = "flex_model"
-ATTR_FLEX_CONTEXT: Final = "flex_context"
-
-GET_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(ATTR_DEVICE_ID): cv.string}
-)
-# Objects are checked in the handler, to answer with a translated message.
-TRIGGER_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {
-        probatio.Required(ATTR_DEVICE_ID): cv.string,
-        probatio.Optional(ATTR_SOC_AT_START): probatio.Coerce(float),
-        probatio.Optional(ATTR_SOC_TARGETS): object,
-        probatio.Optional("duration"): probatio.All(
-            probatio.Coerce(float), probatio.Range(min=0, min_included=False)
-        ),
-        probatio.Optional(ATTR_FLEX_MODEL): object,
-        probatio.Optional(ATTR_FLEX_CONTEXT): object,
-    }
-)
+# --- look-ups ----------------------------------------------------------------
 
 
 def _schedule_coordinator(hass: HomeAssistant, device_id: str) -> ScheduleCoordinator:
     """The coordinator of a schedule device (identifiers {(DOMAIN, subentry_id)})."""
-    device = dr.async_get(hass).async_get(device_id)
-    if device is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="device_not_found",
-            translation_placeholders={"device_id": device_id},
-        )
-    entry = (
-        hass.config_entries.async_get_entry(device.config_entry_id)
-        if device.config_entry_id is not None
-        else None
-    )
+    device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, device_id)
+    data: FlexMeasuresData = entry.runtime_data
     for domain, identifier in device.identifiers:
-        if (
-            domain != DOMAIN
-            or entry is None
-            or entry.domain != DOMAIN
-            or (subentry := entry.subentries.get(identifier)) is None
-            or subentry.subentry_type != SUBENTRY_TYPE_SCHEDULE
-        ):
-            continue
-        data = _loaded_data(entry)
-        if (coordinator := data.coordinators.get(identifier)) is not None:
+        if domain == DOMAIN and (coordinator := data.coordinators.get(identifier)):
             return coordinator
     raise ServiceValidationError(
         translation_domain=DOMAIN,
@@ -143,22 +198,46 @@ def _schedule_coordinator(hass: HomeAssistant, device_id: str) -> ScheduleCoordi
     )
 
 
-def _check_soc(coordinator: ScheduleCoordinator, field: str, value: Any) -> None:
-    """A state of charge in kWh must lie within the device's configured range."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+def _client(call: ServiceCall) -> FlexMeasuresClient:
+    """The client of the call's (loaded) config entry."""
+    entry: FlexMeasuresConfigEntry = service.async_get_config_entry(
+        call.hass, DOMAIN, call.data[ATTR_CONFIG_ENTRY_ID]
+    )
+    return entry.runtime_data.client
+
+
+def _aware(key: str, value: datetime) -> datetime:
+    """A datetime of the call; one without a time zone is ambiguous."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="naive_datetime",
+            translation_placeholders={"field": key, "value": value.isoformat()},
+        )
+    return value
+
+
+# --- schedules: trigger_schedule, get_schedule ------------------------------
+
+
+def _soc_kwh_quantity(
+    coordinator: ScheduleCoordinator, field: str, value: float | str
+) -> str:
+    """A state of charge of the call as a quantity; kWh must lie within range."""
+    try:
+        quantity = soc_quantity(value)
+    except ValueError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="invalid_soc",
             translation_placeholders={"field": field, "value": str(value)},
-        )
+        ) from err
     try:
         kwh = float(value)
     except ValueError:
-        return  # a quantity string ("40 kWh") is left to FlexMeasures
-    settings = coordinator.settings
-    low = settings.soc_min or 0.0
-    high = settings.soc_max if settings.soc_max is not None else settings.capacity
-    if kwh < low or (high is not None and kwh > high):
+        return quantity  # a quantity string ("40 kWh") is left to FlexMeasures
+    if not coordinator.settings.soc_in_range(kwh):
+        low, high = coordinator.settings.soc_bounds
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="soc_out_of_range",
@@ -169,55 +248,20 @@ def _check_soc(coordinator: ScheduleCoordinator, field: str, value: Any) -> None
                 "max": "-" if high is None else f"{high:g}",
             },
         )
+    return quantity
 
 
-def _check_object(field: str, value: Any) -> dict[str, Any] | None:
-    """A flex-model / flex-context override must be a JSON object."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_flex_model",
-            translation_placeholders={"field": field, "value": str(value)[:200]},
+def _soc_targets(
+    coordinator: ScheduleCoordinator, items: list[Mapping[str, Any]]
+) -> list[SocTarget]:
+    """The call's targets, in range and with a time zone."""
+    return [
+        SocTarget(
+            dt_util.as_utc(_aware(ATTR_SOC_TARGETS, item["datetime"])),
+            _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"]),
         )
-    return value
-
-
-def _check_soc_targets(
-    coordinator: ScheduleCoordinator, value: Any
-) -> list[dict[str, Any]] | None:
-    """[{datetime, value}] with time zones and values in range."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_soc_target",
-            translation_placeholders={"target": str(value)[:200]},
-        )
-    targets: list[dict[str, Any]] = []
-    for item in value:
-        when = item.get("datetime")
-        parsed = dt_util.parse_datetime(when) if isinstance(when, str) else when
-        if not isinstance(parsed, datetime) or "value" not in item:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_soc_target",
-                translation_placeholders={"target": str(item)[:200]},
-            )
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="naive_datetime",
-                translation_placeholders={
-                    "field": ATTR_SOC_TARGETS,
-                    "value": str(when),
-                },
-            )
-        _check_soc(coordinator, ATTR_SOC_TARGETS, item["value"])
-        targets.append({"datetime": parsed, "value": item["value"]})
-    return targets
+        for item in items
+    ]
 
 
 def schedule_response(schedule: Schedule) -> dict[str, Any]:
@@ -235,15 +279,18 @@ async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
     """Compute a new schedule now (with overrides), wait for it, return it."""
     coordinator = _schedule_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
     soc_at_start = call.data.get(ATTR_SOC_AT_START)
-    if soc_at_start is not None:
-        _check_soc(coordinator, ATTR_SOC_AT_START, soc_at_start)
-    hours = call.data.get("duration")
+    targets = call.data.get(ATTR_SOC_TARGETS)
+    hours = call.data.get(ATTR_DURATION)
     schedule = await coordinator.async_trigger(
-        soc_at_start=soc_at_start,
-        soc_targets=_check_soc_targets(coordinator, call.data.get(ATTR_SOC_TARGETS)),
+        soc_at_start=None
+        if soc_at_start is None
+        else _soc_kwh_quantity(coordinator, ATTR_SOC_AT_START, soc_at_start),
+        soc_targets=None
+        if targets is None
+        else sorted(_soc_targets(coordinator, targets), key=lambda t: t.when),
         duration=None if hours is None else timedelta(hours=hours),
-        flex_model=_check_object(ATTR_FLEX_MODEL, call.data.get(ATTR_FLEX_MODEL)),
-        flex_context=_check_object(ATTR_FLEX_CONTEXT, call.data.get(ATTR_FLEX_CONTEXT)),
+        flex_model=call.data.get(ATTR_FLEX_MODEL),
+        flex_context=call.data.get(ATTR_FLEX_CONTEXT),
     )
     if not call.return_response:
         return None
@@ -265,171 +312,34 @@ async def _async_get_schedule(call: ServiceCall) -> ServiceResponse:
 # --- measurements: post_measurements, get_measurements ----------------------
 
 
-SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
-SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
-ATTR_SENSOR_ID: Final = "sensor_id"
-ATTR_START: Final = "start"
-ATTR_DURATION: Final = "duration"
-ATTR_RESOLUTION: Final = "resolution"
-ATTR_VALUES: Final = "values"
-ATTR_UNIT: Final = "unit"
-ATTR_PRIOR: Final = "prior"
-ATTR_SOURCE: Final = "source"
-
-
-def _iso_duration(value: Any) -> timedelta:
-    """An ISO 8601 duration such as PT15M (as FlexMeasures writes them)."""
-    if not isinstance(value, str):
-        raise probatio.Invalid(f"Expected a duration, got {value}")
-    try:
-        return parse_duration(value)
-    except ValueError as err:
-        raise probatio.Invalid(f"Expected a duration, got {value}") from err
-
-
-# "00:15:00", 900 (seconds), {"minutes": 15} or "PT15M"
-_PERIOD: Final = probatio.Any(cv.time_period, _iso_duration)
-
-_MEASUREMENT_BASE: Final = {
-    probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-    probatio.Required(ATTR_SENSOR_ID): probatio.All(
-        probatio.Coerce(int), probatio.Range(min=1)
-    ),
-    probatio.Required(ATTR_START): cv.datetime,
-}
-POST_MEASUREMENTS_SCHEMA: Final = probatio.Schema(
-    {
-        **_MEASUREMENT_BASE,
-        probatio.Optional(ATTR_DURATION): _PERIOD,
-        probatio.Optional(ATTR_RESOLUTION): _PERIOD,
-        probatio.Required(ATTR_VALUES): probatio.All(
-            cv.ensure_list, [probatio.Any(None, probatio.Coerce(float))]
-        ),
-        probatio.Required(ATTR_UNIT): cv.string,
-        probatio.Optional(ATTR_PRIOR): cv.datetime,
-    }
-)
-GET_MEASUREMENTS_SCHEMA: Final = probatio.Schema(
-    {
-        **_MEASUREMENT_BASE,
-        probatio.Required(ATTR_DURATION): _PERIOD,
-        probatio.Optional(ATTR_UNIT): cv.string,
-        probatio.Optional(ATTR_RESOLUTION): _PERIOD,
-        probatio.Optional(ATTR_SOURCE): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=1)
-        ),
-    }
-)
-
-
-def _loaded_client(call: ServiceCall) -> FlexMeasuresClient:
-    """The client of the call's config entry; refuse unknown or unloaded ones."""
-    entry_id: str = call.data[ATTR_CONFIG_ENTRY_ID]
-    entry = call.hass.config_entries.async_get_entry(entry_id)
-    if entry is None or entry.domain != DOMAIN:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="config_entry_not_found",
-            translation_placeholders={"entry_id": entry_id},
-        )
-    return _loaded_data(entry).client
-
-
-def _aware(key: str, value: datetime) -> datetime:
-    """A datetime field of the call; refuse one without a time zone."""
-    if value.tzinfo is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="naive_datetime",
-            translation_placeholders={"field": key, "value": value.isoformat()},
-        )
-    return value
-
-
-def _positive(key: str, value: timedelta) -> timedelta:
-    """A duration or resolution must be more than nothing."""
-    if value <= timedelta(0):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_period",
-            translation_placeholders={"field": key, "value": str(value)},
-        )
-    return value
-
-
-def _measurement_error(
-    err: FlexMeasuresError, client: FlexMeasuresClient, sensor_id: int
-) -> HomeAssistantError:
-    """The error a user sees when FlexMeasures did not do what was asked.
-
-    The sensor id is the action's input: a sensor that is not there or not
-    ours, or values the server refuses, are the caller's to fix.
-    """
-    if isinstance(err, FlexMeasuresInvalidRequestError):
-        return ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="measurements_refused",
-            translation_placeholders={
-                "sensor_id": str(sensor_id),
-                "error": err.message,
-            },
-        )
-    key, placeholders = translate_error(err, client.url, sensor_id)
-    error_class = (
-        ServiceValidationError if key == "sensor_not_accessible" else HomeAssistantError
-    )
-    return error_class(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders,
-    )
-
-
 async def _async_post_measurements(call: ServiceCall) -> ServiceResponse:
     """Send values to a FlexMeasures sensor; return the server's status."""
-    client = _loaded_client(call)
+    client = _client(call)
     sensor_id: int = call.data[ATTR_SENSOR_ID]
-    start = _aware(ATTR_START, call.data[ATTR_START])
-    prior: datetime | None = call.data.get(ATTR_PRIOR)
-    if prior is not None:
-        prior = _aware(ATTR_PRIOR, prior)
     values: list[float | None] = call.data[ATTR_VALUES]
-    if not values:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="empty_values"
-        )
-    duration: timedelta | None = call.data.get(ATTR_DURATION)
-    resolution: timedelta | None = call.data.get(ATTR_RESOLUTION)
-    if resolution is not None and duration is None:
-        duration = _positive(ATTR_RESOLUTION, resolution) * len(values)
-    elif duration is None or resolution is not None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="duration_or_resolution"
-        )
+    prior: datetime | None = call.data.get(ATTR_PRIOR)
+    duration: timedelta = call.data.get(ATTR_DURATION) or (
+        call.data[ATTR_RESOLUTION] * len(values)
+    )
     try:
         status = await client.post_sensor_data(
             sensor_id,
-            start=start,
-            duration=_positive(ATTR_DURATION, duration),
+            start=_aware(ATTR_START, call.data[ATTR_START]),
+            duration=duration,
             values=values,
             unit=call.data[ATTR_UNIT],
-            prior=prior,
+            prior=None if prior is None else _aware(ATTR_PRIOR, prior),
         )
     except FlexMeasuresError as err:
-        raise _measurement_error(err, client, sensor_id) from err
+        raise measurement_action_error(err, client.url, sensor_id) from err
     return {"status": status}
 
 
 async def _async_get_measurements(call: ServiceCall) -> ServiceResponse:
     """Read a FlexMeasures sensor's values over a period."""
-    client = _loaded_client(call)
+    client = _client(call)
     sensor_id: int = call.data[ATTR_SENSOR_ID]
     start = _aware(ATTR_START, call.data[ATTR_START])
-    duration = _positive(ATTR_DURATION, call.data[ATTR_DURATION])
-    resolution: timedelta | None = call.data.get(ATTR_RESOLUTION)
-    if resolution is not None:
-        _positive(ATTR_RESOLUTION, resolution)
     try:
         unit: str | None = call.data.get(ATTR_UNIT)
         if unit is None:
@@ -437,13 +347,13 @@ async def _async_get_measurements(call: ServiceCall) -> ServiceResponse:
         data = await client.get_sensor_data(
             sensor_id,
             start=start,
-            duration=duration,
+            duration=call.data[ATTR_DURATION],
             unit=unit,
-            resolution=resolution,
+            resolution=call.data.get(ATTR_RESOLUTION),
             source=call.data.get(ATTR_SOURCE),
         )
     except FlexMeasuresError as err:
-        raise _measurement_error(err, client, sensor_id) from err
+        raise measurement_action_error(err, client.url, sensor_id) from err
     return {
         "start": data.start.isoformat(),
         "resolution": format_duration(data.resolution),

@@ -1,0 +1,187 @@
+"""Sub-entry flow "measurement": one Home Assistant entity sent to one FlexMeasures sensor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+import probatio
+
+from .api import (
+    FlexMeasuresAccessDeniedError,
+    FlexMeasuresClient,
+    FlexMeasuresError,
+    FlexMeasuresNotFoundError,
+    Sensor,
+)
+from .const import CONF_ENTITY_ID, CONF_FORECAST_ATTRIBUTE, CONF_SENSOR, LOGGER
+from .flow_helpers import loaded_data, sensor_label
+from .units import unit_converter
+
+
+class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
+    """Add or reconfigure a measurement (an HA entity sent to a sensor)."""
+
+    def __init__(self) -> None:
+        """Nothing read from the server yet."""
+        self._sensors: dict[str, Sensor] = {}
+        self._options: list[SelectOptionDict] = []
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose the entity and the FlexMeasures sensor."""
+        return await self._async_step_form("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the entity, the sensor or the forecast attribute."""
+        return await self._async_step_form("reconfigure", user_input)
+
+    def _client(self) -> FlexMeasuresClient | None:
+        """The loaded entry's client, or None when the entry is not loaded."""
+        data = loaded_data(self._get_entry())
+        return None if data is None else data.client
+
+    async def _async_load_sensors(self, client: FlexMeasuresClient) -> str | None:
+        """Fill the sensor drop-down from the server; return an abort reason."""
+        if self._options:
+            return None
+        try:
+            sensors = await client.get_sensors()
+            assets = {asset.id: asset for asset in await client.get_assets()}
+        except FlexMeasuresError as err:
+            LOGGER.debug("Cannot list the FlexMeasures sensors: %s", err)
+            return "cannot_connect"
+        if not sensors:
+            return "no_sensors"
+        labelled = sorted(
+            ((sensor_label(sensor, assets), sensor) for sensor in sensors),
+            key=lambda item: item[0].casefold(),
+        )
+        self._sensors = {str(sensor.id): sensor for _, sensor in labelled}
+        self._options = [
+            SelectOptionDict(value=str(sensor.id), label=label)
+            for label, sensor in labelled
+        ]
+        return None
+
+    async def _async_validate(
+        self, client: FlexMeasuresClient, user_input: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, str], Sensor | None]:
+        """Check entity, sensor and units: (errors, placeholders, sensor)."""
+        state = self.hass.states.get(user_input[CONF_ENTITY_ID])
+        if state is None:
+            return {CONF_ENTITY_ID: "entity_not_found"}, {}, None
+        attribute = (user_input.get(CONF_FORECAST_ATTRIBUTE) or "").strip()
+        if attribute and not isinstance(state.attributes.get(attribute), list | tuple):
+            return {CONF_FORECAST_ATTRIBUTE: "forecast_attribute_not_found"}, {}, None
+        try:
+            sensor = await client.get_sensor(int(user_input[CONF_SENSOR]))
+        except ValueError, FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
+            return {CONF_SENSOR: "sensor_not_found"}, {}, None
+        except FlexMeasuresError as err:
+            LOGGER.debug("Cannot read FlexMeasures sensor: %s", err)
+            return {"base": "cannot_connect"}, {}, None
+        except Exception:  # noqa: BLE001
+            LOGGER.exception("Unexpected error while reading a FlexMeasures sensor")
+            return {"base": "unknown"}, {}, None
+        entity_unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit_converter(entity_unit, sensor.unit) is None:
+            return (
+                {"base": "incompatible_unit"},
+                {"entity_unit": str(entity_unit), "sensor_unit": sensor.unit},
+                None,
+            )
+        return {}, {}, sensor
+
+    async def _async_step_form(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        """The one form of both steps: show, validate, save."""
+        client = self._client()
+        if client is None:
+            return self.async_abort(reason="entry_not_loaded")
+        if (reason := await self._async_load_sensors(client)) is not None:
+            return self.async_abort(reason=reason)
+        reconfiguring = step_id == "reconfigure"
+        errors: dict[str, str] = {}
+        placeholders = {"entity_unit": "", "sensor_unit": ""}
+        if user_input is not None:
+            errors, found, sensor = await self._async_validate(client, user_input)
+            placeholders.update(found)
+            if sensor is not None:
+                entity_id = user_input[CONF_ENTITY_ID]
+                unique_id = measurement_unique_id(entity_id, sensor.id)
+                own = (
+                    self._get_reconfigure_subentry().subentry_id
+                    if reconfiguring
+                    else None
+                )
+                if any(
+                    sub.unique_id == unique_id and sub.subentry_id != own
+                    for sub in self._get_entry().subentries.values()
+                ):
+                    return self.async_abort(reason="already_configured")
+                data = {CONF_ENTITY_ID: entity_id, CONF_SENSOR: str(sensor.id)}
+                if attribute := (user_input.get(CONF_FORECAST_ATTRIBUTE) or "").strip():
+                    data[CONF_FORECAST_ATTRIBUTE] = attribute
+                state = self.hass.states.get(entity_id)
+                title = f"{state.name if state else entity_id} -> {sensor.name}"
+                if reconfiguring:
+                    return self.async_update_and_abort(
+                        self._get_entry(),
+                        self._get_reconfigure_subentry(),
+                        data=data,
+                        title=title,
+                        unique_id=unique_id,
+                    )
+                return self.async_create_entry(
+                    title=title, data=data, unique_id=unique_id
+                )
+        suggested: Mapping[str, Any] | None = user_input
+        if suggested is None and reconfiguring:
+            suggested = self._get_reconfigure_subentry().data
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                self._schema(), suggested or {}
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _schema(self) -> probatio.Schema:
+        return probatio.Schema(
+            {
+                probatio.Required(CONF_ENTITY_ID): EntitySelector(
+                    EntitySelectorConfig(domain=MEASUREMENT_DOMAINS)
+                ),
+                probatio.Required(CONF_SENSOR): SelectSelector(
+                    SelectSelectorConfig(
+                        options=self._options, mode=SelectSelectorMode.DROPDOWN
+                    )
+                ),
+                probatio.Optional(CONF_FORECAST_ATTRIBUTE): TextSelector(),
+            }
+        )
+
+
+MEASUREMENT_DOMAINS: Final = ["sensor", "number", "input_number"]
+
+
+def measurement_unique_id(entity_id: str, sensor_id: int) -> str:
+    """One measurement subentry per (entity, sensor)."""
+    return f"{entity_id}_{sensor_id}"

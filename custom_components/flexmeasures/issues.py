@@ -1,0 +1,67 @@
+"""Repair issues the integration raises and resolves."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+
+ISSUE_SCHEDULE_FAILED: Final = "schedule_failed"
+ISSUE_MEASUREMENTS_REJECTED: Final = "measurements_rejected"
+
+
+def schedule_failed_issue_id(subentry_id: str) -> str:
+    """The id of a schedule device's `schedule_failed` issue."""
+    return f"{ISSUE_SCHEDULE_FAILED}_{subentry_id}"
+
+
+def measurements_rejected_issue_id(subentry_id: str) -> str:
+    """The id of a measurement's `measurements_rejected` issue."""
+    return f"{ISSUE_MEASUREMENTS_REJECTED}_{subentry_id}"
+
+
+@callback
+def async_raise_schedule_failed(
+    hass: HomeAssistant, subentry_id: str, device: str, reason: str
+) -> None:
+    """FlexMeasures could not compute a schedule (e.g. infeasible): tell why."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        schedule_failed_issue_id(subentry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_SCHEDULE_FAILED,
+        translation_placeholders={"device": device, "reason": reason},
+    )
+
+
+@callback
+def async_clear_schedule_failed(hass: HomeAssistant, subentry_id: str) -> None:
+    """A schedule was computed again."""
+    ir.async_delete_issue(hass, DOMAIN, schedule_failed_issue_id(subentry_id))
+
+
+@callback
+def async_raise_measurements_rejected(
+    hass: HomeAssistant, subentry_id: str, placeholders: dict[str, str]
+) -> None:
+    """The server refused a measurement's values for good."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        measurements_rejected_issue_id(subentry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_MEASUREMENTS_REJECTED,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_clear_measurements_rejected(hass: HomeAssistant, subentry_id: str) -> None:
+    """A measurement's values are accepted again."""
+    ir.async_delete_issue(hass, DOMAIN, measurements_rejected_issue_id(subentry_id))

@@ -1,0 +1,244 @@
+"""Pure building of FlexMeasures scheduling requests.
+
+The settings of a schedule sub-entry, state of charge targets, and the
+flex-model and flex-context of one device; `asset_flex_models` puts the
+models of several devices into the list that one asset-level job takes. No
+Home Assistant state is read here: the coordinator passes values in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import math
+from typing import Any
+
+from .const import (
+    CONF_CAPACITY,
+    CONF_CONSUMPTION_PRICE_SENSOR,
+    CONF_DURATION,
+    CONF_POWER_CAPACITY,
+    CONF_POWER_SENSOR,
+    CONF_PRODUCTION_PRICE_SENSOR,
+    CONF_ROUNDTRIP_EFFICIENCY,
+    CONF_SOC_ENTITY,
+    CONF_SOC_MAX,
+    CONF_SOC_MIN,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_DURATION,
+    DEFAULT_UPDATE_INTERVAL,
+)
+from .exceptions import ErrorKind, ScheduleRequestError
+from .units import (
+    energy_factor_to_kwh,
+    is_percentage,
+    kw_quantity,
+    kwh_quantity,
+    percent_quantity,
+)
+
+
+def _optional_float(data: Mapping[str, Any], key: str) -> float | None:
+    """A number from sub-entry data; missing, None or "" is None."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    return float(value)
+
+
+def _optional_sensor_id(data: Mapping[str, Any], key: str) -> int | None:
+    """A FlexMeasures sensor id (stored as a string); "" or missing is None."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def soc_bounds(
+    *, capacity: float | None, soc_min: float | None, soc_max: float | None
+) -> tuple[float, float | None]:
+    """The state of charge range in kWh: (soc_min or 0, soc_max or capacity)."""
+    return soc_min or 0.0, soc_max if soc_max is not None else capacity
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """A schedule sub-entry's data, parsed (see DESIGN "Public contract")."""
+
+    power_sensor_id: int
+    consumption_price_sensor_id: int | None = None
+    production_price_sensor_id: int | None = None
+    soc_entity: str | None = None
+    capacity: float | None = None
+    soc_min: float | None = None
+    soc_max: float | None = None
+    roundtrip_efficiency: float | None = None
+    power_capacity: float | None = None
+    duration: timedelta = timedelta(hours=DEFAULT_DURATION)
+    update_interval: timedelta = timedelta(minutes=DEFAULT_UPDATE_INTERVAL)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ScheduleSettings:
+        """Parse sub-entry data."""
+        duration = _optional_float(data, CONF_DURATION) or DEFAULT_DURATION
+        interval = (
+            _optional_float(data, CONF_UPDATE_INTERVAL) or DEFAULT_UPDATE_INTERVAL
+        )
+        return cls(
+            power_sensor_id=int(data[CONF_POWER_SENSOR]),
+            consumption_price_sensor_id=_optional_sensor_id(
+                data, CONF_CONSUMPTION_PRICE_SENSOR
+            ),
+            production_price_sensor_id=_optional_sensor_id(
+                data, CONF_PRODUCTION_PRICE_SENSOR
+            ),
+            soc_entity=data.get(CONF_SOC_ENTITY) or None,
+            capacity=_optional_float(data, CONF_CAPACITY),
+            soc_min=_optional_float(data, CONF_SOC_MIN),
+            soc_max=_optional_float(data, CONF_SOC_MAX),
+            roundtrip_efficiency=_optional_float(data, CONF_ROUNDTRIP_EFFICIENCY),
+            power_capacity=_optional_float(data, CONF_POWER_CAPACITY),
+            duration=timedelta(hours=duration),
+            update_interval=timedelta(minutes=interval),
+        )
+
+    @property
+    def soc_bounds(self) -> tuple[float, float | None]:
+        """The state of charge range in kWh (the upper bound may be unknown)."""
+        return soc_bounds(
+            capacity=self.capacity, soc_min=self.soc_min, soc_max=self.soc_max
+        )
+
+    def soc_in_range(self, kwh: float) -> bool:
+        """Whether a state of charge in kWh lies within the configured range."""
+        low, high = self.soc_bounds
+        return low <= kwh and (high is None or kwh <= high)
+
+    def clamp_soc(self, kwh: float) -> float:
+        """A state of charge moved into the configured range.
+
+        A battery a little over its configured maximum would make the problem
+        infeasible at FlexMeasures.
+        """
+        low, high = self.soc_bounds
+        return max(low, kwh if high is None else min(high, kwh))
+
+
+@dataclass(frozen=True, slots=True)
+class SocTarget:
+    """A state of charge to reach at a time (FlexMeasures `soc-targets`)."""
+
+    when: datetime  # aware, UTC
+    value: str  # a quantity string, e.g. "40 kWh"
+
+    def as_flex_model(self) -> dict[str, str]:
+        """The `soc-targets` item."""
+        return {"datetime": self.when.isoformat(), "value": self.value}
+
+
+def soc_quantity(value: float | str) -> str:
+    """A state of charge given by a user: a number is kWh, a string a quantity.
+
+    Raises ValueError for an empty string or a number that is not finite.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty state of charge")
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # a quantity such as "40 kWh" is left to FlexMeasures
+    else:
+        number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("state of charge is not a finite number")
+    return kwh_quantity(number)
+
+
+def soc_kwh_from_state(
+    settings: ScheduleSettings, entity_id: str, state: str | None, unit: str | None
+) -> float:
+    """The state of charge in kWh from an entity's state (None: no such entity).
+
+    A percentage needs the capacity; an energy unit is converted. The value is
+    clamped into the configured range. Raises ScheduleRequestError
+    (SOC_UNAVAILABLE, SOC_UNIT).
+    """
+    value: float | None = None
+    if state is not None:
+        try:
+            value = float(state)
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value):
+        raise ScheduleRequestError(
+            ErrorKind.SOC_UNAVAILABLE,
+            "soc_unavailable",
+            {"entity_id": entity_id, "state": "missing" if state is None else state},
+        )
+    if is_percentage(unit):
+        if settings.capacity is None:
+            raise ScheduleRequestError(
+                ErrorKind.SOC_UNIT,
+                "soc_unit",
+                {"entity_id": entity_id, "unit": str(unit)},
+            )
+        return settings.clamp_soc(value / 100.0 * settings.capacity)
+    factor = energy_factor_to_kwh(unit)
+    if factor is None:
+        raise ScheduleRequestError(
+            ErrorKind.SOC_UNIT,
+            "soc_unit",
+            {"entity_id": entity_id, "unit": unit or "none"},
+        )
+    return settings.clamp_soc(value * factor)
+
+
+def device_flex_model(
+    settings: ScheduleSettings,
+    *,
+    soc_at_start: str | None,
+    soc_targets: Sequence[SocTarget],
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """The flex-model of one device from its settings and the state of charge.
+
+    Targets outside (start, end] are left out (kept for a later update).
+    """
+    model: dict[str, Any] = {}
+    if soc_at_start is not None:
+        model["soc-at-start"] = soc_at_start
+    low, high = settings.soc_bounds
+    # Always send soc-min: without it the battery is unbounded below.
+    model["soc-min"] = kwh_quantity(low)
+    if high is not None:
+        model["soc-max"] = kwh_quantity(high)
+    if settings.roundtrip_efficiency is not None:
+        model["roundtrip-efficiency"] = percent_quantity(settings.roundtrip_efficiency)
+    if settings.power_capacity is not None:
+        model["power-capacity"] = kw_quantity(settings.power_capacity)
+    if targets := [
+        target.as_flex_model() for target in soc_targets if start < target.when <= end
+    ]:
+        model["soc-targets"] = targets
+    return model
+
+
+def price_flex_context(settings: ScheduleSettings) -> dict[str, Any]:
+    """The price sensors; none configured means what is stored on the asset."""
+    context: dict[str, Any] = {}
+    if (price := settings.consumption_price_sensor_id) is not None:
+        context["consumption-price"] = {"sensor": price}
+    if (price := settings.production_price_sensor_id) is not None:
+        context["production-price"] = {"sensor": price}
+    return context
+
+
+def asset_flex_models(
+    models: Mapping[int, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The `flex-model` list of an asset-level job: one model per power sensor."""
+    return [{"sensor": sensor_id, **model} for sensor_id, model in models.items()]
