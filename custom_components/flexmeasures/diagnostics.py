@@ -61,7 +61,9 @@ async def async_get_config_entry_diagnostics(
         for key in TO_REDACT
         if isinstance(value := entry.data.get(key), str) and value
     ]
-    scrubbed: dict[str, Any] = _scrub(async_redact_data(diagnostics, TO_REDACT), secrets)
+    scrubbed: dict[str, Any] = _scrub(
+        async_redact_data(diagnostics, TO_REDACT), secrets
+    )
     return scrubbed
 
 
