@@ -23,39 +23,25 @@ from typing import Any, Final, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
-from homeassistant.core import (
-    CALLBACK_TYPE,
-    CoreState,
-    Event,
-    EventStateChangedData,
-    HassJob,
-    HomeAssistant,
-    callback,
-)
-from homeassistant.helpers.event import (
-    async_track_point_in_utc_time,
-    async_track_state_change_event,
-)
+from homeassistant.core import CoreState, HomeAssistant, State, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api import FlexMeasuresClient, FlexMeasuresError, Schedule, Sensor
+from .api import FlexMeasuresClient, Schedule
 from .const import DOMAIN, LOGGER
 from .data import FlexMeasuresConfigEntry
-from .exceptions import ErrorKind, ScheduleRequestError, schedule_error
+from .exceptions import ErrorKind, ScheduleRequestError
 from .issues import async_clear_schedule_failed, async_raise_schedule_failed
+from .jobs import DeviceJob, JobOptions
 from .requests import (
     ScheduleSettings,
     SocTarget,
-    device_flex_model,
-    price_flex_context,
     soc_kwh_from_state,
 )
-from .schedule import align_down, covers, next_step_boundary
-from .units import kwh_quantity, power_factor_to_kw
+from .schedule import covers, next_step_boundary
+from .timers import EntityWaiter, StepTimer
+from .units import kwh_quantity
 
-# How long one update may wait for FlexMeasures to compute a schedule.
-MAX_WAIT: Final = 120.0
 # Seconds until the next try when the state of charge entity has no value (a
 # fallback: the coordinator also refreshes as soon as the entity has one).
 SOC_RETRY_AFTER: Final = 60.0
@@ -89,16 +75,22 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self.last_success: datetime | None = None
         self.last_error: ScheduleRequestError | None = None
         self.last_error_time: datetime | None = None
-        self.job_id: str | None = None
         self.soc_targets: tuple[SocTarget, ...] = ()
-        self._sensor: Sensor | None = None
+        self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
         self._lock = asyncio.Lock()
-        self._unsub_step: CALLBACK_TYPE | None = None
-        self._step_job = HassJob(
-            self._handle_step, "flexmeasures schedule step", cancel_on_shutdown=True
-        )
         self._logged_reason: str | None = None
-        self._unsub_soc: CALLBACK_TYPE | None = None
+        self._step_timer = StepTimer(
+            hass,
+            lambda: next_step_boundary(self.data, dt_util.utcnow()),
+            self.async_update_listeners,
+        )
+        self._soc_waiter = (
+            None
+            if self.settings.soc_entity is None
+            else EntityWaiter(
+                hass, self.settings.soc_entity, self._soc_has_value, self._soc_available
+            )
+        )
 
     @property
     def client(self) -> FlexMeasuresClient:
@@ -109,6 +101,11 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def subentry_id(self) -> str:
         """The schedule sub-entry's id."""
         return self.subentry.subentry_id
+
+    @property
+    def job_id(self) -> str | None:
+        """The id of the last job triggered at FlexMeasures."""
+        return self.job.job_id
 
     @property
     def stale(self) -> bool:
@@ -174,15 +171,16 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         this trigger only. Raises HomeAssistantError (ServiceValidationError
         when FlexMeasures refused the overrides given).
         """
+        options = JobOptions(
+            soc_at_start=soc_at_start,
+            soc_targets=self.soc_targets if soc_targets is None else tuple(soc_targets),
+            duration=duration,
+            flex_model=flex_model,
+            flex_context=flex_context,
+            force_new_job=True,
+        )
         try:
-            schedule = await self._async_fetch(
-                soc_at_start=soc_at_start,
-                soc_targets=None if soc_targets is None else tuple(soc_targets),
-                duration=duration,
-                flex_model=flex_model,
-                flex_context=flex_context,
-                force_new_job=True,
-            )
+            schedule = await self._async_fetch(options)
         except ScheduleRequestError as err:
             self._record_failure(err)
             if err.kind is ErrorKind.AUTH:
@@ -197,73 +195,16 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self.async_set_updated_data(schedule)
         return schedule
 
-    async def _async_fetch(
-        self,
-        *,
-        soc_at_start: str | None = None,
-        soc_targets: tuple[SocTarget, ...] | None = None,
-        duration: timedelta | None = None,
-        flex_model: Mapping[str, Any] | None = None,
-        flex_context: Mapping[str, Any] | None = None,
-        force_new_job: bool = False,
-    ) -> Schedule:
-        """Trigger and wait; failures are raised as ScheduleRequestError."""
+    async def _async_fetch(self, options: JobOptions | None = None) -> Schedule:
+        """Run a job (one at a time); failures are raised as ScheduleRequestError."""
         async with self._lock:
-            try:
-                sensor = await self._async_get_sensor()
-                start = align_down(dt_util.utcnow(), sensor.event_resolution)
-                horizon = duration or self.settings.duration
-                if soc_at_start is None and self.settings.soc_entity:
-                    soc_at_start = kwh_quantity(
-                        self._read_soc(self.settings.soc_entity)
-                    )
-                model = device_flex_model(
-                    self.settings,
-                    soc_at_start=soc_at_start,
-                    soc_targets=self.soc_targets
-                    if soc_targets is None
-                    else soc_targets,
-                    start=start,
-                    end=start + horizon,
+            options = options or JobOptions(soc_targets=self.soc_targets)
+            if options.soc_at_start is None and self.settings.soc_entity:
+                options = replace(
+                    options,
+                    soc_at_start=kwh_quantity(self._read_soc(self.settings.soc_entity)),
                 )
-                model.update(flex_model or {})
-                context = price_flex_context(self.settings)
-                context.update(flex_context or {})
-                job_id = await self.client.trigger_schedule(
-                    sensor.id,
-                    start=start,
-                    duration=horizon,
-                    flex_model=model,
-                    flex_context=context or None,
-                    asset_id=sensor.asset_id,
-                    force_new_job=force_new_job,
-                )
-                self.job_id = job_id
-                LOGGER.debug(
-                    "Triggered schedule %s for sensor %s from %s for %s",
-                    job_id,
-                    sensor.id,
-                    start,
-                    horizon,
-                )
-                schedule = await self.client.wait_for_schedule(
-                    sensor.id, job_id, duration=horizon, max_wait=MAX_WAIT
-                )
-            except FlexMeasuresError as err:
-                raise schedule_error(
-                    err,
-                    url=self.client.url,
-                    device=self.subentry.title,
-                    sensor_id=self.settings.power_sensor_id,
-                    max_wait=MAX_WAIT,
-                ) from err
-        return self._to_kw(schedule)
-
-    async def _async_get_sensor(self) -> Sensor:
-        """The power sensor (fetched once, then cached)."""
-        if self._sensor is None:
-            self._sensor = await self.client.get_sensor(self.settings.power_sensor_id)
-        return self._sensor
+            return await self.job.async_run(options, dt_util.utcnow())
 
     def _read_soc(self, entity_id: str) -> float:
         """The state of charge in kWh, from the configured entity."""
@@ -275,23 +216,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             None if state is None else state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
         )
 
-    def _to_kw(self, schedule: Schedule) -> Schedule:
-        """The schedule in kW (FlexMeasures answers in the sensor's unit)."""
-        factor = power_factor_to_kw(schedule.unit)
-        if factor is None:
-            LOGGER.warning(
-                "Schedule for %s has unit %r, not a power unit; values are used as is",
-                self.subentry.title,
-                schedule.unit,
-            )
-            return schedule
-        values = (
-            schedule.values
-            if factor == 1.0
-            else tuple(value * factor for value in schedule.values)
-        )
-        return replace(schedule, unit="kW", values=values)
-
     # -- bookkeeping ------------------------------------------------------
 
     def _record_success(self, schedule: Schedule) -> None:
@@ -301,7 +225,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         if self._logged_reason is not None:
             LOGGER.info("Schedule for %s is back", self.subentry.title)
         self._logged_reason = None
-        self.job_id = schedule.job_id or self.job_id
         self._untrack_soc()
         async_clear_schedule_failed(self.hass, self.subentry_id)
 
@@ -328,6 +251,21 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     # -- waiting for the state of charge ----------------------------------
 
+    def _soc_has_value(self, state: State | None) -> bool:
+        """Whether a state of the state of charge entity has a number."""
+        try:
+            soc_kwh_from_state(
+                self.settings,
+                self.settings.soc_entity or "",
+                None if state is None else state.state,
+                None
+                if state is None
+                else state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
+            )
+        except ScheduleRequestError as err:
+            return err.kind is not ErrorKind.SOC_UNAVAILABLE
+        return True
+
     @callback
     def _track_soc(self) -> None:
         """Refresh as soon as the state of charge entity has a value.
@@ -335,44 +273,23 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         At start-up the entity (e.g. a template sensor) often loads after
         this integration.
         """
-        entity_id = self.settings.soc_entity
-        if self._unsub_soc is not None or entity_id is None:
-            return
-        if self._shutdown_requested:
-            return
-        self._unsub_soc = async_track_state_change_event(
-            self.hass, entity_id, self._handle_soc_change
-        )
+        if self._soc_waiter is not None and not self._shutdown_requested:
+            self._soc_waiter.start()
 
     @callback
     def _untrack_soc(self) -> None:
         """Stop waiting for the state of charge entity."""
-        if self._unsub_soc is not None:
-            self._unsub_soc()
-            self._unsub_soc = None
+        if self._soc_waiter is not None:
+            self._soc_waiter.stop()
 
     @callback
-    def _handle_soc_change(self, event: Event[EventStateChangedData]) -> None:
-        """The state of charge entity changed: refresh once it has a number."""
-        new_state = event.data["new_state"]
-        try:
-            soc_kwh_from_state(
-                self.settings,
-                event.data["entity_id"],
-                None if new_state is None else new_state.state,
-                None
-                if new_state is None
-                else new_state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
-            )
-        except ScheduleRequestError as err:
-            if err.kind is ErrorKind.SOC_UNAVAILABLE:
-                return
+    def _soc_available(self) -> None:
+        """The state of charge entity has a value: update the schedule."""
         LOGGER.debug(
             "State of charge %s has a value; updating the schedule for %s",
-            event.data["entity_id"],
+            self.settings.soc_entity,
             self.subentry.title,
         )
-        self._untrack_soc()
         self.config_entry.async_create_background_task(
             self.hass,
             self.async_request_refresh(),
@@ -386,32 +303,12 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def async_update_listeners(self) -> None:
         """Tell entities, then wake up again at the next step boundary."""
         super().async_update_listeners()
-        self._arm_step_timer()
-
-    @callback
-    def _arm_step_timer(self) -> None:
-        """Call listeners at the next step boundary of the kept schedule."""
-        if self._unsub_step is not None:
-            self._unsub_step()
-            self._unsub_step = None
-        boundary = next_step_boundary(self.data, dt_util.utcnow())
-        if boundary is None or self._shutdown_requested:
-            return
-        self._unsub_step = async_track_point_in_utc_time(
-            self.hass, self._step_job, boundary
-        )
-
-    @callback
-    def _handle_step(self, _now: datetime) -> None:
-        """A new step: entities write their new state (no API call)."""
-        self._unsub_step = None
-        self.async_update_listeners()
+        if not self._shutdown_requested:
+            self._step_timer.arm()
 
     @override
     async def async_shutdown(self) -> None:
         """Stop the step timer and the state of charge tracking too."""
         await super().async_shutdown()
-        if self._unsub_step is not None:
-            self._unsub_step()
-            self._unsub_step = None
+        self._step_timer.cancel()
         self._untrack_soc()

@@ -1,0 +1,122 @@
+"""Running one FlexMeasures scheduling job: trigger, wait, answer in kW.
+
+`DeviceJob` knows one device's power sensor (read once, then kept), builds the
+request with `requests.py`, triggers it, polls until the schedule is there,
+and converts the answer to kW. Every failure is a ScheduleRequestError
+(`exceptions.py`). It keeps no schedule: the coordinator does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from .api import FlexMeasuresClient, FlexMeasuresError, Schedule, Sensor
+from .const import LOGGER
+from .exceptions import schedule_error
+from .requests import ScheduleSettings, SocTarget, device_flex_model, price_flex_context
+from .schedule import align_down
+from .units import power_factor_to_kw
+
+# How long one job may take at FlexMeasures before the update gives up.
+MAX_WAIT: Final = 120.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobOptions:
+    """What one job asks beyond the settings (action overrides)."""
+
+    soc_at_start: str | None = None  # a quantity string ("40 kWh")
+    soc_targets: Sequence[SocTarget] = ()
+    duration: timedelta | None = None
+    flex_model: Mapping[str, Any] | None = None
+    flex_context: Mapping[str, Any] | None = None
+    force_new_job: bool = False
+
+
+class DeviceJob:
+    """Schedules one device (power sensor) at FlexMeasures."""
+
+    def __init__(
+        self,
+        client: Callable[[], FlexMeasuresClient],
+        settings: ScheduleSettings,
+        title: str,
+    ) -> None:
+        """Nothing is sent yet; `client` gives the account's current client."""
+        self._client = client
+        self.settings = settings
+        self.title = title
+        self.sensor: Sensor | None = None
+        self.job_id: str | None = None
+
+    async def async_sensor(self) -> Sensor:
+        """The power sensor (read once, then kept)."""
+        if self.sensor is None:
+            self.sensor = await self._client().get_sensor(self.settings.power_sensor_id)
+        return self.sensor
+
+    async def async_run(self, options: JobOptions, now: datetime) -> Schedule:
+        """Trigger a job from the step holding `now`, wait for it, return it in kW."""
+        client = self._client()
+        try:
+            sensor = await self.async_sensor()
+            start = align_down(now, sensor.event_resolution)
+            horizon = options.duration or self.settings.duration
+            model = device_flex_model(
+                self.settings,
+                soc_at_start=options.soc_at_start,
+                soc_targets=options.soc_targets,
+                start=start,
+                end=start + horizon,
+            )
+            model.update(options.flex_model or {})
+            context = price_flex_context(self.settings)
+            context.update(options.flex_context or {})
+            self.job_id = await client.trigger_schedule(
+                sensor.id,
+                start=start,
+                duration=horizon,
+                flex_model=model,
+                flex_context=context or None,
+                asset_id=sensor.asset_id,
+                force_new_job=options.force_new_job,
+            )
+            LOGGER.debug(
+                "Triggered schedule %s for sensor %s from %s for %s",
+                self.job_id,
+                sensor.id,
+                start,
+                horizon,
+            )
+            schedule = await client.wait_for_schedule(
+                sensor.id, self.job_id, duration=horizon, max_wait=MAX_WAIT
+            )
+        except FlexMeasuresError as err:
+            raise schedule_error(
+                err,
+                url=client.url,
+                device=self.title,
+                sensor_id=self.settings.power_sensor_id,
+                max_wait=MAX_WAIT,
+            ) from err
+        return self._in_kw(schedule)
+
+    def _in_kw(self, schedule: Schedule) -> Schedule:
+        """The schedule in kW (FlexMeasures answers in the sensor's unit)."""
+        factor = power_factor_to_kw(schedule.unit)
+        if factor is None:
+            LOGGER.warning(
+                "Schedule for %s has unit %r, not a power unit; values are used as is",
+                self.title,
+                schedule.unit,
+            )
+            return schedule
+        values = (
+            schedule.values
+            if factor == 1.0
+            else tuple(value * factor for value in schedule.values)
+        )
+        return replace(schedule, unit="kW", values=values)
