@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flexmeasures import forwarder as fwd_module
+from custom_components.flexmeasures import outbox as outbox_module
 from custom_components.flexmeasures.api import (
     FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
@@ -350,7 +350,7 @@ async def test_full_outbox_drops_the_oldest_and_says_so(
 ) -> None:
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", {"unit_of_measurement": "kW"})
-    with patch.object(fwd_module, "MAX_OUTBOX", 2):
+    with patch.object(outbox_module, "MAX_OUTBOX", 2):
         forwarder = await _start(hass, entry, client)
     client.errors = [FlexMeasuresConnectionError("down")] * 3
     for index in range(1, 4):

@@ -43,7 +43,8 @@ from .const import (
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
-from .forwarder import MeasurementForwarder, MeasurementMapping, outbox_store
+from .forwarder import MeasurementForwarder
+from .outbox import MeasurementMapping, outbox_store
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
