@@ -280,7 +280,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def _untrack_soc(self) -> None:
         """Stop waiting for the state of charge entity."""
         if self._soc_waiter is not None:
-            self._soc_waiter.stop()
+            self._soc_waiter.cancel()
 
     @callback
     def _soc_available(self) -> None:

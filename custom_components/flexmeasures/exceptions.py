@@ -19,18 +19,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
-from .api import (
-    FlexMeasuresAccessDeniedError,
-    FlexMeasuresAuthenticationError,
-    FlexMeasuresConnectionError,
-    FlexMeasuresError,
-    FlexMeasuresInvalidRequestError,
-    FlexMeasuresNotFoundError,
-    FlexMeasuresRateLimitError,
-    FlexMeasuresResponseError,
-    FlexMeasuresScheduleFailedError,
-    FlexMeasuresSchedulePendingError,
-)
+from .api import errors as fm
 from .const import DOMAIN
 
 # How much of the server's explanation of a refused request is shown.
@@ -104,30 +93,30 @@ class ScheduleRequestError(Exception):
 
 
 def account_error(
-    err: FlexMeasuresError, url: str, sensor_id: int
+    err: fm.FlexMeasuresError, url: str, sensor_id: int
 ) -> tuple[ErrorKind, str, dict[str, str]]:
     """Kind, translation key and placeholders of an error with the account or a sensor.
 
     Shared by schedules and measurement actions; what a refused request or a
     job's result means differs between them, so they map those first.
     """
-    if isinstance(err, FlexMeasuresAuthenticationError):
+    if isinstance(err, fm.FlexMeasuresAuthenticationError):
         return ErrorKind.AUTH, "invalid_auth", {"url": url}
-    if isinstance(err, FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError):
+    if isinstance(err, fm.FlexMeasuresNotFoundError | fm.FlexMeasuresAccessDeniedError):
         return (
             ErrorKind.NOT_ACCESSIBLE,
             "sensor_not_accessible",
             {"sensor_id": str(sensor_id), "error": str(err)},
         )
-    if isinstance(err, FlexMeasuresRateLimitError):
+    if isinstance(err, fm.FlexMeasuresRateLimitError):
         return ErrorKind.UNREACHABLE, "rate_limited", {"url": url}
-    if isinstance(err, FlexMeasuresConnectionError):
+    if isinstance(err, fm.FlexMeasuresConnectionError):
         return ErrorKind.UNREACHABLE, "cannot_connect", {"url": url}
     return ErrorKind.UNREACHABLE, "api_error", {"url": url, "error": str(err)}
 
 
 def schedule_error(
-    err: FlexMeasuresError,
+    err: fm.FlexMeasuresError,
     *,
     url: str,
     device: str,
@@ -135,19 +124,19 @@ def schedule_error(
     max_wait: float,
 ) -> ScheduleRequestError:
     """A client error met while triggering or fetching a schedule."""
-    if isinstance(err, FlexMeasuresScheduleFailedError):
+    if isinstance(err, fm.FlexMeasuresScheduleFailedError):
         return ScheduleRequestError(
             ErrorKind.INFEASIBLE,
             "schedule_failed",
             {"device": device, "reason": err.reason},
         )
-    if isinstance(err, FlexMeasuresSchedulePendingError):
+    if isinstance(err, fm.FlexMeasuresSchedulePendingError):
         return ScheduleRequestError(
             ErrorKind.TIMEOUT,
             "schedule_timeout",
             {"device": device, "seconds": f"{max_wait:g}"},
         )
-    if isinstance(err, FlexMeasuresInvalidRequestError):
+    if isinstance(err, fm.FlexMeasuresInvalidRequestError):
         return ScheduleRequestError(
             ErrorKind.REFUSED,
             "request_rejected",
@@ -157,14 +146,14 @@ def schedule_error(
 
 
 def measurement_action_error(
-    err: FlexMeasuresError, url: str, sensor_id: int
+    err: fm.FlexMeasuresError, url: str, sensor_id: int
 ) -> HomeAssistantError:
     """What a measurement action raises when FlexMeasures did not do what was asked.
 
     The sensor id is the action's input: a sensor that is not there or not
     ours, or values the server refuses, are the caller's to fix.
     """
-    if isinstance(err, FlexMeasuresInvalidRequestError):
+    if isinstance(err, fm.FlexMeasuresInvalidRequestError):
         return ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="measurements_refused",
@@ -186,7 +175,7 @@ def measurement_action_error(
     )
 
 
-def server_details(err: FlexMeasuresResponseError) -> str:
+def server_details(err: fm.FlexMeasuresResponseError) -> str:
     """The server's explanation of a refused request, short and readable.
 
     `message` is the server's field messages flattened to text (never a

@@ -24,18 +24,30 @@ def measurements_rejected_issue_id(subentry_id: str) -> str:
 
 
 @callback
+def _async_raise(
+    hass: HomeAssistant, issue_id: str, key: str, placeholders: dict[str, str]
+) -> None:
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
 def async_raise_schedule_failed(
     hass: HomeAssistant, subentry_id: str, device: str, reason: str
 ) -> None:
     """FlexMeasures could not compute a schedule (e.g. infeasible): tell why."""
-    ir.async_create_issue(
+    _async_raise(
         hass,
-        DOMAIN,
         schedule_failed_issue_id(subentry_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_SCHEDULE_FAILED,
-        translation_placeholders={"device": device, "reason": reason},
+        ISSUE_SCHEDULE_FAILED,
+        {"device": device, "reason": reason},
     )
 
 
@@ -50,14 +62,11 @@ def async_raise_measurements_rejected(
     hass: HomeAssistant, subentry_id: str, placeholders: dict[str, str]
 ) -> None:
     """The server refused a measurement's values for good."""
-    ir.async_create_issue(
+    _async_raise(
         hass,
-        DOMAIN,
         measurements_rejected_issue_id(subentry_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_MEASUREMENTS_REJECTED,
-        translation_placeholders=placeholders,
+        ISSUE_MEASUREMENTS_REJECTED,
+        placeholders,
     )
 
 

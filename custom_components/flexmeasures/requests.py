@@ -14,21 +14,7 @@ from datetime import datetime, timedelta
 import math
 from typing import Any
 
-from .const import (
-    CONF_CAPACITY,
-    CONF_CONSUMPTION_PRICE_SENSOR,
-    CONF_DURATION,
-    CONF_POWER_CAPACITY,
-    CONF_POWER_SENSOR,
-    CONF_PRODUCTION_PRICE_SENSOR,
-    CONF_ROUNDTRIP_EFFICIENCY,
-    CONF_SOC_ENTITY,
-    CONF_SOC_MAX,
-    CONF_SOC_MIN,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_DURATION,
-    DEFAULT_UPDATE_INTERVAL,
-)
+from . import const
 from .exceptions import ErrorKind, ScheduleRequestError
 from .units import (
     energy_factor_to_kwh,
@@ -75,30 +61,31 @@ class ScheduleSettings:
     soc_max: float | None = None
     roundtrip_efficiency: float | None = None
     power_capacity: float | None = None
-    duration: timedelta = timedelta(hours=DEFAULT_DURATION)
-    update_interval: timedelta = timedelta(minutes=DEFAULT_UPDATE_INTERVAL)
+    duration: timedelta = timedelta(hours=const.DEFAULT_DURATION)
+    update_interval: timedelta = timedelta(minutes=const.DEFAULT_UPDATE_INTERVAL)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ScheduleSettings:
         """Parse sub-entry data."""
-        duration = _optional_float(data, CONF_DURATION) or DEFAULT_DURATION
+        duration = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
         interval = (
-            _optional_float(data, CONF_UPDATE_INTERVAL) or DEFAULT_UPDATE_INTERVAL
+            _optional_float(data, const.CONF_UPDATE_INTERVAL)
+            or const.DEFAULT_UPDATE_INTERVAL
         )
         return cls(
-            power_sensor_id=int(data[CONF_POWER_SENSOR]),
+            power_sensor_id=int(data[const.CONF_POWER_SENSOR]),
             consumption_price_sensor_id=_optional_sensor_id(
-                data, CONF_CONSUMPTION_PRICE_SENSOR
+                data, const.CONF_CONSUMPTION_PRICE_SENSOR
             ),
             production_price_sensor_id=_optional_sensor_id(
-                data, CONF_PRODUCTION_PRICE_SENSOR
+                data, const.CONF_PRODUCTION_PRICE_SENSOR
             ),
-            soc_entity=data.get(CONF_SOC_ENTITY) or None,
-            capacity=_optional_float(data, CONF_CAPACITY),
-            soc_min=_optional_float(data, CONF_SOC_MIN),
-            soc_max=_optional_float(data, CONF_SOC_MAX),
-            roundtrip_efficiency=_optional_float(data, CONF_ROUNDTRIP_EFFICIENCY),
-            power_capacity=_optional_float(data, CONF_POWER_CAPACITY),
+            soc_entity=data.get(const.CONF_SOC_ENTITY) or None,
+            capacity=_optional_float(data, const.CONF_CAPACITY),
+            soc_min=_optional_float(data, const.CONF_SOC_MIN),
+            soc_max=_optional_float(data, const.CONF_SOC_MAX),
+            roundtrip_efficiency=_optional_float(data, const.CONF_ROUNDTRIP_EFFICIENCY),
+            power_capacity=_optional_float(data, const.CONF_POWER_CAPACITY),
             duration=timedelta(hours=duration),
             update_interval=timedelta(minutes=interval),
         )

@@ -25,7 +25,20 @@ from homeassistant.helpers.event import (
 )
 
 
-class StepTimer:
+class _Subscription:
+    """Something that can be cancelled (a timer or a state listener)."""
+
+    _unsub: CALLBACK_TYPE | None = None
+
+    @callback
+    def cancel(self) -> None:
+        """Stop: the timer or listener is removed."""
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+
+
+class StepTimer(_Subscription):
     """Calls `on_step` at the next boundary `next_boundary()` names, again and again.
 
     `arm` after each update (re-arming cancels the previous timer); `cancel`
@@ -42,7 +55,6 @@ class StepTimer:
         self._hass = hass
         self._next_boundary = next_boundary
         self._on_step = on_step
-        self._unsub: CALLBACK_TYPE | None = None
         self._job = HassJob(
             self._handle, "flexmeasures schedule step", cancel_on_shutdown=True
         )
@@ -55,19 +67,12 @@ class StepTimer:
             self._unsub = async_track_point_in_utc_time(self._hass, self._job, boundary)
 
     @callback
-    def cancel(self) -> None:
-        """Forget the armed boundary."""
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
-
-    @callback
     def _handle(self, _now: datetime) -> None:
         self._unsub = None
         self._on_step()
 
 
-class EntityWaiter:
+class EntityWaiter(_Subscription):
     """Calls `on_ready` once, when the entity's new state passes `is_ready`."""
 
     def __init__(
@@ -82,7 +87,6 @@ class EntityWaiter:
         self.entity_id = entity_id
         self._is_ready = is_ready
         self._on_ready = on_ready
-        self._unsub: CALLBACK_TYPE | None = None
 
     @property
     def waiting(self) -> bool:
@@ -98,15 +102,8 @@ class EntityWaiter:
             )
 
     @callback
-    def stop(self) -> None:
-        """Stop waiting."""
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
-
-    @callback
     def _handle(self, event: Event[EventStateChangedData]) -> None:
         if not self._is_ready(event.data["new_state"]):
             return
-        self.stop()
+        self.cancel()
         self._on_ready()
