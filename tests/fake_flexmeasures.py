@@ -772,8 +772,9 @@ class FakeFlexMeasures:
 async def fake_fm(socket_enabled: None) -> AsyncGenerator[FakeFlexMeasures]:
     """A running fake FlexMeasures server on 127.0.0.1 (`fake_fm.url`)."""
     fake = FakeFlexMeasures()
+    # no access log: under freezegun its timing line fails to format
     server = TestServer(fake.make_app(), host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(access_log=None)
     fake.url = str(server.make_url("")).rstrip("/")
     yield fake
     await server.close()

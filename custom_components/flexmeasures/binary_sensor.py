@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, override
+from typing import Any, Final, override
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -36,6 +36,7 @@ class FlexMeasuresBinarySensorEntityDescription(
     """Describes a schedule device binary sensor."""
 
     is_on_fn: Callable[[ScheduleCoordinator, datetime], bool | None]
+    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any]] | None = None
 
 
 def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool]:
@@ -45,6 +46,16 @@ def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool
         return kind_of(value_at(coordinator.data, now)) is kind
 
     return is_on
+
+
+def _stale_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
+    """While stale: the last error, translated, and when it happened."""
+    failed = coordinator.stale and coordinator.last_error_message is not None
+    when = coordinator.last_error_time
+    return {
+        "last_error": coordinator.last_error_message if failed else None,
+        "last_error_time": when.isoformat() if failed and when else None,
+    }
 
 
 BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
@@ -64,6 +75,7 @@ BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda coordinator, _now: coordinator.stale,
+        attributes_fn=_stale_attributes,
         always_available=True,
     ),
 )
@@ -95,3 +107,11 @@ class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorE
     def is_on(self) -> bool | None:
         """On or off now."""
         return self.entity_description.is_on_fn(self.coordinator, dt_util.utcnow())
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Extra attributes (why the schedule is stale)."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        return attributes_fn(self.coordinator)

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final, override
+from typing import Any, Final, overload, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
@@ -74,10 +74,14 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         )
         self.last_success: datetime | None = None
         self.last_error: ScheduleRequestError | None = None
+        self.last_error_message: str | None = None  # translated
         self.last_error_time: datetime | None = None
         self.soc_targets: tuple[SocTarget, ...] = ()
         self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
         self._lock = asyncio.Lock()
+        # counts the schedules that arrived; the job tasks running now
+        self._generation = 0
+        self._jobs: set[asyncio.Task[Schedule]] = set()
         self._logged_reason: str | None = None
         self._step_timer = StepTimer(
             hass,
@@ -127,10 +131,18 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     @override
     async def _async_update_data(self) -> Schedule | None:
-        """Trigger a schedule with the configured flex model, wait, return it."""
+        """Trigger a schedule with the configured flex model, wait, return it.
+
+        An update that waited while a manual trigger ran keeps that fresher
+        schedule instead of asking for another.
+        """
+        generation = self._generation
         try:
-            schedule = await self._async_fetch()
+            schedule = await self._async_fetch(None, unless_newer_than=generation)
         except ScheduleRequestError as err:
+            if self._shutdown_requested:
+                # unloaded meanwhile: nothing to report for an entry that is gone
+                raise asyncio.CancelledError from err
             if (
                 err.kind is ErrorKind.SOC_UNAVAILABLE
                 and self.hass.state is not CoreState.running
@@ -150,6 +162,8 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
                 if err.kind is ErrorKind.SOC_UNAVAILABLE
                 else None
             ) from err
+        if schedule is None:
+            return self.data
         self._record_success(schedule)
         return schedule
 
@@ -179,15 +193,19 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             flex_context=flex_context,
             force_new_job=True,
         )
+        overrides_given = bool(flex_model or flex_context or soc_targets) or (
+            soc_at_start is not None
+        )
         try:
             schedule = await self._async_fetch(options)
         except ScheduleRequestError as err:
-            self._record_failure(err)
-            if err.kind is ErrorKind.AUTH:
-                self.config_entry.async_start_reauth(self.hass)
-            overrides_given = bool(flex_model or flex_context or soc_targets) or (
-                soc_at_start is not None
-            )
+            if not self._shutdown_requested:
+                self._record_failure(err)
+                if err.kind is ErrorKind.AUTH:
+                    self.config_entry.async_start_reauth(self.hass)
+                if not (err.kind is ErrorKind.REFUSED and overrides_given):
+                    # the last update failed: `stale` says so at once
+                    self.async_set_update_error(err.update_error())
             raise err.action_error(overrides_given=overrides_given) from err
         if soc_targets is not None:
             self.soc_targets = tuple(soc_targets)
@@ -195,16 +213,53 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self.async_set_updated_data(schedule)
         return schedule
 
-    async def _async_fetch(self, options: JobOptions | None = None) -> Schedule:
-        """Run a job (one at a time); failures are raised as ScheduleRequestError."""
+    @overload
+    async def _async_fetch(self, options: JobOptions) -> Schedule: ...
+
+    @overload
+    async def _async_fetch(
+        self, options: None, *, unless_newer_than: int
+    ) -> Schedule | None: ...
+
+    async def _async_fetch(
+        self, options: JobOptions | None, *, unless_newer_than: int | None = None
+    ) -> Schedule | None:
+        """Run a job (one at a time); failures are raised as ScheduleRequestError.
+
+        With `unless_newer_than`, None when a schedule arrived since that
+        generation (while this call waited for the lock). Unloading cancels
+        the job (`async_shutdown`).
+        """
         async with self._lock:
+            if unless_newer_than is not None and unless_newer_than != self._generation:
+                return None
             options = options or JobOptions(soc_targets=self.soc_targets)
             if options.soc_at_start is None and self.settings.soc_entity:
                 options = replace(
                     options,
                     soc_at_start=kwh_quantity(self._read_soc(self.settings.soc_entity)),
                 )
-            return await self.job.async_run(options, dt_util.utcnow())
+            job = self.config_entry.async_create_background_task(
+                self.hass,
+                self.job.async_run(options, dt_util.utcnow()),
+                name=f"{self.name} job",
+            )
+            self._jobs.add(job)
+            try:
+                schedule = await job
+            except asyncio.CancelledError as err:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the caller itself is cancelled
+                raise ScheduleRequestError(
+                    ErrorKind.CANCELLED,
+                    "schedule_cancelled",
+                    {"device": self.subentry.title},
+                ) from err
+            finally:
+                self._jobs.discard(job)
+            self._generation += 1
+            return schedule
 
     def _read_soc(self, entity_id: str) -> float:
         """The state of charge in kWh, from the configured entity."""
@@ -222,6 +277,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         """Remember the success; a failure's repair issue is resolved."""
         self.last_success = dt_util.utcnow()
         self.last_error = None
+        self.last_error_message = None
         if self._logged_reason is not None:
             LOGGER.info("Schedule for %s is back", self.subentry.title)
         self._logged_reason = None
@@ -231,6 +287,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def _record_failure(self, err: ScheduleRequestError) -> None:
         """Remember the failure; an infeasible schedule gets a repair issue."""
         self.last_error = err
+        self.last_error_message = str(err.update_error())
         self.last_error_time = dt_util.utcnow()
         if err.kind is ErrorKind.SOC_UNAVAILABLE:
             self._track_soc()
@@ -308,7 +365,11 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop the step timer and the state of charge tracking too."""
+        """Stop the timers, the state of charge tracking and any job in flight."""
         await super().async_shutdown()
         self._step_timer.cancel()
         self._untrack_soc()
+        for job in self._jobs:
+            job.cancel()
+        if self._jobs:
+            await asyncio.gather(*self._jobs, return_exceptions=True)

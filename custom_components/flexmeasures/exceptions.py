@@ -37,6 +37,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"  # the job did not finish in time
     SOC_UNAVAILABLE = "soc_unavailable"  # the state of charge has no value (yet)
     SOC_UNIT = "soc_unit"  # the state of charge cannot be read as energy
+    CANCELLED = "cancelled"  # the entry was unloaded while the job ran
 
 
 @dataclass(eq=False)
