@@ -44,6 +44,7 @@ from .const import (
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .forwarder import MeasurementForwarder
+from .frontend import async_load_card, async_register_card_path, async_unload_card
 from .outbox import MeasurementMapping, outbox_store
 from .services import async_setup_services
 
@@ -58,8 +59,9 @@ PLATFORMS: list[Platform] = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the FlexMeasures integration (actions are registered here)."""
+    """Set up the FlexMeasures integration (actions and the card's path)."""
     async_setup_services(hass)
+    await async_register_card_path(hass)
     return True
 
 
@@ -143,6 +145,7 @@ async def async_setup_entry(
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_load_card(hass)
     return True
 
 
@@ -190,7 +193,9 @@ async def async_unload_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> bool:
     """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        async_unload_card(hass)
+    return unloaded
 
 
 async def async_remove_entry(

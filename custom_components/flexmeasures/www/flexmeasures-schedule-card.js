@@ -1,0 +1,723 @@
+/*
+ * FlexMeasures schedule card (custom:flexmeasures-schedule-card).
+ *
+ * Served and registered by the FlexMeasures integration itself: no dashboard
+ * resource, no build step, no third-party code. Plain JavaScript drawing SVG.
+ *
+ *   type: custom:flexmeasures-schedule-card
+ *   device_id: <a FlexMeasures schedule (or site) device>
+ *   hours: 24        # optional, how far ahead to draw
+ *   title: ...       # optional, default the device's name
+ *
+ * It finds the device's entities in hass.entities (platform flexmeasures, by
+ * translation key): power_setpoint (attribute `schedule: [{start, end, value}]`,
+ * UTC, kW, consumption positive), consumption_price (state = price now,
+ * attribute `forecast`), planned_cost, next_change, stale; on a site device
+ * site_power (its `schedule`, and `devices`: the members' power_setpoint
+ * entities, drawn stacked). Drawn elements carry data-* attributes (start,
+ * value, ...) so that a browser check can compare them with the attributes.
+ */
+
+const CARD_TYPE = "flexmeasures-schedule-card";
+const EDITOR_TYPE = `${CARD_TYPE}-editor`;
+const DOMAIN = "flexmeasures";
+const DEFAULT_HOURS = 24;
+const MAX_HOURS = 168;
+const CHART_HEIGHT = 220;
+const MIN_WIDTH = 260;
+const REDRAW_MS = 60_000; // the now marker moves once a minute
+const TICK_HOURS = [1, 2, 3, 4, 6, 8, 12, 24, 48];
+const MEMBER_COLORS = ["#4db6ac", "#f06292", "#ffb74d", "#7986cb", "#a1887f", "#90a4ae"];
+
+// ------------------------------------------------------------------ pure helpers
+
+/** A `schedule`/`forecast` attribute as sorted steps {start, end (ms), value, iso}. */
+export function parseSteps(items) {
+  if (!Array.isArray(items)) return [];
+  const steps = [];
+  for (const item of items) {
+    if (!item || typeof item !== "object") continue;
+    const start = Date.parse(item.start);
+    const end = Date.parse(item.end);
+    const value = typeof item.value === "number" ? item.value : Number.parseFloat(item.value);
+    if (Number.isFinite(start) && Number.isFinite(end) && end > start && Number.isFinite(value)) {
+      steps.push({ start, end, value, iso: String(item.start) });
+    }
+  }
+  return steps.sort((a, b) => a.start - b.start);
+}
+
+/** The value of the step covering t (start <= t < end), or null. */
+export function valueAt(steps, t) {
+  let lo = 0;
+  let hi = steps.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const step = steps[mid];
+    if (t < step.start) hi = mid - 1;
+    else if (t >= step.end) lo = mid + 1;
+    else return step.value;
+  }
+  return null;
+}
+
+/** The steps overlapping [x0, x1). */
+export function stepsIn(steps, x0, x1) {
+  return steps.filter((s) => s.end > x0 && s.start < x1);
+}
+
+/**
+ * Stack the members' schedules over [x0, x1): charging (> 0) upwards from 0,
+ * discharging (< 0) downwards, in member order. Returns segments
+ * {member, start, end, value, base, top} (base/top in kW; |top - base| = |value|),
+ * merged where a member's segment continues unchanged.
+ */
+export function stackSchedules(members, x0, x1) {
+  const cuts = new Set([x0, x1]);
+  for (const steps of members) {
+    for (const s of steps) {
+      if (s.start > x0 && s.start < x1) cuts.add(s.start);
+      if (s.end > x0 && s.end < x1) cuts.add(s.end);
+    }
+  }
+  const times = [...cuts].sort((a, b) => a - b);
+  const open = new Map(); // member -> segment still growing
+  const segments = [];
+  for (let i = 0; i + 1 < times.length; i += 1) {
+    const a = times[i];
+    const b = times[i + 1];
+    let up = 0;
+    let down = 0;
+    members.forEach((steps, member) => {
+      const value = valueAt(steps, a);
+      let segment = null;
+      if (value !== null && value !== 0) {
+        const base = value > 0 ? up : down;
+        const top = base + value;
+        if (value > 0) up = top;
+        else down = top;
+        const last = open.get(member);
+        if (last && last.end === a && last.value === value && last.base === base) {
+          last.end = b;
+          segment = last;
+        } else {
+          segment = { member, start: a, end: b, value, base, top };
+          segments.push(segment);
+        }
+      }
+      open.set(member, segment);
+    });
+  }
+  return segments;
+}
+
+/** Round axis bounds and ticks covering [lo, hi] in about `count` steps. */
+export function niceScale(lo, hi, count = 4) {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return niceScale(0, 1, count);
+  if (hi - lo < 1e-9) {
+    const pad = Math.abs(hi) > 1e-9 ? Math.abs(hi) * 0.1 : 1;
+    return niceScale(lo - pad, hi + pad, count);
+  }
+  const raw = (hi - lo) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const min = Math.floor(lo / step + 1e-9) * step;
+  const max = Math.ceil(hi / step - 1e-9) * step;
+  const ticks = [];
+  for (let v = min; v <= max + step / 2; v += step) ticks.push(Math.abs(v) < step / 1e6 ? 0 : v);
+  return { min, max, step, ticks };
+}
+
+/** The FlexMeasures entities of a device, by translation key. */
+export function deviceEntities(hass, deviceId) {
+  const found = {};
+  if (!hass || !hass.entities || !deviceId) return found;
+  for (const entry of Object.values(hass.entities)) {
+    if (entry.device_id === deviceId && entry.platform === DOMAIN && entry.translation_key) {
+      found[entry.translation_key] ??= entry.entity_id;
+    }
+  }
+  return found;
+}
+
+/** The first FlexMeasures schedule device (or else site device), for the card picker. */
+export function firstScheduleDevice(hass) {
+  const entries = Object.values((hass && hass.entities) || {}).filter(
+    (e) => e.platform === DOMAIN && e.device_id,
+  );
+  const pick = (key) => entries.find((e) => e.translation_key === key);
+  const entry = pick("power_setpoint") || pick("site_power");
+  return entry ? entry.device_id : undefined;
+}
+
+// ------------------------------------------------------------------ formatting
+
+const escapeHtml = (text) =>
+  String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+const round = (v) => Math.round(v * 100) / 100;
+
+function numberLocale(hass) {
+  const locale = (hass && hass.locale) || {};
+  switch (locale.number_format) {
+    case "comma_decimal":
+      return "en-US";
+    case "decimal_comma":
+      return "de";
+    case "space_comma":
+      return "fr";
+    case "system":
+      return undefined;
+    default:
+      return locale.language || undefined;
+  }
+}
+
+function formatNumber(hass, value, digits = 2) {
+  const options = { maximumFractionDigits: digits };
+  if (hass && hass.locale && hass.locale.number_format === "none") options.useGrouping = false;
+  try {
+    return new Intl.NumberFormat(numberLocale(hass), options).format(value);
+  } catch (_err) {
+    return String(round(value));
+  }
+}
+
+function timeZone(hass) {
+  const locale = (hass && hass.locale) || {};
+  return locale.time_zone === "server" && hass.config ? hass.config.time_zone : undefined;
+}
+
+function timeFormatter(hass, withDay = false) {
+  const locale = (hass && hass.locale) || {};
+  const options = { hour: "2-digit", minute: "2-digit", timeZone: timeZone(hass) };
+  if (withDay) options.weekday = "short";
+  if (locale.time_format === "12") options.hour12 = true;
+  else if (locale.time_format === "24") options.hourCycle = "h23";
+  try {
+    return new Intl.DateTimeFormat(locale.language || undefined, options);
+  } catch (_err) {
+    return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  }
+}
+
+/** Hour and minute of t in the card's time zone (for aligning the time axis). */
+function hourMinute(formatter, t) {
+  let hour = 0;
+  let minute = 0;
+  for (const part of formatter.formatToParts(t)) {
+    if (part.type === "hour") hour = Number.parseInt(part.value, 10) % 24;
+    if (part.type === "minute") minute = Number.parseInt(part.value, 10);
+  }
+  return [hour, minute];
+}
+
+const usable = (stateObj) =>
+  stateObj && stateObj.state !== "unavailable" && stateObj.state !== "unknown";
+
+function formatState(hass, stateObj) {
+  if (typeof hass.formatEntityState === "function") return hass.formatEntityState(stateObj);
+  const unit = stateObj.attributes.unit_of_measurement;
+  const number = Number.parseFloat(stateObj.state);
+  const text = Number.isFinite(number) ? formatNumber(hass, number) : stateObj.state;
+  return unit ? `${text} ${unit}` : text;
+}
+
+// ------------------------------------------------------------------ the card
+
+const STYLE = `
+  :host { display: block; }
+  ha-card { padding: 16px 16px 8px; color: var(--primary-text-color); overflow: hidden; }
+  .header { display: flex; align-items: baseline; justify-content: space-between; gap: 8px; }
+  .name { font-size: var(--ha-card-header-font-size, 1.2em); font-weight: 500; }
+  .stale { font-size: 0.85em; color: var(--warning-color, #ffa600); white-space: nowrap; }
+  .summary { display: flex; flex-wrap: wrap; align-items: flex-end; gap: 4px 20px; margin: 8px 0 4px; }
+  .setpoint { cursor: pointer; line-height: 1; }
+  .setpoint .value { font-size: 2.4em; font-weight: 400; }
+  .setpoint .unit { font-size: 1.1em; margin-left: 4px; color: var(--secondary-text-color); }
+  .mode { font-size: 0.9em; color: var(--secondary-text-color); margin-top: 4px; }
+  .fact { font-size: 0.9em; cursor: pointer; }
+  .fact .label { display: block; font-size: 0.85em; color: var(--secondary-text-color); }
+  .chart { width: 100%; min-height: ${CHART_HEIGHT}px; }
+  .chart svg { display: block; width: 100%; height: auto; overflow: visible; }
+  .empty { color: var(--secondary-text-color); padding: 24px 0; text-align: center; }
+  .legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 0.85em; color: var(--secondary-text-color); padding: 4px 0; }
+  .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; margin-right: 6px;
+    border-radius: 2px; background: var(--swatch); vertical-align: -1px; }
+  .legend .line::before { height: 3px; vertical-align: 3px; }
+  svg text { fill: var(--secondary-text-color); font-size: 11px; font-family: inherit; }
+  svg .grid { stroke: var(--divider-color, rgba(127, 127, 127, 0.3)); stroke-width: 1; }
+  svg .axis { stroke: var(--secondary-text-color); stroke-width: 1; opacity: 0.6; }
+  svg .bar.charge { fill: var(--flexmeasures-charge-color, var(--energy-battery-in-color, #f06292)); }
+  svg .bar.discharge { fill: var(--flexmeasures-discharge-color, var(--energy-battery-out-color, #4db6ac)); }
+  svg .bar.past { opacity: 0.4; }
+  svg .price-step, svg .price-riser { stroke: var(--flexmeasures-price-color, var(--energy-grid-consumption-color, #488fc2));
+    stroke-width: 2; stroke-linecap: round; fill: none; }
+  svg .now { stroke: var(--primary-color, #03a9f4); stroke-width: 2; stroke-dasharray: 4 3; }
+  svg .now-label { fill: var(--primary-color, #03a9f4); font-weight: 500; }
+`;
+
+class FlexMeasuresScheduleCard extends HTMLElement {
+  constructor() {
+    super();
+    this._config = {};
+    this._hass = undefined;
+    this._width = 0;
+    this._signature = undefined;
+    this._timer = undefined;
+    this.drawCount = 0; // how often it drew (a hass update that changes nothing does not)
+    this.attachShadow({ mode: "open" });
+    this.shadowRoot.innerHTML = `<style>${STYLE}</style>
+      <ha-card>
+        <div class="header"><div class="name"></div><div class="stale" hidden>Not updated</div></div>
+        <div class="summary"></div>
+        <div class="chart"></div>
+        <div class="legend"></div>
+      </ha-card>`;
+    this._els = {
+      name: this.shadowRoot.querySelector(".name"),
+      stale: this.shadowRoot.querySelector(".stale"),
+      summary: this.shadowRoot.querySelector(".summary"),
+      chart: this.shadowRoot.querySelector(".chart"),
+      legend: this.shadowRoot.querySelector(".legend"),
+    };
+    this._els.summary.addEventListener("click", (ev) => {
+      const target = ev.target.closest("[data-entity]");
+      if (target) this._moreInfo(target.dataset.entity);
+    });
+    this._resize = new ResizeObserver((entries) => {
+      const width = Math.round(entries[0].contentRect.width);
+      if (width > 0 && width !== this._width) {
+        this._width = width;
+        this._render(true);
+      }
+    });
+  }
+
+  static getConfigElement() {
+    return document.createElement(EDITOR_TYPE);
+  }
+
+  static getStubConfig(hass) {
+    const deviceId = firstScheduleDevice(hass);
+    return deviceId ? { device_id: deviceId } : {};
+  }
+
+  setConfig(config) {
+    if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+    if (config.hours !== undefined) {
+      const hours = Number(config.hours);
+      if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_HOURS) {
+        throw new Error(`hours must be a number from 1 to ${MAX_HOURS}`);
+      }
+    }
+    this._config = { ...config };
+    this._render(true);
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    this._render(false);
+  }
+
+  get hass() {
+    return this._hass;
+  }
+
+  getCardSize() {
+    return 6;
+  }
+
+  getGridOptions() {
+    return { columns: 12, min_columns: 6, rows: "auto" };
+  }
+
+  connectedCallback() {
+    this._resize.observe(this._els.chart);
+    this._timer = setInterval(() => this._render(true), REDRAW_MS);
+    this._render(true);
+  }
+
+  disconnectedCallback() {
+    this._resize.disconnect();
+    clearInterval(this._timer);
+    this._timer = undefined;
+  }
+
+  _moreInfo(entityId) {
+    this.dispatchEvent(new CustomEvent("hass-more-info", { detail: { entityId }, bubbles: true, composed: true }));
+  }
+
+  /** What the drawing depends on; a hass update that changes none of it is ignored. */
+  _inputs() {
+    const hass = this._hass;
+    const ids = deviceEntities(hass, this._config.device_id);
+    const sitePower = ids.site_power && hass.states[ids.site_power];
+    const members = ids.power_setpoint
+      ? []
+      : ((sitePower && Array.isArray(sitePower.attributes.devices) && sitePower.attributes.devices) || []);
+    const watched = [
+      ids.power_setpoint,
+      ids.site_power,
+      ids.consumption_price,
+      ids.planned_cost,
+      ids.next_change,
+      ids.stale,
+      ...members,
+    ].map((id) => id && hass.states[id]);
+    return { ids, members, watched };
+  }
+
+  _render(force) {
+    const hass = this._hass;
+    if (!hass || !this.isConnected) return;
+    const inputs = this._inputs();
+    const signature = [this._config, hass.entities, hass.locale, ...inputs.watched];
+    if (
+      !force &&
+      this._signature &&
+      signature.length === this._signature.length &&
+      signature.every((v, i) => v === this._signature[i])
+    ) {
+      return;
+    }
+    this._signature = signature;
+    this.drawCount += 1;
+    try {
+      this._draw(inputs);
+    } catch (err) {
+      this._els.chart.innerHTML = `<div class="empty">${escapeHtml(err.message)}</div>`;
+    }
+  }
+
+  _draw({ ids, members }) {
+    const hass = this._hass;
+    const config = this._config;
+    const els = this._els;
+    const device = hass.devices && config.device_id ? hass.devices[config.device_id] : undefined;
+    els.name.textContent = config.title || (device && (device.name_by_user || device.name)) || "FlexMeasures schedule";
+
+    const powerId = ids.power_setpoint || ids.site_power;
+    if (!config.device_id || !powerId) {
+      els.stale.hidden = true;
+      els.summary.innerHTML = "";
+      els.legend.innerHTML = "";
+      els.chart.innerHTML = `<div class="empty">${
+        config.device_id
+          ? "This device has no FlexMeasures schedule."
+          : "Pick a FlexMeasures schedule device in the card's settings."
+      }</div>`;
+      return;
+    }
+    const power = hass.states[powerId];
+    const stale = ids.stale && hass.states[ids.stale];
+    els.stale.hidden = !(stale && stale.state === "on");
+    els.stale.title = "The last schedule update failed; the plan shown is the last good one.";
+
+    const sign = power && power.attributes.sign_convention === "production_positive" ? -1 : 1;
+    const toSteps = (stateObj) =>
+      parseSteps(stateObj && stateObj.attributes.schedule).map((s) => ({ ...s, value: sign * s.value }));
+    const steps = toSteps(power);
+    const now = Date.now();
+    const hours = Number(config.hours) || DEFAULT_HOURS;
+    const span = hours * 3_600_000;
+    const x0 = now - Math.max(15 * 60_000, span / 24);
+    const x1 = now + span;
+
+    this._drawSummary({ ids, power, steps, now });
+
+    const price = ids.consumption_price && hass.states[ids.consumption_price];
+    const priceSteps = usable(price) ? stepsIn(parseSteps(price.attributes.forecast), x0, x1) : [];
+    const priceUnit = price ? price.attributes.unit_of_measurement || "" : "";
+
+    let memberSteps = [];
+    let memberNames = [];
+    if (members.length) {
+      const present = members.filter((id) => hass.states[id]);
+      memberSteps = present.map((id) => toSteps(hass.states[id]));
+      memberNames = present.map((id) => {
+        const entry = hass.entities[id];
+        const dev = entry && entry.device_id && hass.devices ? hass.devices[entry.device_id] : undefined;
+        return (dev && (dev.name_by_user || dev.name)) || hass.states[id].attributes.friendly_name || id;
+      });
+      if (!memberSteps.some((s) => s.length)) {
+        memberSteps = [];
+        memberNames = [];
+      }
+    }
+    const unit = (power && power.attributes.unit_of_measurement) || "kW";
+    els.chart.innerHTML = this._chartSvg({
+      steps: stepsIn(steps, x0, x1),
+      memberSteps,
+      memberIds: members.filter((id) => hass.states[id]),
+      priceSteps,
+      priceUnit,
+      unit,
+      now,
+      x0,
+      x1,
+    });
+    const legend = [];
+    if (memberSteps.length) {
+      memberNames.forEach((name, i) =>
+        legend.push(`<span style="--swatch: ${MEMBER_COLORS[i % MEMBER_COLORS.length]}">${escapeHtml(name)}</span>`),
+      );
+    } else {
+      legend.push(
+        `<span class="charge" style="--swatch: var(--flexmeasures-charge-color, var(--energy-battery-in-color, #f06292))">Charging</span>`,
+        `<span class="discharge" style="--swatch: var(--flexmeasures-discharge-color, var(--energy-battery-out-color, #4db6ac))">Discharging</span>`,
+      );
+    }
+    if (priceSteps.length) {
+      legend.push(
+        `<span class="line" style="--swatch: var(--flexmeasures-price-color, var(--energy-grid-consumption-color, #488fc2))">Price (${escapeHtml(priceUnit)})</span>`,
+      );
+    }
+    els.legend.innerHTML = legend.join("");
+  }
+
+  _drawSummary({ ids, power, steps, now }) {
+    const hass = this._hass;
+    const parts = [];
+    if (usable(power)) {
+      const value = Number.parseFloat(power.state);
+      const entry = hass.entities[power.entity_id] || {};
+      const digits = Number.isInteger(entry.display_precision) ? entry.display_precision : 2;
+      const unit = power.attributes.unit_of_measurement || "kW";
+      let mode = "Idle";
+      if (value > 0) mode = "Charging";
+      else if (value < 0) mode = "Discharging";
+      parts.push(`<div class="setpoint" data-entity="${escapeHtml(power.entity_id)}" data-value="${escapeHtml(power.state)}">
+          <span class="value">${escapeHtml(formatNumber(hass, value, digits))}</span><span class="unit">${escapeHtml(unit)}</span>
+          <div class="mode">${mode} now</div></div>`);
+    } else {
+      parts.push(`<div class="setpoint" data-entity="${escapeHtml(power ? power.entity_id : "")}">
+          <span class="value">–</span><div class="mode">No schedule covers now</div></div>`);
+    }
+    const next = ids.next_change && hass.states[ids.next_change];
+    if (usable(next)) {
+      const at = Date.parse(next.state);
+      if (Number.isFinite(at)) {
+        const withDay = at - now > 20 * 3_600_000;
+        const then = valueAt(steps, at);
+        const unit = (power && power.attributes.unit_of_measurement) || "kW";
+        const to = then === null ? "end of plan" : `${formatNumber(hass, then)} ${unit}`;
+        parts.push(`<div class="fact next-change" data-entity="${escapeHtml(next.entity_id)}" data-value="${escapeHtml(next.state)}">
+            <span class="label">Next change</span>${escapeHtml(timeFormatter(hass, withDay).format(at))} → ${escapeHtml(to)}</div>`);
+      }
+    }
+    const price = ids.consumption_price && hass.states[ids.consumption_price];
+    if (usable(price)) {
+      parts.push(`<div class="fact price-now" data-entity="${escapeHtml(price.entity_id)}" data-value="${escapeHtml(price.state)}">
+          <span class="label">Price now</span>${escapeHtml(formatState(hass, price))}</div>`);
+    }
+    const cost = ids.planned_cost && hass.states[ids.planned_cost];
+    if (usable(cost)) {
+      parts.push(`<div class="fact planned-cost" data-entity="${escapeHtml(cost.entity_id)}" data-value="${escapeHtml(cost.state)}">
+          <span class="label">Planned cost</span>${escapeHtml(formatState(hass, cost))}</div>`);
+    }
+    this._els.summary.innerHTML = parts.join("");
+  }
+
+  _chartSvg({ steps, memberSteps, memberIds, priceSteps, priceUnit, unit, now, x0, x1 }) {
+    const hass = this._hass;
+    const width = Math.max(MIN_WIDTH, this._width || this._els.chart.clientWidth || 400);
+    const height = CHART_HEIGHT;
+    const hasPrice = priceSteps.length > 0;
+    const m = { left: 44, right: hasPrice ? 48 : 12, top: 18, bottom: 22 };
+    const plotW = width - m.left - m.right;
+    const plotH = height - m.top - m.bottom;
+    const stacked = memberSteps.length ? stackSchedules(memberSteps, x0, x1) : null;
+    if (!steps.length && !(stacked && stacked.length)) {
+      return `<div class="empty">No planned power in the next ${escapeHtml(formatNumber(hass, (x1 - now) / 3_600_000, 0))} hours.</div>`;
+    }
+
+    // power axis (left), including 0
+    let lo = 0;
+    let hi = 0;
+    for (const s of stacked || steps) {
+      const a = stacked ? s.base : 0;
+      const b = stacked ? s.top : s.value;
+      lo = Math.min(lo, a, b);
+      hi = Math.max(hi, a, b);
+    }
+    const ps = niceScale(lo, hi, plotH < 160 ? 3 : 4);
+    const x = (t) => m.left + ((Math.min(Math.max(t, x0), x1) - x0) / (x1 - x0)) * plotW;
+    const y = (v) => m.top + ((ps.max - v) / (ps.max - ps.min)) * plotH;
+    const f = (v) => v.toFixed(1);
+    const out = [];
+    out.push(
+      `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Planned power over the next hours" data-x0="${new Date(x0).toISOString()}" data-x1="${new Date(x1).toISOString()}" data-zero-y="${f(y(0))}" data-plot="${m.left} ${m.top} ${plotW} ${plotH}">`,
+    );
+
+    // grid and axes
+    for (const v of ps.ticks) {
+      out.push(`<line class="grid" x1="${m.left}" x2="${m.left + plotW}" y1="${f(y(v))}" y2="${f(y(v))}"/>`);
+      out.push(`<text x="${m.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${escapeHtml(formatNumber(hass, v))}</text>`);
+    }
+    out.push(`<text x="${m.left - 6}" y="${m.top - 6}" text-anchor="end">${escapeHtml(unit)}</text>`);
+    const formatter = timeFormatter(hass);
+    const perHour = plotW / ((x1 - x0) / 3_600_000);
+    const every = TICK_HOURS.find((h) => h * perHour >= 56) || 48;
+    for (let t = Math.ceil(x0 / 900_000) * 900_000; t <= x1; t += 900_000) {
+      const [hour, minute] = hourMinute(formatter, t);
+      if (minute !== 0 || hour % Math.min(every, 24) !== 0) continue;
+      if (every > 24 && Math.round(t / 3_600_000) % every !== 0) continue;
+      const tx = x(t);
+      out.push(`<line class="grid" x1="${f(tx)}" x2="${f(tx)}" y1="${m.top}" y2="${m.top + plotH}"/>`);
+      out.push(`<text class="time" x="${f(tx)}" y="${height - 6}" text-anchor="middle">${escapeHtml(formatter.format(t))}</text>`);
+    }
+
+    // planned power: bars from 0 (one per schedule step), or stacked per member
+    const bar = (cls, start, end, from, to, attrs, label) => {
+      const top = Math.min(y(from), y(to));
+      const h = Math.abs(y(from) - y(to));
+      const past = end <= now ? " past" : "";
+      return `<rect class="bar ${cls}${past}" x="${f(x(start))}" y="${f(top)}" width="${f(Math.max(0, x(end) - x(start)))}" height="${f(h)}" ${attrs}><title>${escapeHtml(label)}</title></rect>`;
+    };
+    const span = (s, value) =>
+      `${formatter.format(s.start)}–${formatter.format(s.end)}: ${formatNumber(hass, value)} ${unit}`;
+    if (stacked) {
+      for (const s of stacked) {
+        const color = MEMBER_COLORS[s.member % MEMBER_COLORS.length];
+        const cls = s.value > 0 ? "charge member" : "discharge member";
+        const attrs = `style="fill: ${color}" data-member="${escapeHtml(memberIds[s.member])}" data-start="${new Date(s.start).toISOString()}" data-end="${new Date(s.end).toISOString()}" data-value="${s.value}" data-base="${round(s.base)}"`;
+        out.push(bar(cls, s.start, s.end, s.base, s.top, attrs, span(s, s.value)));
+      }
+    } else {
+      for (const s of steps) {
+        let cls = "idle";
+        if (s.value > 0) cls = "charge";
+        else if (s.value < 0) cls = "discharge";
+        const attrs = `data-start="${escapeHtml(s.iso)}" data-end="${new Date(s.end).toISOString()}" data-value="${s.value}"`;
+        out.push(bar(cls, s.start, s.end, 0, s.value, attrs, span(s, s.value)));
+      }
+    }
+    out.push(`<line class="axis zero" x1="${m.left}" x2="${m.left + plotW}" y1="${f(y(0))}" y2="${f(y(0))}"/>`);
+
+    // price: a step line on the right axis
+    if (hasPrice) {
+      let plo = Infinity;
+      let phi = -Infinity;
+      for (const s of priceSteps) {
+        plo = Math.min(plo, s.value);
+        phi = Math.max(phi, s.value);
+      }
+      const pr = niceScale(plo, phi, ps.ticks.length - 1);
+      const yp = (v) => m.top + ((pr.max - v) / (pr.max - pr.min)) * plotH;
+      for (const v of pr.ticks) {
+        out.push(`<text class="price-tick" x="${m.left + plotW + 6}" y="${f(yp(v) + 4)}" text-anchor="start">${escapeHtml(formatNumber(hass, v, 3))}</text>`);
+      }
+      out.push(`<text x="${m.left + plotW + 6}" y="${m.top - 6}" text-anchor="start">${escapeHtml(priceUnit)}</text>`);
+      let previous = null;
+      for (const s of priceSteps) {
+        if (previous && previous.end === s.start) {
+          out.push(`<line class="price-riser" x1="${f(x(s.start))}" x2="${f(x(s.start))}" y1="${f(yp(previous.value))}" y2="${f(yp(s.value))}"/>`);
+        }
+        out.push(
+          `<line class="price-step" x1="${f(x(s.start))}" x2="${f(x(s.end))}" y1="${f(yp(s.value))}" y2="${f(yp(s.value))}" data-start="${escapeHtml(s.iso)}" data-value="${s.value}"><title>${escapeHtml(`${formatter.format(s.start)}–${formatter.format(s.end)}: ${formatNumber(hass, s.value, 4)} ${priceUnit}`)}</title></line>`,
+        );
+        previous = s;
+      }
+    }
+
+    // now
+    const nx = f(x(now));
+    out.push(`<line class="now" x1="${nx}" x2="${nx}" y1="${m.top - 2}" y2="${m.top + plotH}" data-time="${new Date(now).toISOString()}"/>`);
+    const nearRight = x(now) > m.left + plotW - 30;
+    out.push(
+      `<text class="now-label" x="${f(x(now) + (nearRight ? -4 : 4))}" y="${m.top - 6}" text-anchor="${nearRight ? "end" : "start"}">now</text>`,
+    );
+    out.push("</svg>");
+    return out.join("");
+  }
+}
+
+// ------------------------------------------------------------------ the visual editor
+
+const SCHEMA = [
+  {
+    name: "device_id",
+    required: true,
+    selector: {
+      device: {
+        filter: [{ integration: DOMAIN }],
+        // schedule and site devices have a power sensor (accounts and measurements do not)
+        entity: [{ integration: DOMAIN, domain: "sensor", device_class: "power" }],
+      },
+    },
+  },
+  { name: "title", selector: { text: {} } },
+  { name: "hours", selector: { number: { min: 1, max: MAX_HOURS, step: 1, mode: "box", unit_of_measurement: "h" } } },
+];
+const LABELS = {
+  device_id: "FlexMeasures schedule device",
+  title: "Title (default: the device's name)",
+  hours: `Hours ahead (default ${DEFAULT_HOURS})`,
+};
+
+/** ha-form is the frontend's own; load it when the editor opens before anything else did. */
+async function ensureHaForm() {
+  if (customElements.get("ha-form") || !window.loadCardHelpers) return;
+  const helpers = await window.loadCardHelpers();
+  const card = await helpers.createCardElement({ type: "entities", entities: [] });
+  if (card && card.constructor.getConfigElement) await card.constructor.getConfigElement();
+}
+
+class FlexMeasuresScheduleCardEditor extends HTMLElement {
+  constructor() {
+    super();
+    this._config = {};
+    this._hass = undefined;
+    this._form = undefined;
+  }
+
+  setConfig(config) {
+    this._config = { ...config };
+    this._render();
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    this._render();
+  }
+
+  connectedCallback() {
+    ensureHaForm().then(() => this._render());
+  }
+
+  _render() {
+    if (!this._hass) return;
+    if (!this._form) {
+      this._form = document.createElement("ha-form");
+      this._form.computeLabel = (schema) => LABELS[schema.name] || schema.name;
+      this._form.addEventListener("value-changed", (ev) => {
+        ev.stopPropagation();
+        const config = { ...this._config, ...ev.detail.value };
+        for (const key of ["title", "hours"]) {
+          if (config[key] === "" || config[key] === undefined || config[key] === null) delete config[key];
+        }
+        this._config = config;
+        this.dispatchEvent(new CustomEvent("config-changed", { detail: { config }, bubbles: true, composed: true }));
+      });
+      this.appendChild(this._form);
+    }
+    this._form.hass = this._hass;
+    this._form.data = this._config;
+    this._form.schema = SCHEMA;
+  }
+}
+
+if (!customElements.get(CARD_TYPE)) customElements.define(CARD_TYPE, FlexMeasuresScheduleCard);
+if (!customElements.get(EDITOR_TYPE)) customElements.define(EDITOR_TYPE, FlexMeasuresScheduleCardEditor);
+
+window.customCards = window.customCards || [];
+if (!window.customCards.some((card) => card.type === CARD_TYPE)) {
+  window.customCards.push({
+    type: CARD_TYPE,
+    name: "FlexMeasures schedule",
+    description: "The planned charging and discharging of a FlexMeasures schedule, with the price and the setpoint now.",
+    preview: true,
+    documentationURL: "https://github.com/flexmeasures-ha/flexmeasures-ha#the-schedule-card",
+  });
+}
