@@ -8,7 +8,8 @@ One implementation for scripts/develop and the browser checks (tests/browser):
 
 `prepare` makes DIR a ready-to-start config dir (idempotent; run it before every start):
   - configuration.yaml and dashboards/flexmeasures.yaml from dev/ (always overwritten:
-    edit the templates in dev/)
+    edit the templates in dev/); the dashboard's __HOME_BATTERY_DEVICE_ID__ becomes
+    the id of the schedule device (registered here if HA has not done it yet)
   - custom_components/flexmeasures -> this repo's custom_components/flexmeasures (symlink)
   - .storage/onboarding marked done, and an owner user (only if none exists yet)
   - .storage/http: bind 127.0.0.1 only, on --port (always rewritten)
@@ -60,6 +61,8 @@ DEFAULT_USERNAME = "dev"
 DEFAULT_PASSWORD = "dev-password"  # a throw-away login for a loopback-only dev HA
 DEFAULT_PORT = 8123
 DASHBOARD_URL = "/flexmeasures-dev/battery"
+# In dev/dashboard.yaml, replaced by the id of the "Home battery" device.
+DEVICE_ID_PLACEHOLDER = "__HOME_BATTERY_DEVICE_ID__"
 
 # The schedule subentry's title; entity ids derive from it (dev/dashboard.yaml).
 SCHEDULE_TITLE = "Home battery"
@@ -84,9 +87,6 @@ def prepare(
     storage.mkdir(parents=True, exist_ok=True)
     (config_dir / "dashboards").mkdir(exist_ok=True)
     shutil.copyfile(TEMPLATES / "configuration.yaml", config_dir / "configuration.yaml")
-    shutil.copyfile(
-        TEMPLATES / "dashboard.yaml", config_dir / "dashboards" / "flexmeasures.yaml"
-    )
     for name in ("automations.yaml", "scripts.yaml", "scenes.yaml"):
         (config_dir / name).touch()
 
@@ -121,7 +121,54 @@ def prepare(
             f"configured FlexMeasures {fm['FLEXMEASURES_URL']} as {fm['FLEXMEASURES_EMAIL']}"
         )
         notes.extend(entry_notes)
+
+    # The dashboard's schedule card names the "Home battery" device by its id.
+    device_id = ""
+    if entries.exists():
+        device_id = asyncio.run(_schedule_device_id(config_dir)) or ""
+    dashboard = (TEMPLATES / "dashboard.yaml").read_text()
+    (config_dir / "dashboards" / "flexmeasures.yaml").write_text(
+        dashboard.replace(DEVICE_ID_PLACEHOLDER, device_id)
+    )
     return notes
+
+
+async def _schedule_device_id(config_dir: Path) -> str | None:
+    """The device id of the first FlexMeasures schedule subentry (made if needed).
+
+    A device's id is random, made when the device is first registered; the
+    integration registers a schedule device with identifiers (domain, subentry
+    id) (entity.py). Registering it here first, with HA's own device registry,
+    lets the dashboard name it by id before Home Assistant ever ran; when the
+    integration starts it finds this device and completes it.
+    """
+    from homeassistant.config_entries import ConfigEntries
+    from homeassistant.core import CoreState, HomeAssistant
+    from homeassistant.helpers import device_registry as dr
+
+    hass = HomeAssistant(str(config_dir))
+    hass.config_entries = ConfigEntries(hass, {})
+    await hass.config_entries.async_initialize()
+    dr.async_setup(hass)
+    await dr.async_load(hass)
+    device_id = None
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        for subentry in entry.subentries.values():
+            if subentry.subentry_type != "schedule":
+                continue
+            device = dr.async_get(hass).async_get_or_create(
+                config_entry_id=entry.entry_id,
+                config_subentry_id=subentry.subentry_id,
+                identifiers={(DOMAIN, subentry.subentry_id)},
+                name=subentry.title,
+            )
+            device_id = device.id
+            break
+        if device_id:
+            break
+    hass.set_state(CoreState.running)  # so that async_stop writes the registry
+    await hass.async_stop()
+    return device_id
 
 
 def _write_store(
