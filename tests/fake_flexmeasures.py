@@ -18,7 +18,8 @@ over its own aiohttp session.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import itertools
@@ -50,6 +51,27 @@ _FORBIDDEN = {
     "result": "Rejected",
     "status": "INVALID_SENDER",
 }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A canned answer (any status, raw body and headers) for `fail_next`.
+
+    E.g. `Answer(307, headers={"Location": url})`, or an HTML page in an odd
+    charset: `Answer(404, b"<html>...", "text/html; charset=x-unknown")`.
+    """
+
+    status: int
+    body: bytes | str = b""
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] | dict[str, str] = ()
+
+    def response(self) -> web.Response:
+        """The aiohttp response (the Content-Type header is sent as given)."""
+        body = self.body.encode() if isinstance(self.body, str) else self.body
+        headers = dict(self.headers)
+        headers.setdefault("Content-Type", self.content_type)
+        return web.Response(status=self.status, body=body, headers=headers)
 
 
 @dataclass
@@ -97,10 +119,10 @@ class FakeFlexMeasures:
     delay: float = 0.0
     down: bool = False
     # ...and one-shot failures, consumed one per request: an int status,
-    # "html", "broken_json", "drop" or "slow".
-    failures: list[int | str] = field(default_factory=list)
+    # "html", "broken_json", "drop", "slow" or an `Answer`.
+    failures: list[int | str | Answer] = field(default_factory=list)
     # The same, for `POST /api/requestAuthToken` only.
-    login_failures: list[int | str] = field(default_factory=list)
+    login_failures: list[int | str | Answer] = field(default_factory=list)
     # What happened.
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
@@ -222,8 +244,10 @@ class FakeFlexMeasures:
         """Every token handed out so far stops working (401)."""
         self.tokens.clear()
 
-    def fail_next(self, *kinds: int | str, times: int = 1) -> None:
+    def fail_next(self, *kinds: int | str | Answer, times: int = 1) -> None:
         """Queue one-shot failures: a status, "html", "broken_json", "drop", "slow".
+
+        Or an `Answer` (any status, body and headers).
 
         They hit the next requests other than logins (see `login_failures`).
         """
@@ -284,6 +308,8 @@ class FakeFlexMeasures:
             return web.Response()
         if self.delay or failure == "slow":
             await asyncio.sleep(self.delay or 5.0)
+        if isinstance(failure, Answer):
+            return failure.response()
         if failure == "html":
             return web.Response(
                 status=200,
@@ -295,6 +321,16 @@ class FakeFlexMeasures:
                 status=200, text='{"data": [', content_type="application/json"
             )
         if isinstance(failure, int):
+            if request.path == "/api/requestAuthToken" and failure in (401, 404):
+                # The login's own refusal (reference answers 05 and 06).
+                message = (
+                    "User password does not match."
+                    if failure == 401
+                    else "User with email 'x' does not exist"
+                )
+                return web.json_response(
+                    {"errors": [message], "status": failure}, status=failure
+                )
             if failure == 429:
                 body: dict[str, Any] = {"message": "Too many requests", "status": 429}
             elif failure >= 500:
@@ -768,6 +804,48 @@ class FakeFlexMeasures:
         )
 
 
+@dataclass
+class RecordingServer:
+    """A server that records every request it gets, body included.
+
+    Stands for wherever a redirect points: a test proves that nothing (no
+    password) arrives there. It answers every request like a successful login.
+    """
+
+    url: str = ""
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    def make_app(self) -> web.Application:
+        """Answer anything with a token, after recording it."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._record)
+        return app
+
+    async def _record(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.method, request.path, await request.read()))
+        return web.json_response({"auth_token": "stolen", "status": 200, "user_id": 1})
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Run an aiohttp app on 127.0.0.1; yield its base URL (no trailing slash)."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def fm_sink(socket_enabled: None) -> AsyncGenerator[RecordingServer]:
+    """A running `RecordingServer` on 127.0.0.1 (`fm_sink.url`)."""
+    sink = RecordingServer()
+    async with serve(sink.make_app()) as url:
+        sink.url = url
+        yield sink
+
+
 @pytest.fixture
 async def fake_fm(socket_enabled: None) -> AsyncGenerator[FakeFlexMeasures]:
     """A running fake FlexMeasures server on 127.0.0.1 (`fake_fm.url`)."""
@@ -800,9 +878,13 @@ def fm_client(
 __all__ = [
     "TOY_EMAIL",
     "TOY_PASSWORD",
+    "Answer",
     "FakeFlexMeasures",
     "FakeJob",
+    "RecordingServer",
     "fake_fm",
     "fm_client",
     "fm_session",
+    "fm_sink",
+    "serve",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import json
 import logging
 
 import aiohttp
@@ -14,13 +15,17 @@ from custom_components.flexmeasures.api import (
     FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
     FlexMeasuresConnectionError,
+    FlexMeasuresError,
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
     FlexMeasuresRateLimitError,
+    FlexMeasuresRedirectError,
     FlexMeasuresScheduleFailedError,
     FlexMeasuresSchedulePendingError,
     FlexMeasuresServerError,
     FlexMeasuresUnexpectedResponseError,
+    UrlHasCredentialsError,
+    normalise_url,
 )
 from custom_components.flexmeasures.api.models import (
     format_datetime,
@@ -30,7 +35,13 @@ from custom_components.flexmeasures.api.models import (
     parse_json_field,
 )
 
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .fake_flexmeasures import (
+    TOY_EMAIL,
+    TOY_PASSWORD,
+    Answer,
+    FakeFlexMeasures,
+    RecordingServer,
+)
 
 START = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -61,6 +72,75 @@ async def test_bad_url_raises_value_error(url: str) -> None:
     async with aiohttp.ClientSession() as session:
         with pytest.raises(ValueError, match="URL"):
             FlexMeasuresClient(session, url, "a", "b")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://FM.Example.com", "https://fm.example.com"),
+        ("https://fm.example.com:443/", "https://fm.example.com"),
+        ("HTTP://FM.example.com:80/Prefix/", "http://fm.example.com/Prefix"),
+        ("http://127.0.0.1:5000/", "http://127.0.0.1:5000"),
+        ("https://fm.example.com:80", "https://fm.example.com:80"),  # not default
+        ("http://[::1]:80/", "http://[::1]"),
+        ("http://[::1]:5000", "http://[::1]:5000"),
+        ("https://fm.example.com/api/?x=1#y", "https://fm.example.com/api"),
+    ],
+)
+def test_normalise_url_gives_one_spelling(url: str, expected: str) -> None:
+    """Case of scheme and host, default ports and trailing slashes do not count."""
+    assert normalise_url(url) == expected
+    assert normalise_url(expected) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:secret@fm.example.com",
+        "https://user@fm.example.com/prefix",
+        "https://:secret@fm.example.com",
+        "http://user:secret@127.0.0.1:5000/",
+    ],
+)
+async def test_url_with_user_info_is_refused_without_echoing_it(url: str) -> None:
+    """User info in the URL is refused; the message does not repeat the secret."""
+    with pytest.raises(UrlHasCredentialsError) as info:
+        normalise_url(url)
+    assert isinstance(info.value, ValueError)
+    assert "secret" not in str(info.value)
+    assert "fm.example.com" not in str(info.value)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(UrlHasCredentialsError):
+            FlexMeasuresClient(session, url, "a", "b")
+    assert normalise_url(url, drop_user_info=True) == normalise_url(
+        url.replace("user:secret@", "").replace("user@", "").replace(":secret@", "")
+    )
+
+
+@pytest.mark.parametrize("url", ["ftp://user:secret@host", "http://user:secret@h:x"])
+def test_bad_url_message_does_not_echo_it(url: str) -> None:
+    """Not even an unusable URL is repeated in the error (it may hold a secret)."""
+    with pytest.raises(ValueError, match="URL") as info:
+        normalise_url(url)
+    assert "secret" not in str(info.value)
+
+
+async def test_connection_errors_do_not_name_the_url(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """str(err) of a connection error carries no URL (callers know which)."""
+    client = FlexMeasuresClient(
+        fm_session, fake_fm.url, TOY_EMAIL, TOY_PASSWORD, request_timeout=0.2
+    )
+    fake_fm.fail_next("slow")
+    with pytest.raises(FlexMeasuresConnectionError) as timeout:
+        await client.get_health()
+    fake_fm.down = True
+    with pytest.raises(FlexMeasuresConnectionError) as dropped:
+        await client.get_health()
+    for err in (timeout.value, dropped.value):
+        assert "127.0.0.1" not in str(err)
+        assert "http" not in str(err)
 
 
 async def test_path_prefix_is_used(
@@ -96,7 +176,6 @@ async def test_login_sends_raw_token(
     [
         (TOY_EMAIL, "wrong", "User password does not match."),
         ("nobody@example.com", "x", "does not exist"),
-        ("", "", "email: Missing data for required field."),
     ],
 )
 async def test_bad_credentials_are_authentication_errors(
@@ -106,10 +185,21 @@ async def test_bad_credentials_are_authentication_errors(
     password: str,
     message: str,
 ) -> None:
-    """Wrong password (401), unknown user (404) and 422 all mean bad credentials."""
+    """Wrong password (401) and unknown user (404) mean bad credentials."""
     client = FlexMeasuresClient(fm_session, fake_fm.url, email, password)
     with pytest.raises(FlexMeasuresAuthenticationError, match=message):
         await client.get_sensors()
+
+
+async def test_login_422_is_an_invalid_request_not_bad_credentials(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """FlexMeasures' 422 (missing fields, reference answer 07) is a bad request."""
+    client = FlexMeasuresClient(fm_session, fake_fm.url, "", "")
+    with pytest.raises(FlexMeasuresInvalidRequestError) as info:
+        await client.login()
+    assert info.value.status == 422
+    assert "email: Missing data for required field." in info.value.message
 
 
 async def test_expired_token_is_refreshed_once(
@@ -189,6 +279,195 @@ async def test_no_secret_in_debug_log(
     assert "/api/v3_0/sensors" in caplog.text
     for secret in [TOY_PASSWORD, *fake_fm.tokens, "eyJ-fake-token"]:
         assert secret not in caplog.text
+
+
+# --- redirects: never followed -----------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_login_redirect_is_refused_and_password_stays_home(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    fm_sink: RecordingServer,
+    status: int,
+) -> None:
+    """A redirected login is an error; the password never reaches the target."""
+    target = fm_sink.url.replace("://", "://someone:secret@") + "/api/requestAuthToken"
+    fake_fm.login_failures.append(Answer(status, headers={"Location": target}))
+    with pytest.raises(FlexMeasuresRedirectError) as info:
+        await fm_client.login()
+    assert fm_sink.requests == []
+    assert info.value.status == status
+    assert info.value.location == fm_sink.url + "/api/requestAuthToken"
+    assert info.value.suggested_url == fm_sink.url
+    assert "secret" not in str(info.value)
+    assert fm_sink.url not in str(info.value)
+
+
+async def test_redirect_of_a_data_request_is_refused(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, fm_sink: RecordingServer
+) -> None:
+    """Neither the token nor a posted body follows a redirect."""
+    await fm_client.login()
+    for _ in range(2):
+        fake_fm.fail_next(Answer(307, headers={"Location": fm_sink.url + "/x?a=1"}))
+    with pytest.raises(FlexMeasuresRedirectError) as info:
+        await fm_client.post_sensor_data(
+            9, start=START, duration=timedelta(minutes=15), values=[1], unit="kW"
+        )
+    with pytest.raises(FlexMeasuresRedirectError):
+        await fm_client.get_sensor(8)
+    assert fm_sink.requests == []
+    assert info.value.location == fm_sink.url + "/x"
+    assert info.value.suggested_url is None  # not the requested path elsewhere
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("/elsewhere/api/", "{base}/elsewhere/api/"),  # relative to the request
+        ("https://FM.example.com:443/api/", "https://fm.example.com/api/"),
+        (None, None),  # a 3xx without a target
+        ("http://[::1", None),  # not a URL
+    ],
+)
+async def test_redirect_location_is_absolute_and_clean(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    location: str | None,
+    expected: str | None,
+) -> None:
+    """The target is absolute and normalised, or None when there is none."""
+    headers = {} if location is None else {"Location": location}
+    fake_fm.fail_next(Answer(302, headers=headers))
+    with pytest.raises(FlexMeasuresRedirectError) as info:
+        await fm_client.get_server_info()
+    assert info.value.location == (
+        None if expected is None else expected.format(base=fake_fm.url)
+    )
+
+
+async def test_https_redirect_suggests_the_https_base_url(
+    fake_fm: FakeFlexMeasures, fm_session: aiohttp.ClientSession
+) -> None:
+    """http -> https on the same path below a prefix suggests the https base."""
+    client = FlexMeasuresClient(fm_session, fake_fm.url + "/fm", "a", "b")
+    https = fake_fm.url.replace("http://", "https://") + "/fm/api/"
+    fake_fm.fail_next(Answer(301, headers={"Location": https}))
+    with pytest.raises(FlexMeasuresRedirectError) as info:
+        await client.get_server_info()
+    assert info.value.suggested_url == https.removesuffix("/api/")
+
+
+# --- login: only FlexMeasures itself can refuse credentials -------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        # A reverse proxy's HTML 404 or maintenance page.
+        (
+            Answer(404, "<html><body>404 Not Found</body></html>", "text/html"),
+            FlexMeasuresUnexpectedResponseError,
+        ),
+        (
+            Answer(503, "<html>Down for maintenance</html>", "text/html"),
+            FlexMeasuresServerError,
+        ),
+        (
+            Answer(401, "<html>Unauthorized</html>", "text/html"),
+            FlexMeasuresUnexpectedResponseError,
+        ),
+        # JSON, but not FlexMeasures' error answer of the login.
+        (
+            Answer(404, '{"message": "Not Found"}'),
+            FlexMeasuresUnexpectedResponseError,
+        ),
+        (Answer(404, ""), FlexMeasuresUnexpectedResponseError),
+        (Answer(401, '{"errors": "no list"}'), FlexMeasuresUnexpectedResponseError),
+        (Answer(500, '{"errors": ["boom"]}'), FlexMeasuresServerError),
+        # A 422 is a malformed request, not bad credentials (DESIGN.md).
+        (
+            Answer(
+                422,
+                '{"message": {"json": {"email": ["Not a valid email address."]}},'
+                ' "result": "Rejected", "status": "UNPROCESSABLE_ENTITY"}',
+            ),
+            FlexMeasuresInvalidRequestError,
+        ),
+    ],
+)
+async def test_login_refused_by_something_else_is_not_bad_credentials(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    answer: Answer,
+    error: type[Exception],
+) -> None:
+    """Only FlexMeasures' own 401/404 JSON answer means bad credentials."""
+    fake_fm.login_failures.append(answer)
+    with pytest.raises(error) as info:
+        await fm_client.login()
+    assert not isinstance(info.value, FlexMeasuresAuthenticationError)
+
+
+async def test_data_request_401_html_is_not_bad_credentials(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """A proxy's HTML 401 on a data request (twice) is not bad credentials."""
+    await fm_client.login()
+    page = Answer(401, "<html>Unauthorized</html>", "text/html")
+    fake_fm.fail_next(page, page)
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_sensor(8)
+
+
+# --- decoding: no raw UnicodeDecodeError / LookupError ------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 404, 500])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(
+            b"\xff\xfe<\x00h\x00\xd8", "text/html; charset=utf-8", id="not-utf8"
+        ),
+        pytest.param(
+            b"<html>\xe9t\xe9</html>",
+            "text/html; charset=x-no-such-charset",
+            id="unknown-charset-html",
+        ),
+        pytest.param(
+            b'{"x": "\xe9"}',
+            "application/json; charset=x-no-such-charset",
+            id="unknown-charset-json",
+        ),
+        pytest.param(b'{"x": "\xe9"}', "application/json", id="latin1-in-json"),
+        pytest.param(b"[" * 100_000, "application/json", id="nested-too-deep"),
+    ],
+)
+async def test_undecodable_answers_are_client_errors(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    status: int,
+    body: bytes,
+    content_type: str,
+) -> None:
+    """Odd charsets and bytes give the client's own errors, never a raw one."""
+    await fm_client.login()
+    fake_fm.fail_next(Answer(status, body, content_type))
+    with pytest.raises(FlexMeasuresError):
+        await fm_client.get_sensor(8)
+
+
+async def test_json_is_read_as_utf8_whatever_the_charset_says(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """JSON is UTF-8: a wrong charset parameter does not garble the answer."""
+    await fm_client.login()
+    sensor = {**fake_fm.sensors[8], "name": "Batterie élevée"}
+    body = json.dumps(sensor, ensure_ascii=False).encode()
+    fake_fm.fail_next(Answer(200, body, "application/json; charset=latin-1"))
+    assert (await fm_client.get_sensor(8)).name == "Batterie élevée"
 
 
 # --- error mapping --------------------------------------------------------------

@@ -13,6 +13,7 @@ from .errors import (
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
     FlexMeasuresRateLimitError,
+    FlexMeasuresRedirectError,
     FlexMeasuresResponseError,
     FlexMeasuresScheduleFailedError,
     FlexMeasuresSchedulePendingError,
@@ -29,6 +30,7 @@ from .models import (
     ServerInfo,
     User,
 )
+from .urls import UrlHasCredentialsError, normalise_url
 
 __all__ = [
     "Account",
@@ -41,6 +43,7 @@ __all__ = [
     "FlexMeasuresInvalidRequestError",
     "FlexMeasuresNotFoundError",
     "FlexMeasuresRateLimitError",
+    "FlexMeasuresRedirectError",
     "FlexMeasuresResponseError",
     "FlexMeasuresScheduleFailedError",
     "FlexMeasuresSchedulePendingError",
@@ -51,5 +54,7 @@ __all__ = [
     "Sensor",
     "SensorData",
     "ServerInfo",
+    "UrlHasCredentialsError",
     "User",
+    "normalise_url",
 ]

@@ -16,7 +16,6 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -28,6 +27,7 @@ from .errors import (
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
     FlexMeasuresRateLimitError,
+    FlexMeasuresRedirectError,
     FlexMeasuresResponseError,
     FlexMeasuresScheduleFailedError,
     FlexMeasuresSchedulePendingError,
@@ -54,10 +54,12 @@ from .models import (
     server_info_from_api,
     user_from_api,
 )
+from .urls import normalise_url, redirect_target, redirected_base_url
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+MAX_MESSAGE = 1000  # characters of a server message kept in an error
 API_PREFIX = "/api/v3_0"
 PAGE_SIZE = 100
 
@@ -88,20 +90,44 @@ def _flatten_messages(value: Any, key: str | None = None) -> list[str]:
 
 
 def _server_message(body: Any, status: int) -> str:
-    """A readable message from an error body (`message` or `errors`)."""
+    """A readable message from an error body (`message` or `errors`), bounded."""
     lines: list[str] = []
     if isinstance(body, Mapping):
-        lines = _flatten_messages(body.get("message"))
-        if not lines:
-            lines = _flatten_messages(body.get("errors"))
-    return "; ".join(lines) if lines else f"HTTP {status}"
+        try:
+            lines = _flatten_messages(body.get("message"))
+            if not lines:
+                lines = _flatten_messages(body.get("errors"))
+        except RecursionError:
+            lines = []
+    message = "; ".join(lines) if lines else f"HTTP {status}"
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    return message
+
+
+def _is_login_refusal(body: Any) -> bool:
+    """FlexMeasures' own answer to bad credentials: `{"errors": ["..."], ...}`.
+
+    Reference answers 05 (401, wrong password) and 06 (404, unknown email).
+    A proxy's page, or any other JSON, is not a refusal of the credentials.
+    """
+    if not isinstance(body, Mapping):
+        return False
+    errors = body.get("errors")
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(line, str) for line in errors)
+    )
 
 
 def _error_from_response(status: int, body: Any) -> FlexMeasuresError:
-    """The one place where an unsuccessful answer becomes an error."""
+    """The one place where an unsuccessful answer becomes an error.
+
+    Only a FlexMeasures JSON body makes a 4xx one of the server's refusals; a
+    4xx page from something else (a proxy) is an unexpected response.
+    """
     message = _server_message(body, status)
-    if status == 401:
-        return FlexMeasuresAuthenticationError(message)
     if status == 429:
         return FlexMeasuresRateLimitError(message, status=status, details=body)
     if status >= 500:
@@ -110,6 +136,8 @@ def _error_from_response(status: int, body: Any) -> FlexMeasuresError:
         return FlexMeasuresUnexpectedResponseError(
             f"HTTP {status} without a FlexMeasures JSON body"
         )
+    if status == 401:
+        return FlexMeasuresAuthenticationError(message)
     if status == 403:
         return FlexMeasuresAccessDeniedError(message, status=status, details=body)
     if status == 404:
@@ -124,26 +152,39 @@ def _error_from_response(status: int, body: Any) -> FlexMeasuresError:
 
 
 def _parse[T](parser: Callable[[Any], T], body: Any) -> T:
-    """Run a model parser; a body of the wrong shape is an unexpected response."""
+    """Run a model parser; a body of the wrong shape is an unexpected response.
+
+    Wrong types, missing keys, unparsable or non-finite numbers, numbers too
+    large for a float or a timedelta, nesting too deep: all of it.
+    """
     try:
         return parser(body)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        ArithmeticError,
+        RecursionError,
+    ) as err:
+        detail = str(err)[:200]
         raise FlexMeasuresUnexpectedResponseError(
-            f"Unexpected answer from FlexMeasures: {err!r}"
+            f"Unexpected answer from FlexMeasures: {type(err).__name__}: {detail}"
         ) from err
 
 
-def _normalise_url(url: str) -> str:
-    """Check and normalise a base URL: scheme, host, optional port and prefix."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"Not an http(s) URL with a host: {url!r}")
+def _decode(raw: bytes) -> Any:
+    """The JSON in a body: None when empty, `_NOT_JSON` when it is not JSON.
+
+    JSON is UTF-8 (RFC 8259), whatever charset the Content-Type names: the
+    bytes are decoded here, so an unknown or wrong charset never raises.
+    """
+    if not raw.strip():
+        return None
     try:
-        _ = parts.port
-    except ValueError as err:
-        raise ValueError(f"Invalid port in URL: {url!r}") from err
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme.lower()}://{parts.netloc}{path}"
+        return json.loads(raw.decode("utf-8-sig"))
+    except ValueError, RecursionError:  # UnicodeDecodeError is a ValueError
+        return _NOT_JSON
 
 
 class FlexMeasuresClient:
@@ -164,10 +205,12 @@ class FlexMeasuresClient:
 
         `url` is the server's base URL with scheme, optional port and path
         prefix (e.g. `https://fm.example.com/prefix`); a trailing slash is fine.
-        Raises ValueError for a URL without http(s) scheme or host.
+        Raises ValueError for a URL without http(s) scheme or host, and
+        UrlHasCredentialsError (a ValueError) for a URL with user info. The
+        URL is normalised (`normalise_url`) before anything is sent.
         """
         self._session = session
-        self._url = _normalise_url(url)
+        self._url = normalise_url(url)
         self._email = email
         self._password = password
         self._ssl: bool = verify_ssl
@@ -210,7 +253,10 @@ class FlexMeasuresClient:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = token  # raw, no "Bearer " prefix
+        location: str | None = None
         try:
+            # Never follow a redirect: it would send the body (the password)
+            # and the token again, to wherever the server points.
             async with self._session.request(
                 method,
                 self._url + path,
@@ -219,26 +265,33 @@ class FlexMeasuresClient:
                 headers=headers,
                 ssl=self._ssl,
                 timeout=self._timeout,
+                allow_redirects=False,
             ) as resp:
-                text = await resp.text()
                 status = resp.status
+                if 300 <= status < 400:
+                    location = resp.headers.get("Location")
+                    raw = b""
+                else:
+                    raw = await resp.read()
         except TimeoutError as err:
             _LOGGER.debug("%s %s -> timeout", method, path)
             raise FlexMeasuresConnectionError(
-                f"Timeout talking to {self._url}"
+                "Timeout talking to the FlexMeasures server"
             ) from err
         except aiohttp.ClientError as err:
             _LOGGER.debug("%s %s -> %s", method, path, type(err).__name__)
             raise FlexMeasuresConnectionError(
-                f"Cannot connect to {self._url}: {type(err).__name__}"
+                f"Cannot connect to the FlexMeasures server: {type(err).__name__}"
             ) from err
         _LOGGER.debug("%s %s -> %s", method, path, status)
-        if not text.strip():
-            return status, None
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, _NOT_JSON
+        if 300 <= status < 400:
+            target = redirect_target(self._url + path, location)
+            raise FlexMeasuresRedirectError(
+                status,
+                location=target,
+                suggested_url=redirected_base_url(target, path),
+            )
+        return status, _decode(raw)
 
     async def _request(
         self,
@@ -301,9 +354,13 @@ class FlexMeasuresClient:
             token=None,
             json_body={"email": self._email, "password": self._password},
         )
-        if status in (401, 404, 422):
-            raise FlexMeasuresAuthenticationError(
-                _server_message(None if body is _NOT_JSON else body, status)
+        if status in (401, 404):
+            # Bad credentials only when FlexMeasures itself says so; a proxy's
+            # 404 page or maintenance answer is not a verdict on the password.
+            if _is_login_refusal(body):
+                raise FlexMeasuresAuthenticationError(_server_message(body, status))
+            raise FlexMeasuresUnexpectedResponseError(
+                f"HTTP {status} from the login without FlexMeasures' answer"
             )
         _, body = self._check(status, body, frozenset({200}))
         token = body.get("auth_token") if isinstance(body, Mapping) else None

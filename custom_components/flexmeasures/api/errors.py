@@ -21,6 +21,33 @@ class FlexMeasuresAuthenticationError(FlexMeasuresError):
     """The credentials were rejected (wrong password, unknown user)."""
 
 
+class FlexMeasuresRedirectError(FlexMeasuresError):
+    """The server answered with a redirect (3xx); the client never follows one.
+
+    Following it would send the request again, body and credentials included,
+    to wherever the server points (another host, or http instead of https).
+    `status` is the HTTP status; `location` the absolute target without user
+    info, query or fragment (None when the answer named none or nothing
+    usable); `suggested_url` the base URL the target stands for, when the
+    target is the requested path below another base (e.g. the same server
+    with https), else None. The message names neither, so it can go into logs
+    and diagnostics.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        location: str | None = None,
+        suggested_url: str | None = None,
+    ) -> None:
+        """Keep where the server pointed."""
+        super().__init__(f"The server answered with a redirect (HTTP {status})")
+        self.status = status
+        self.location = location
+        self.suggested_url = suggested_url
+
+
 class FlexMeasuresResponseError(FlexMeasuresError):
     """The server answered with an error status.
 
