@@ -52,6 +52,7 @@ async def main(
             env["FLEXMEASURES_PASSWORD"],
         )
         await client.login()
+        resolution = (await client.get_sensor(sensor_id)).event_resolution
         for run in range(runs):
             now = datetime.now(UTC)
             start = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
@@ -73,6 +74,7 @@ async def main(
             await client.wait_for_schedule(
                 sensor_id,
                 job,
+                resolution=resolution,
                 duration=timedelta(hours=12),
                 first_delay=first_delay,
                 max_delay=max_delay,

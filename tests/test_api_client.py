@@ -44,6 +44,7 @@ from .fake_flexmeasures import (
 )
 
 START = datetime(2026, 11, 23, tzinfo=UTC)
+STEP = timedelta(minutes=15)  # the resolution of the fake's power sensor 8
 
 
 # --- URL ----------------------------------------------------------------------
@@ -270,7 +271,7 @@ async def test_no_secret_in_debug_log(
     fake_fm.expire_tokens()
     await fm_client.get_assets(include_public=True)
     job = await fm_client.trigger_schedule(8, start=START, duration=timedelta(hours=1))
-    await fm_client.wait_for_schedule(8, job, first_delay=0.01)
+    await fm_client.wait_for_schedule(8, job, resolution=STEP, first_delay=0.01)
     # aiohttp retries a GET once on a dropped keep-alive connection.
     fake_fm.fail_next("drop", times=2)
     with pytest.raises(FlexMeasuresConnectionError):
@@ -769,7 +770,7 @@ async def test_schedule_202_then_200(
     assert payload["flex-model"]["soc-min"] == "50 kWh"
     assert payload["duration"] == "PT2H"
     schedule = await fm_client.wait_for_schedule(
-        8, job, duration=timedelta(hours=2), first_delay=0.01
+        8, job, resolution=STEP, duration=timedelta(hours=2), first_delay=0.01
     )
     assert fake_fm.jobs[job].polls == 4
     assert schedule.start == START
@@ -781,14 +782,134 @@ async def test_schedule_202_then_200(
     assert schedule.job_id == job
 
 
+def _schedule_body(values: str, *, duration: str = "PT1H") -> bytes:
+    """A 200 schedule answer with `values` as raw JSON text."""
+    return (
+        '{"duration": "' + duration + '", "start": "2026-11-23T01:00:00+01:00", '
+        '"unit": "kW", "status": "PROCESSED", "values": ' + values + "}"
+    ).encode()
+
+
+def _data_body(values: str) -> bytes:
+    """A 200 sensor data answer (PT1H at PT15M) with `values` as raw JSON text."""
+    return (
+        '{"duration": "PT1H", "resolution": "PT15M", "unit": "kW", '
+        '"start": "2026-11-23T00:00:00+00:00", "values": ' + values + "}"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "[1.0, NaN, 2.0]",
+        "[Infinity]",
+        "[-Infinity, 1]",
+        "[1e999]",  # overflows to infinity
+        "[" + "9" * 400 + "]",  # an int too large for a float
+        '["1.5"]',
+        "[null]",
+        "[true]",
+        "[[1.0]]",
+        '{"0": 1.0}',
+        '"1.0, 2.0"',
+    ],
+)
+async def test_schedule_with_non_finite_or_wrong_values_is_refused(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, values: str
+) -> None:
+    """NaN, infinities, strings, nulls, booleans: the update fails, visibly."""
+    await fm_client.login()
+    fake_fm.fail_next(Answer(200, _schedule_body(values)))
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_schedule(8, "job", resolution=STEP)
+
+
+async def test_schedule_steps_are_the_sensor_resolution(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Fewer values than the horizon: the plan ends earlier, steps stay 15 min."""
+    job = fake_fm.add_job(8, start=START, duration=timedelta(hours=1), values=[1, 2])
+    schedule = await fm_client.get_schedule(
+        8, job, resolution=STEP, duration=timedelta(hours=1)
+    )
+    assert schedule.resolution == timedelta(minutes=15)
+    assert schedule.values == (1.0, 2.0)
+    assert schedule.end == START + timedelta(minutes=30)
+    assert schedule.value_at(START + timedelta(minutes=20)) == 2.0
+    assert schedule.value_at(START + timedelta(minutes=40)) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "duration"),
+    [("[1, 2, 3, 4, 5]", "PT1H"), ("[1, 2]", "PT15M"), ("[1]", "PT0S")],
+)
+async def test_schedule_with_more_values_than_its_duration_is_refused(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    values: str,
+    duration: str,
+) -> None:
+    """Values that do not fit the answer's duration at the resolution: error."""
+    await fm_client.login()
+    fake_fm.fail_next(Answer(200, _schedule_body(values, duration=duration)))
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_schedule(8, "job", resolution=STEP)
+
+
+@pytest.mark.parametrize("resolution", [timedelta(0), timedelta(minutes=-15)])
+async def test_schedule_of_a_sensor_without_resolution_is_an_error(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, resolution: timedelta
+) -> None:
+    """An instantaneous sensor has no steps to plan: a client error, no crash."""
+    job = fake_fm.add_job(8, start=START)
+    with pytest.raises(FlexMeasuresUnexpectedResponseError, match="resolution"):
+        await fm_client.get_schedule(8, job, resolution=resolution)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ("[1.5, null, 2]", (1.5, None, 2.0)),
+        ("[NaN, Infinity, -Infinity, 1e999]", (None, None, None, None)),
+        ("[0, -0.0, 3]", (0.0, 0.0, 3.0)),
+    ],
+)
+async def test_sensor_data_gaps_and_non_finite_values_are_none(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    values: str,
+    expected: tuple[float | None, ...],
+) -> None:
+    """null is a gap; a non-finite value is a gap too (never a number)."""
+    await fm_client.login()
+    fake_fm.fail_next(Answer(200, _data_body(values)))
+    data = await fm_client.get_sensor_data(
+        9, start=START, duration=timedelta(hours=1), unit="kW"
+    )
+    assert data.values == expected
+
+
+@pytest.mark.parametrize("values", ['["1.5"]', "[true]", "[[1]]", '"1"', "null"])
+async def test_sensor_data_of_wrong_type_is_refused(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, values: str
+) -> None:
+    """Strings, booleans, lists are not measurements: an unexpected response."""
+    await fm_client.login()
+    fake_fm.fail_next(Answer(200, _data_body(values)))
+    with pytest.raises(FlexMeasuresUnexpectedResponseError):
+        await fm_client.get_sensor_data(
+            9, start=START, duration=timedelta(hours=1), unit="kW"
+        )
+
+
 async def test_get_schedule_pending_raises(
     fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
 ) -> None:
     """One poll of an unfinished job says pending."""
     job = fake_fm.add_job(8, start=START, pending_polls=1)
     with pytest.raises(FlexMeasuresSchedulePendingError, match="in progress"):
-        await fm_client.get_schedule(8, job)
-    assert (await fm_client.get_schedule(8, job)).values
+        await fm_client.get_schedule(8, job, resolution=STEP)
+    assert (await fm_client.get_schedule(8, job, resolution=STEP)).values
 
 
 async def test_wait_for_schedule_gives_up(
@@ -798,7 +919,7 @@ async def test_wait_for_schedule_gives_up(
     job = fake_fm.add_job(8, start=START, pending_polls=1000)
     with pytest.raises(FlexMeasuresSchedulePendingError):
         await fm_client.wait_for_schedule(
-            8, job, max_wait=0.2, first_delay=0.01, max_delay=0.05
+            8, job, resolution=STEP, max_wait=0.2, first_delay=0.01, max_delay=0.05
         )
     assert 3 <= fake_fm.jobs[job].polls < 30
 
@@ -813,7 +934,7 @@ async def test_failed_schedule_has_reason(
     )
     assert fake_fm.jobs[job].payload["flex-model"] == [{"sensor": 8}]
     with pytest.raises(FlexMeasuresScheduleFailedError) as info:
-        await fm_client.wait_for_schedule(8, job, first_delay=0.01)
+        await fm_client.wait_for_schedule(8, job, resolution=STEP, first_delay=0.01)
     assert "InfeasibleProblemException: infeasible" in info.value.reason
     status = await fm_client.get_job_status(job)
     assert status.status == "FAILED"
@@ -825,7 +946,9 @@ async def test_unknown_job_is_not_found(
 ) -> None:
     """400 UNRECOGNIZED_UDI_EVENT and an unknown job are not found."""
     with pytest.raises(FlexMeasuresNotFoundError, match="not known"):
-        await fm_client.get_schedule(8, "00000000-0000-0000-0000-000000000000")
+        await fm_client.get_schedule(
+            8, "00000000-0000-0000-0000-000000000000", resolution=STEP
+        )
     with pytest.raises(FlexMeasuresNotFoundError, match="not found"):
         await fm_client.get_job_status("00000000-0000-0000-0000-000000000000")
 
@@ -837,7 +960,7 @@ async def test_other_400_on_schedule_is_invalid_request(
     await fm_client.login()
     fake_fm.fail_next(400)
     with pytest.raises(FlexMeasuresInvalidRequestError):
-        await fm_client.get_schedule(8, "x")
+        await fm_client.get_schedule(8, "x", resolution=STEP)
 
 
 async def test_job_status_times(
@@ -845,7 +968,7 @@ async def test_job_status_times(
 ) -> None:
     """enqueued/started/ended times are aware datetimes."""
     job = fake_fm.add_job(8, start=START)
-    await fm_client.get_schedule(8, job)
+    await fm_client.get_schedule(8, job, resolution=STEP)
     status = await fm_client.get_job_status(job)
     assert status.status == "FINISHED"
     assert status.enqueued_at is not None

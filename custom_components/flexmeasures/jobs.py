@@ -92,7 +92,11 @@ class DeviceJob:
                 horizon,
             )
             schedule = await client.wait_for_schedule(
-                sensor.id, self.job_id, duration=horizon, max_wait=MAX_WAIT
+                sensor.id,
+                self.job_id,
+                resolution=sensor.event_resolution,
+                duration=horizon,
+                max_wait=MAX_WAIT,
             )
         except FlexMeasuresError as err:
             raise schedule_error(

@@ -110,6 +110,7 @@ async def test_other_account_is_denied_and_unknown_not_found(
         await client.get_schedule(
             int(fm_server["FM_TOY_BATTERY_SENSOR_ID"]),
             "00000000-0000-0000-0000-000000000000",
+            resolution=timedelta(minutes=15),
         )
 
 
@@ -157,8 +158,9 @@ async def test_battery_schedule(
         },
         force_new_job=True,
     )
+    resolution = (await client.get_sensor(sensor_id)).event_resolution
     schedule = await client.wait_for_schedule(
-        sensor_id, job, duration=timedelta(hours=12)
+        sensor_id, job, resolution=resolution, duration=timedelta(hours=12)
     )
     assert schedule.unit == "kW"
     assert schedule.start == start
@@ -190,7 +192,7 @@ async def test_asset_level_schedule(
         force_new_job=True,
     )
     schedule = await client.wait_for_schedule(
-        sensor_id, job, duration=timedelta(hours=6)
+        sensor_id, job, resolution=timedelta(minutes=15), duration=timedelta(hours=6)
     )
     assert len(schedule.values) == 24
 
@@ -215,7 +217,12 @@ async def test_infeasible_schedule_fails_with_reason(
         force_new_job=True,
     )
     with pytest.raises(FlexMeasuresScheduleFailedError) as info:
-        await client.wait_for_schedule(sensor_id, job, duration=timedelta(hours=12))
+        await client.wait_for_schedule(
+            sensor_id,
+            job,
+            resolution=timedelta(minutes=15),
+            duration=timedelta(hours=12),
+        )
     assert "nfeasible" in info.value.reason
     status = await client.get_job_status(job)
     assert status.status == "FAILED"

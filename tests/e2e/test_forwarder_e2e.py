@@ -387,7 +387,11 @@ async def test_nord_pool_prices_become_forecasts_that_steer_a_battery_schedule(
         force_new_job=True,
     )
     schedule = await client.wait_for_schedule(
-        battery, job, duration=timedelta(hours=24), max_wait=120
+        battery,
+        job,
+        resolution=(await client.get_sensor(battery)).event_resolution,
+        duration=timedelta(hours=24),
+        max_wait=120,
     )
     per_hour = int(timedelta(hours=1) / schedule.resolution)
     offset = int((day - schedule.start) / schedule.resolution)

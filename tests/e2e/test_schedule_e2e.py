@@ -124,6 +124,7 @@ async def test_setpoint_follows_the_servers_schedule(
     again = await client.get_schedule(
         schedule.sensor_id,
         schedule.job_id,
+        resolution=schedule.resolution,
         duration=schedule.resolution * len(schedule.values),
     )
     now = dt_util.utcnow()

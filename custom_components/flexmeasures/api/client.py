@@ -595,12 +595,22 @@ class FlexMeasuresClient:
         return job
 
     async def get_schedule(
-        self, sensor_id: int, job_id: str, *, duration: timedelta | None = None
+        self,
+        sensor_id: int,
+        job_id: str,
+        *,
+        resolution: timedelta,
+        duration: timedelta | None = None,
     ) -> Schedule:
         """One request for a schedule.
 
-        Raises FlexMeasuresSchedulePendingError (202) or
-        FlexMeasuresScheduleFailedError (400 UNKNOWN_SCHEDULE).
+        `resolution` is the power sensor's event resolution: the answer has
+        none, so each value is one step of it from the schedule's start.
+        Raises FlexMeasuresSchedulePendingError (202),
+        FlexMeasuresScheduleFailedError (400 UNKNOWN_SCHEDULE), and
+        FlexMeasuresUnexpectedResponseError for values that are not finite
+        numbers, more values than the answer's duration holds, or a resolution
+        that is not positive.
         """
         params = {"duration": format_duration(duration)} if duration else None
         try:
@@ -623,7 +633,9 @@ class FlexMeasuresClient:
                 _server_message(body, status).replace("  was used.", "").strip()
             )
         return _parse(
-            lambda data: schedule_from_api(data, sensor_id=sensor_id, job_id=job_id),
+            lambda data: schedule_from_api(
+                data, sensor_id=sensor_id, job_id=job_id, resolution=resolution
+            ),
             body,
         )
 
@@ -632,6 +644,7 @@ class FlexMeasuresClient:
         sensor_id: int,
         job_id: str,
         *,
+        resolution: timedelta,
         duration: timedelta | None = None,
         max_wait: float = 120.0,
         first_delay: float = 0.1,
@@ -639,6 +652,8 @@ class FlexMeasuresClient:
         backoff: float = 1.5,
     ) -> Schedule:
         """Poll `get_schedule` (first_delay growing by `backoff` to max_delay).
+
+        `resolution` is the power sensor's event resolution (see get_schedule).
 
         Raises FlexMeasuresSchedulePendingError when `max_wait` seconds pass.
         Defaults tuned with bench/schedule_latency.py: doubling to 2 s gave a
@@ -652,7 +667,9 @@ class FlexMeasuresClient:
             remaining = deadline - loop.time()
             await asyncio.sleep(max(0.0, min(delay, remaining)))
             try:
-                return await self.get_schedule(sensor_id, job_id, duration=duration)
+                return await self.get_schedule(
+                    sensor_id, job_id, resolution=resolution, duration=duration
+                )
             except FlexMeasuresSchedulePendingError:
                 if loop.time() >= deadline:
                     raise

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import json
+import math
 import re
 from typing import Any
 
@@ -69,7 +70,12 @@ class Sensor:
 
 @dataclass(frozen=True, slots=True)
 class SensorData:
-    """Values of a sensor at a fixed resolution; None for a missing value."""
+    """Values of a sensor at a fixed resolution; None for a missing value.
+
+    A gap is None: FlexMeasures' `null`, and also a non-finite value (`NaN`,
+    `Infinity`), which is no measurement either. Any value that is not a
+    number at all (a string, a boolean) makes the whole answer invalid.
+    """
 
     start: datetime
     resolution: timedelta
@@ -79,7 +85,11 @@ class SensorData:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """A schedule for one power sensor (consumption positive)."""
+    """A schedule for one power sensor (consumption positive).
+
+    `values` are finite numbers, one per step of `resolution` (the power
+    sensor's resolution) from `start`; the schedule ends after the last value.
+    """
 
     sensor_id: int
     job_id: str
@@ -206,6 +216,27 @@ def parse_json_field(value: Any) -> dict[str, Any]:
     return {}
 
 
+def finite_number(value: Any) -> float:
+    """A JSON number as a finite float; anything else raises (TypeError/ValueError).
+
+    Refused: strings (even "1.5"), booleans, null, lists, NaN and infinities,
+    and integers too large for a float (OverflowError).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {number}")
+    return number
+
+
+def _values(value: Any) -> list[Any]:
+    """The `values` list of an answer."""
+    if not isinstance(value, list):
+        raise TypeError(f"values is not a list: {type(value).__name__}")
+    return value
+
+
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -279,9 +310,21 @@ def sensor_from_api(data: Mapping[str, Any]) -> Sensor:
     )
 
 
+def _measurement(value: Any) -> float | None:
+    """One value of sensor data: None for a gap (null or non-finite)."""
+    if value is None:
+        return None
+    try:
+        return finite_number(value)
+    except ValueError, OverflowError:
+        if isinstance(value, float | int):
+            return None
+        raise
+
+
 def sensor_data_from_api(data: Mapping[str, Any]) -> SensorData:
-    """`GET /sensors/<id>/data`."""
-    values = tuple(None if v is None else float(v) for v in data["values"])
+    """`GET /sensors/<id>/data`; null and non-finite values are gaps (None)."""
+    values = tuple(_measurement(v) for v in _values(data["values"]))
     if data.get("resolution"):
         resolution = parse_duration(str(data["resolution"]))
     else:
@@ -295,21 +338,48 @@ def sensor_data_from_api(data: Mapping[str, Any]) -> SensorData:
 
 
 def schedule_from_api(
-    data: Mapping[str, Any], *, sensor_id: int, job_id: str
+    data: Mapping[str, Any],
+    *,
+    sensor_id: int,
+    job_id: str,
+    resolution: timedelta,
 ) -> Schedule:
-    """`GET /sensors/<id>/schedules/<uuid>` (200); the start keeps its offset."""
-    values = tuple(float(v) for v in data["values"])
-    duration = parse_duration(str(data["duration"]))
+    """`GET /sensors/<id>/schedules/<uuid>` (200); the start keeps its offset.
+
+    The answer carries no resolution: the steps are the power sensor's
+    `resolution`, from `start`, one per value. Fewer values than the answer's
+    duration is fine (the plan ends earlier); more than fit in it, a value that
+    is not a finite number, or a resolution that is not positive raise
+    ValueError/TypeError (the client makes that an unexpected response).
+    """
+    if resolution <= timedelta(0):
+        raise ValueError(
+            f"a schedule needs a sensor resolution longer than zero, not {resolution}"
+        )
+    values = tuple(finite_number(v) for v in _values(data["values"]))
+    duration = parse_duration(_text(data["duration"]))
+    if resolution * len(values) > duration:
+        raise ValueError(
+            f"{len(values)} values of {resolution} do not fit in the "
+            f"schedule's duration of {duration}"
+        )
     info = data.get("scheduler_info")
     return Schedule(
         sensor_id=sensor_id,
         job_id=job_id,
-        start=parse_datetime(str(data["start"])),
-        resolution=duration / len(values) if values else duration,
+        start=parse_datetime(_text(data["start"])),
+        resolution=resolution,
         unit=str(data.get("unit") or ""),
         values=values,
         scheduler_info=dict(info) if isinstance(info, Mapping) else {},
     )
+
+
+def _text(value: Any) -> str:
+    """A field that must be a string."""
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {type(value).__name__}")
+    return value
 
 
 def job_status_from_api(data: Mapping[str, Any], *, job_id: str) -> JobStatus:
