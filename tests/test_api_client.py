@@ -560,6 +560,14 @@ async def test_not_json_is_unexpected_response(
         await fm_client.get_sensors()
 
 
+async def test_sensor_with_deeply_nested_attributes_still_parses(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """Attributes (JSON inside a string) nested too deep are just empty."""
+    fake_fm.sensors[9]["attributes"] = "[" * 100_000
+    assert (await fm_client.get_sensor(9)).attributes == {}
+
+
 async def test_wrong_shape_is_unexpected_response(
     fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
 ) -> None:
@@ -1060,6 +1068,8 @@ def test_datetimes_are_aware() -> None:
         (None, {}),
         ("not json", {}),
         ("[1, 2]", {}),
+        pytest.param("[" * 100_000, {}, id="nested-too-deep"),
+        pytest.param('{"a": ' * 100_000, {}, id="objects-too-deep"),
     ],
 )
 def test_json_in_string_fields_are_tolerant(

@@ -202,14 +202,15 @@ def format_datetime(value: datetime) -> str:
 def parse_json_field(value: Any) -> dict[str, Any]:
     """A field the API sends as JSON inside a string (or already as an object).
 
-    Tolerant: empty, null, invalid JSON or a non-object gives `{}`.
+    Tolerant: empty, null, invalid JSON (or nested too deep to decode) or a
+    non-object gives `{}`.
     """
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, str) and value.strip():
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except ValueError, RecursionError:
             return {}
         if isinstance(decoded, dict):
             return decoded
