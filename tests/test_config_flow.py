@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import aiohttp
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flexmeasures import api
 from custom_components.flexmeasures.api import FlexMeasuresClient
 from custom_components.flexmeasures.const import DOMAIN
 
@@ -26,6 +30,12 @@ USER_INPUT = {
     CONF_VERIFY_SSL: True,
 }
 ENTRY_DATA = dict(USER_INPUT)
+FORM_ERRORS = json.loads(
+    (
+        Path(__file__).parents[1]
+        / "custom_components/flexmeasures/translations/en.json"
+    ).read_text(encoding="utf-8")
+)["config"]["error"]
 
 
 async def _start_user_flow(hass: HomeAssistant) -> str:
@@ -147,6 +157,84 @@ def _server_error(mock: FlexMeasuresHTTPMock) -> None:
     )
 
 
+def _login_behind_proxy_404(mock: FlexMeasuresHTTPMock) -> None:
+    """The login is answered by a reverse proxy's HTML 404 page."""
+    mock.add_server(login_status=200)
+    mock.mocker.clear_requests()
+    _answer_server_info(mock)
+    mock.mocker.post(
+        f"{FM_URL}/api/requestAuthToken",
+        status=404,
+        text="<html><body><h1>404 Not Found</h1>nginx</body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+
+
+def _login_maintenance_page(mock: FlexMeasuresHTTPMock) -> None:
+    """The login is answered by a maintenance page (503, HTML)."""
+    _answer_server_info(mock)
+    mock.mocker.post(
+        f"{FM_URL}/api/requestAuthToken",
+        status=503,
+        text="<html>Down for maintenance</html>",
+        headers={"Content-Type": "text/html"},
+    )
+
+
+def _login_json_404_not_flexmeasures(mock: FlexMeasuresHTTPMock) -> None:
+    """A 404 with JSON that is not FlexMeasures' refusal of the login."""
+    _answer_server_info(mock)
+    mock.mocker.post(
+        f"{FM_URL}/api/requestAuthToken",
+        status=404,
+        json={"message": "The requested URL was not found.", "status": 404},
+    )
+
+
+def _login_422(mock: FlexMeasuresHTTPMock) -> None:
+    """FlexMeasures refuses the login request's shape (reference answer 07)."""
+    _answer_server_info(mock)
+    mock.mocker.post(
+        f"{FM_URL}/api/requestAuthToken",
+        status=422,
+        json={
+            "message": {"json": {"email": ["Not a valid email address."]}},
+            "result": "Rejected",
+            "status": "UNPROCESSABLE_ENTITY",
+        },
+    )
+
+
+def _unknown_email(mock: FlexMeasuresHTTPMock) -> None:
+    """FlexMeasures' own 404 for an unknown email (reference answer 06)."""
+    mock.add_server(login_status=404)
+
+
+def _undecodable_page(mock: FlexMeasuresHTTPMock) -> None:
+    """An error page in a charset nobody knows."""
+    mock.mocker.get(
+        f"{FM_URL}/api/",
+        status=502,
+        content=b"\xff\xfe<html>\xe9</html>",
+        headers={"Content-Type": "text/html; charset=x-no-such-charset"},
+    )
+
+
+def _redirect_to_https(mock: FlexMeasuresHTTPMock) -> None:
+    mock.mocker.get(
+        f"{FM_URL}/api/",
+        status=301,
+        headers={"Location": FM_URL.replace("http://", "https://") + "/api/"},
+    )
+
+
+def _answer_server_info(mock: FlexMeasuresHTTPMock) -> None:
+    mock.mocker.get(
+        f"{FM_URL}/api/",
+        json={"flexmeasures_version": "1.0.1", "status": 200, "versions": ["v3_0"]},
+    )
+
+
 @pytest.mark.parametrize(
     ("break_server", "error"),
     [
@@ -155,7 +243,13 @@ def _server_error(mock: FlexMeasuresHTTPMock) -> None:
         (_not_flexmeasures, "cannot_connect"),
         (_server_error, "cannot_connect"),
         (_wrong_password, "invalid_auth"),
+        (_unknown_email, "invalid_auth"),
         (_old_server, "unsupported_version"),
+        (_login_behind_proxy_404, "cannot_connect"),
+        (_login_maintenance_page, "cannot_connect"),
+        (_login_json_404_not_flexmeasures, "cannot_connect"),
+        (_undecodable_page, "cannot_connect"),
+        (_login_422, "unknown"),
     ],
 )
 async def test_user_flow_error_recovers_to_entry(
@@ -178,6 +272,186 @@ async def test_user_flow_error_recovers_to_entry(
     result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == USER_INPUT
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(cls, None, id=cls.__name__)
+        for cls in sorted(
+            {
+                getattr(api, name)
+                for name in api.__all__
+                if isinstance(getattr(api, name), type)
+                and issubclass(getattr(api, name), api.FlexMeasuresError)
+            },
+            key=lambda cls: cls.__name__,
+        )
+    ],
+)
+async def test_every_client_error_is_a_form_error_that_recovers(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    error: type[api.FlexMeasuresError],
+    expected: None,
+) -> None:
+    """Whatever the client raises, the form shows a known error, then recovers."""
+    params = inspect.signature(error.__init__).parameters
+    if "message" in params:
+        err = error("boom", status=418)  # type: ignore[call-arg]
+    elif "status" in params:
+        err = error(307)  # type: ignore[call-arg]
+    else:
+        err = error("boom")
+    flow_id = await _start_user_flow(hass)
+    with patch.object(FlexMeasuresClient, "login", side_effect=err):
+        result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.FORM
+    assert set(result["errors"].values()) <= set(FORM_ERRORS)
+    assert result["errors"]["base"] != "invalid_auth" or isinstance(
+        err, api.FlexMeasuresAuthenticationError
+    )
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+# --- redirects and URLs --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_user_flow_https_redirect_says_which_url_to_enter(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock, status: int
+) -> None:
+    """http -> https on the same host: refused; the form names the https URL."""
+    fm_http.clear()
+    fm_http.mocker.get(
+        "http://fm.example.com/prefix/api/",
+        status=status,
+        headers={"Location": "https://fm.example.com/prefix/api/"},
+    )
+    flow_id = await _start_user_flow(hass)
+    user_input = {**USER_INPUT, CONF_URL: "http://fm.example.com/prefix"}
+    result = await hass.config_entries.flow.async_configure(flow_id, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "redirected"}
+    assert result["description_placeholders"]["redirect_url"] == (
+        "https://fm.example.com/prefix"
+    )
+    assert [call[0] for call in fm_http.mocker.mock_calls] == ["GET"]  # no login
+
+    fm_http.add_server("https://fm.example.com/prefix")
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**user_input, CONF_URL: "https://fm.example.com/prefix"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_URL] == "https://fm.example.com/prefix"
+
+
+async def test_user_flow_login_redirect_to_another_host_is_refused(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock
+) -> None:
+    """A login redirected elsewhere: refused, the password goes nowhere else."""
+    fm_http.clear()
+    _answer_server_info(fm_http)
+    fm_http.mocker.post(
+        f"{FM_URL}/api/requestAuthToken",
+        status=307,
+        headers={"Location": "http://user:pw@evil.example/steal?x=1"},
+    )
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["errors"] == {"base": "redirected"}
+    assert result["description_placeholders"]["redirect_url"] == (
+        "http://evil.example/steal"
+    )
+    assert [str(call[1]) for call in fm_http.mocker.mock_calls] == [
+        f"{FM_URL}/api/",
+        f"{FM_URL}/api/requestAuthToken",
+    ]
+    fm_http.clear()
+    fm_http.add_server()
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_flow_redirect_without_target_cannot_connect(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock
+) -> None:
+    """A 3xx that names no target is no FlexMeasures answer: cannot_connect."""
+    fm_http.clear()
+    fm_http.mocker.get(f"{FM_URL}/api/", status=302)
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["errors"] == {"base": "cannot_connect"}
+    fm_http.clear()
+    fm_http.add_server()
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://toy-user:secret-pw@fm.example.com",
+        "https://toy-user@fm.example.com/prefix/",
+        "http://:secret-pw@127.0.0.1:5000",
+    ],
+)
+async def test_user_flow_refuses_credentials_in_the_url(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    caplog: pytest.LogCaptureFixture,
+    url: str,
+) -> None:
+    """User info in the URL is a form error; nothing is sent, nothing echoed."""
+    caplog.set_level(logging.DEBUG)
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**USER_INPUT, CONF_URL: url}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_URL: "url_has_credentials"}
+    assert fm_http.mocker.call_count == 0
+    suggested = {
+        str(key): key.description.get("suggested_value")
+        for key in result["data_schema"].schema
+        if key.description
+    }
+    assert "@" not in suggested[CONF_URL]
+    assert "secret" not in str(result)
+    assert "secret" not in caplog.text
+
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("existing", "entered"),
+    [
+        (FM_URL, "HTTP://127.0.0.1:5000/"),
+        ("https://fm.example.com", "https://FM.Example.com"),
+        ("https://fm.example.com", "https://fm.example.com:443/"),
+        ("http://fm.example.com/fm", "HTTP://FM.EXAMPLE.COM:80/fm/"),
+    ],
+)
+async def test_user_flow_same_server_spelled_differently_aborts(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock, existing: str, entered: str
+) -> None:
+    """Case, default ports and trailing slashes do not make a second entry."""
+    fm_http.add_server(existing)
+    MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"{existing}_1",
+        data={**ENTRY_DATA, CONF_URL: existing},
+        minor_version=2,
+    ).add_to_hass(hass)
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**USER_INPUT, CONF_URL: entered}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
 async def test_user_flow_form_never_sends_the_password_back(
@@ -315,12 +589,87 @@ async def test_reauth_updates_password_and_reloads(
     assert mock_config_entry.state is ConfigEntryState.LOADED
 
 
+def _logins(mock: FlexMeasuresHTTPMock) -> int:
+    return sum(
+        str(call[1]).endswith("/api/requestAuthToken")
+        for call in mock.mocker.mock_calls
+    )
+
+
+async def test_reauth_with_the_same_password_reloads_a_loaded_entry(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A loaded entry whose updates failed on auth comes back, reloaded once."""
+    old_runtime_data = init_integration.runtime_data
+    result = await init_integration.start_reauth_flow(hass)
+    logins = _logins(fm_http)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: FM_PASSWORD}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.data == ENTRY_DATA
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not old_runtime_data  # reloaded
+    assert _logins(fm_http) == logins + 2  # the check, and one reload (not two)
+
+
+async def test_reauth_with_the_same_password_sets_up_a_failed_entry(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """An entry that failed on auth (e.g. a proxy glitch) loads after reauth."""
+    fm_http.clear()
+    _wrong_password(fm_http)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    [flow] = mock_config_entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+
+    fm_http.clear()
+    fm_http.add_server()
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: FM_PASSWORD}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reauth_successful"
+    assert mock_config_entry.data == ENTRY_DATA
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert _logins(fm_http) == 2  # the check, and one setup
+
+
+async def test_reauth_with_a_new_password_reloads_a_loaded_entry_once(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A changed password reloads the entry once (not by listener and flow both)."""
+    result = await init_integration.start_reauth_flow(hass)
+    logins = _logins(fm_http)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "new-password"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reauth_successful"
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.data[CONF_PASSWORD] == "new-password"
+    assert _logins(fm_http) == logins + 2
+
+
 @pytest.mark.parametrize(
     ("break_server", "error"),
     [
         (_wrong_password, "invalid_auth"),
         (_server_down, "cannot_connect"),
         (_old_server, "unsupported_version"),
+        (_login_behind_proxy_404, "cannot_connect"),
+        (_redirect_to_https, "redirected"),
     ],
 )
 async def test_reauth_error_recovers(
@@ -414,6 +763,25 @@ async def test_reconfigure_loaded_entry_saves_and_reloads(
     assert init_integration.runtime_data is not old_runtime_data  # reloaded
 
 
+async def test_reconfigure_with_unchanged_settings_reloads_once(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    init_integration: MockConfigEntry,
+) -> None:
+    """Submitting the same settings is a way to restart the entry: it reloads once."""
+    old_runtime_data = init_integration.runtime_data
+    result = await init_integration.start_reconfigure_flow(hass)
+    logins = _logins(fm_http)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], USER_INPUT
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert init_integration.runtime_data is not old_runtime_data
+    assert _logins(fm_http) == logins + 2
+
+
 async def test_reconfigure_not_loaded_entry_reloads(
     hass: HomeAssistant,
     fm_http: FlexMeasuresHTTPMock,
@@ -497,6 +865,8 @@ async def test_reconfigure_as_another_user_aborts_wrong_account(
         (_wrong_password, "invalid_auth"),
         (_server_down, "cannot_connect"),
         (_old_server, "unsupported_version"),
+        (_login_maintenance_page, "cannot_connect"),
+        (_redirect_to_https, "redirected"),
     ],
 )
 async def test_reconfigure_error_recovers(
@@ -525,6 +895,26 @@ async def test_reconfigure_error_recovers(
     assert result["reason"] == "reconfigure_successful"
 
 
+async def test_reconfigure_refuses_credentials_in_the_url(
+    hass: HomeAssistant,
+    fm_http: FlexMeasuresHTTPMock,
+    init_integration: MockConfigEntry,
+) -> None:
+    """User info in the URL is a form error in reconfigure too; then it works."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {**USER_INPUT, CONF_URL: "http://toy:secret@127.0.0.1:5000"},
+    )
+    assert result["errors"] == {CONF_URL: "url_has_credentials"}
+    assert "secret" not in str(result)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], USER_INPUT
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert init_integration.data == ENTRY_DATA
+
+
 async def test_reconfigure_rejects_invalid_url(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
@@ -535,3 +925,102 @@ async def test_reconfigure_rejects_invalid_url(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_URL: "invalid_url"}
+
+
+# --- migration: URLs from before normalisation (minor version 1) --------------------
+
+
+def _old_entry(
+    url: str, unique_url: str | None = None, **kwargs: Any
+) -> MockConfigEntry:
+    """An entry as minor version 1 stored it: unique id from the URL as typed."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Toy Account (fm.example.com)",
+        unique_id=f"{unique_url or url}_1",
+        data={**ENTRY_DATA, CONF_URL: url},
+        version=1,
+        minor_version=1,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "normalised"),
+    [
+        ("https://toy-user:secret-pw@FM.Example.com:443", "https://fm.example.com"),
+        ("https://FM.Example.com/prefix", "https://fm.example.com/prefix"),
+        ("http://fm.example.com:80", "http://fm.example.com"),
+        (FM_URL, FM_URL),
+    ],
+)
+async def test_old_entry_is_migrated_to_the_normalised_url_and_loads(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock, stored: str, normalised: str
+) -> None:
+    """URL and unique id are normalised, user info dropped; the entry loads."""
+    fm_http.add_server(normalised)
+    entry = _old_entry(stored)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert (entry.version, entry.minor_version) == (1, 2)
+    assert entry.data == {**ENTRY_DATA, CONF_URL: normalised}
+    assert entry.unique_id == f"{normalised}_1"
+    assert entry.runtime_data.client.url == normalised
+    assert "secret" not in str(entry.as_dict())
+
+
+async def test_migrated_duplicates_keep_their_own_ids(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock
+) -> None:
+    """Two old entries of one login (URL spelled twice) both survive, secret-free."""
+    fm_http.add_server("https://fm.example.com")
+    first = _old_entry("https://fm.example.com")
+    second = _old_entry("https://toy-user:secret-pw@FM.example.com")
+    first.add_to_hass(hass)
+    second.add_to_hass(hass)
+    await hass.config_entries.async_setup(first.entry_id)
+    await hass.async_block_till_done()
+
+    assert first.state is ConfigEntryState.LOADED
+    assert second.state is ConfigEntryState.LOADED
+    assert first.unique_id == "https://fm.example.com_1"
+    assert second.unique_id != first.unique_id
+    assert second.data[CONF_URL] == "https://fm.example.com"
+    assert "secret" not in str(second.as_dict())
+
+
+async def test_entry_of_a_newer_major_version_is_not_touched(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock
+) -> None:
+    """An entry from a newer integration (downgrade) is left alone."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=f"{FM_URL}_1", data=ENTRY_DATA, version=2
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert entry.data == ENTRY_DATA
+
+
+async def test_unusable_stored_url_is_a_clear_setup_error(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored URL that cannot be used fails setup with a message, no raw error."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="x_1",
+        data={**ENTRY_DATA, CONF_URL: "ftp://toy-user:secret-pw@fm.example.com"},
+        minor_version=2,
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "not a usable" in entry.reason
+    assert "homeassistant.exceptions.ConfigEntryError" in caplog.text
+    assert "secret" not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from homeassistant.const import (
     CONF_EMAIL,
@@ -28,6 +29,7 @@ from .api import (
     FlexMeasuresConnectionError,
     FlexMeasuresError,
     FlexMeasuresNotFoundError,
+    normalise_url,
 )
 from .const import (
     API_VERSION,
@@ -69,13 +71,20 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> bool:
     """Set up a FlexMeasures account from a config entry."""
-    client = FlexMeasuresClient(
-        async_get_clientsession(hass, verify_ssl=entry.data[CONF_VERIFY_SSL]),
-        entry.data[CONF_URL],
-        entry.data[CONF_EMAIL],
-        entry.data[CONF_PASSWORD],
-        verify_ssl=entry.data[CONF_VERIFY_SSL],
-    )
+    try:
+        # The client normalises the URL before anything is sent (the demo
+        # server refuses Host headers it does not trust, e.g. other spellings).
+        client = FlexMeasuresClient(
+            async_get_clientsession(hass, verify_ssl=entry.data[CONF_VERIFY_SSL]),
+            entry.data[CONF_URL],
+            entry.data[CONF_EMAIL],
+            entry.data[CONF_PASSWORD],
+            verify_ssl=entry.data[CONF_VERIFY_SSL],
+        )
+    except ValueError as err:  # also UrlHasCredentialsError; never echo the URL
+        raise ConfigEntryError(
+            translation_domain=DOMAIN, translation_key="invalid_url"
+        ) from err
     try:
         server_info = await client.get_server_info()
         if API_VERSION not in server_info.api_versions:
@@ -147,6 +156,68 @@ async def async_setup_entry(
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     async_load_card(hass)
     return True
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry
+) -> bool:
+    """Bring an entry from an older version of the integration up to date.
+
+    1.1 -> 1.2: the URL is normalised (`normalise_url`: case, default ports,
+    trailing slash) and loses any user info (`https://user:secret@host`), and
+    the unique id follows it, so that one login is one entry however its URL
+    was typed. A unique id already taken by another entry of the same login is
+    kept (without user info) rather than duplicated.
+    """
+    if entry.version > 1:
+        return False  # a downgrade: this code does not know the newer data
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        unique_id = entry.unique_id
+        try:
+            data[CONF_URL] = normalise_url(data[CONF_URL], drop_user_info=True)
+        except ValueError:
+            LOGGER.warning(
+                "The server URL of FlexMeasures entry %s is not usable; "
+                "reconfigure the entry",
+                entry.title,
+            )
+        else:
+            unique_id = _migrated_unique_id(hass, entry, data[CONF_URL])
+        hass.config_entries.async_update_entry(
+            entry, data=data, unique_id=unique_id, minor_version=2
+        )
+    return True
+
+
+def _migrated_unique_id(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry, url: str
+) -> str | None:
+    """The unique id for the normalised URL: `<url>_<user id>`.
+
+    If another entry already has it (the same login added twice under two
+    spellings), this entry keeps its old id with only the user info removed.
+    """
+    old = entry.unique_id
+    if old is None:
+        return None
+    prefix, _, user_id = old.rpartition("_")
+    if not prefix or not user_id.isdigit():
+        return _USER_INFO.sub("", old)
+    new = f"{url}_{user_id}"
+    other = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
+    if other is not None and other.entry_id != entry.entry_id:
+        LOGGER.warning(
+            "FlexMeasures entries %s and %s are the same login; remove one",
+            other.title,
+            entry.title,
+        )
+        return _USER_INFO.sub("", old)
+    return new
+
+
+# User info in a URL: what lies between "://" and the host's "@".
+_USER_INFO = re.compile(r"(?<=://)[^/?#]*@")
 
 
 async def _async_measurement_mappings(

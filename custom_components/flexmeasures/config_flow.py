@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -32,8 +33,14 @@ from .api import (
     FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
     FlexMeasuresError,
+    FlexMeasuresRateLimitError,
+    FlexMeasuresRedirectError,
+    FlexMeasuresResponseError,
+    FlexMeasuresServerError,
     ServerInfo,
+    UrlHasCredentialsError,
     User,
+    normalise_url,
 )
 from .const import (
     API_VERSION,
@@ -71,8 +78,44 @@ EXAMPLE_URL = "https://flexmeasures.example.com"
 
 
 def account_unique_id(url: str, user_id: int) -> str:
-    """The unique id of an entry: the normalised server URL and the user id."""
+    """The unique id of an entry: the normalised server URL and the user id.
+
+    `url` must be normalised (`normalise_url`): one entry per login, however
+    the URL was spelled.
+    """
     return f"{url}_{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class FormError:
+    """A form error key, and the placeholders its text needs."""
+
+    key: str
+    field: str = "base"
+    placeholders: Mapping[str, str] | None = None
+
+    def errors(self) -> dict[str, str]:
+        """The form's errors dict."""
+        return {self.field: self.key}
+
+
+def _redirect_error(err: FlexMeasuresRedirectError, entered_url: str) -> FormError:
+    """A redirect as a form error that says where it points.
+
+    `redirect_url` is the base URL the redirect stands for (for http -> https
+    on the same host: the URL to enter instead), else the target itself; a
+    redirect that names no target is no FlexMeasures answer (cannot_connect).
+    """
+    target = err.suggested_url or err.location
+    if target is None:
+        return FormError("cannot_connect")
+    LOGGER.debug(
+        "FlexMeasures at %s answered HTTP %s to %s (not followed)",
+        entered_url,
+        err.status,
+        target,
+    )
+    return FormError("redirected", placeholders={"redirect_url": target})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +161,9 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
     """Handle a config flow for a FlexMeasures account."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    # 2: URLs normalised (case, default port) and without user info; unique
+    # ids from the normalised URL (see async_migrate_entry).
+    MINOR_VERSION = 2
 
     @classmethod
     @callback
@@ -134,34 +179,56 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_validate(
         self, user_input: Mapping[str, Any]
-    ) -> tuple[dict[str, str], AccountInfo | None]:
-        """Try the URL and credentials; return form errors, or what was learned."""
+    ) -> tuple[FormError | None, AccountInfo | None]:
+        """Try the URL and credentials; return a form error, or what was learned.
+
+        Only FlexMeasures' own refusal of the login is `invalid_auth`; a
+        redirect is `redirected` (never followed); the server's other refusals
+        (e.g. a 422 of the login) are `unknown` and logged; anything else that
+        is not a FlexMeasures answer (network, 5xx, HTML, odd JSON) is
+        `cannot_connect`.
+        """
         session = async_get_clientsession(
             self.hass, verify_ssl=user_input[CONF_VERIFY_SSL]
         )
         try:
             client = FlexMeasuresClient(
                 session,
-                user_input[CONF_URL].strip(),
+                user_input[CONF_URL],
                 user_input[CONF_EMAIL].strip(),
                 user_input[CONF_PASSWORD],
                 verify_ssl=user_input[CONF_VERIFY_SSL],
             )
+        except UrlHasCredentialsError:
+            return FormError("url_has_credentials", CONF_URL), None
         except ValueError:
-            return {CONF_URL: "invalid_url"}, None
+            return FormError("invalid_url", CONF_URL), None
         try:
             result = await _async_read_account(client)
         except FlexMeasuresAuthenticationError:
-            return {"base": "invalid_auth"}, None
+            return FormError("invalid_auth"), None
+        except FlexMeasuresRedirectError as err:
+            return _redirect_error(err, client.url), None
+        except (FlexMeasuresServerError, FlexMeasuresRateLimitError) as err:
+            LOGGER.debug("Cannot use FlexMeasures at %s: %s", client.url, err)
+            return FormError("cannot_connect"), None
+        except FlexMeasuresResponseError as err:
+            LOGGER.warning(
+                "FlexMeasures at %s refused the request (HTTP %s): %s",
+                client.url,
+                err.status,
+                err.message,
+            )
+            return FormError("unknown"), None
         except FlexMeasuresError as err:
             LOGGER.debug("Cannot use FlexMeasures at %s: %s", client.url, err)
-            return {"base": "cannot_connect"}, None
+            return FormError("cannot_connect"), None
         except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while connecting to FlexMeasures")
-            return {"base": "unknown"}, None
+            return FormError("unknown"), None
         if isinstance(result, str):
-            return {"base": result}, None
-        return {}, result
+            return FormError(result), None
+        return None, result
 
     @staticmethod
     def _entry_data(user_input: Mapping[str, Any], info: AccountInfo) -> dict[str, Any]:
@@ -181,18 +248,23 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
         unique_id: str,
         title: str,
     ) -> ConfigFlowResult:
-        """Save the entry and make it use the new data.
+        """Save the entry and reload it, exactly once, changed or not.
 
-        A loaded entry has an update listener that reloads it when it changes;
-        an entry that is not loaded (e.g. setup failed on bad credentials) is
-        reloaded here.
+        A finished reauth or reconfigure always brings the entry back: after an
+        auth failure a loaded entry has stopped its updates, and the same
+        (correct) password changes nothing that would reload it. When the
+        entry changes and is loaded, its update listener reloads it; otherwise
+        the reload is scheduled here.
         """
-        if entry.update_listeners:
-            return self.async_update_and_abort(
-                entry, data=data, unique_id=unique_id, title=title
-            )
-        return self.async_update_reload_and_abort(
+        changed = self.hass.config_entries.async_update_entry(
             entry, data=data, unique_id=unique_id, title=title
+        )
+        if not (changed and entry.update_listeners):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_abort(
+            reason="reauth_successful"
+            if self.source == SOURCE_REAUTH
+            else "reconfigure_successful"
         )
 
     @override
@@ -200,9 +272,9 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the server URL and the login."""
-        errors: dict[str, str] = {}
+        error: FormError | None = None
         if user_input is not None:
-            errors, info = await self._async_validate(user_input)
+            error, info = await self._async_validate(user_input)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_configured()
@@ -212,10 +284,10 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
-                STEP_USER_DATA_SCHEMA, _without_password(user_input)
+                STEP_USER_DATA_SCHEMA, _form_values(user_input)
             ),
-            errors=errors,
-            description_placeholders={"example_url": EXAMPLE_URL},
+            errors=error.errors() if error else {},
+            description_placeholders=_placeholders(error, {"example_url": EXAMPLE_URL}),
         )
 
     async def async_step_reauth(
@@ -228,11 +300,11 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for the password of the configured login again."""
-        errors: dict[str, str] = {}
+        error: FormError | None = None
         entry = self._get_reauth_entry()
         if user_input is not None:
             new_data = {**entry.data, CONF_PASSWORD: user_input[CONF_PASSWORD]}
-            errors, info = await self._async_validate(new_data)
+            error, info = await self._async_validate(new_data)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
@@ -245,21 +317,21 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=STEP_REAUTH_DATA_SCHEMA,
-            errors=errors,
-            description_placeholders={
-                CONF_EMAIL: entry.data[CONF_EMAIL],
-                CONF_URL: entry.data[CONF_URL],
-            },
+            errors=error.errors() if error else {},
+            description_placeholders=_placeholders(
+                error,
+                {CONF_EMAIL: entry.data[CONF_EMAIL], CONF_URL: entry.data[CONF_URL]},
+            ),
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the server URL, the login or the TLS check of an entry."""
-        errors: dict[str, str] = {}
+        error: FormError | None = None
         entry = self._get_reconfigure_entry()
         if user_input is not None:
-            errors, info = await self._async_validate(user_input)
+            error, info = await self._async_validate(user_input)
             if info is not None:
                 # The login must be the same user as before. The server URL may
                 # change (the server moved), so compare the user with the URL
@@ -280,13 +352,31 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
                 STEP_USER_DATA_SCHEMA,
-                _without_password(user_input if user_input is not None else entry.data),
+                _form_values(user_input if user_input is not None else entry.data),
             ),
-            errors=errors,
-            description_placeholders={"example_url": EXAMPLE_URL},
+            errors=error.errors() if error else {},
+            description_placeholders=_placeholders(error, {"example_url": EXAMPLE_URL}),
         )
 
 
-def _without_password(values: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Form values to show again: never send the password back to the browser."""
-    return {k: v for k, v in (values or {}).items() if k != CONF_PASSWORD}
+def _form_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Form values to show again: never the password, nor one inside the URL."""
+    shown = {k: v for k, v in (values or {}).items() if k != CONF_PASSWORD}
+    if isinstance(url := shown.get(CONF_URL), str):
+        try:
+            normalise_url(url)
+        except UrlHasCredentialsError:
+            shown[CONF_URL] = normalise_url(url, drop_user_info=True)
+        except ValueError:
+            if "@" in url:  # unusable, and it may hold a secret: show nothing
+                shown[CONF_URL] = ""
+    return shown
+
+
+def _placeholders(
+    error: FormError | None, placeholders: dict[str, str]
+) -> dict[str, str]:
+    """A step's description placeholders, plus those its error text needs."""
+    if error is not None and error.placeholders:
+        return {**placeholders, **error.placeholders}
+    return placeholders
