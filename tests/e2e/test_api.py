@@ -14,8 +14,11 @@ from custom_components.flexmeasures.api import (
     FlexMeasuresAuthenticationError,
     FlexMeasuresClient,
     FlexMeasuresNotFoundError,
+    FlexMeasuresRedirectError,
     FlexMeasuresScheduleFailedError,
 )
+
+from .loopback import redirected_login
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -226,3 +229,48 @@ async def test_infeasible_schedule_fails_with_reason(
     assert "nfeasible" in info.value.reason
     status = await client.get_job_status(job)
     assert status.status == "FAILED"
+
+
+async def test_redirected_login_is_refused_and_the_password_stays_home(
+    fm_server: dict[str, str], session: aiohttp.ClientSession
+) -> None:
+    """A login answered 307 is an error; nothing reaches the redirect target.
+
+    The target forwards to the real server: following the 307 would have
+    posted the password there and got a token (the control at the end).
+    """
+    email = fm_server["FLEXMEASURES_EMAIL"]
+    password = fm_server["FLEXMEASURES_PASSWORD"]
+    async with redirected_login(fm_server["FLEXMEASURES_URL"]) as (url, target):
+        client = FlexMeasuresClient(session, url, email, password)
+        assert (await client.get_server_info()).version == "1.0.1"  # passed through
+        with pytest.raises(FlexMeasuresRedirectError) as info:
+            await client.login()
+        assert info.value.status == 307
+        assert info.value.location == target.url + "/api/requestAuthToken"
+        assert target.requests == []
+
+        # Control: the target does hand a posted login to the real server.
+        direct = FlexMeasuresClient(session, target.url, email, password)
+        assert await direct.login() > 0
+        assert any(password.encode() in body for body in target.bodies())
+
+
+async def test_url_spelled_differently_reaches_the_same_server(
+    fm_server: dict[str, str], session: aiohttp.ClientSession
+) -> None:
+    """Upper-case scheme and a trailing slash are normalised before connecting.
+
+    (The server refuses Host headers it does not trust; reference answer 84.)
+    """
+    url = fm_server["FLEXMEASURES_URL"]
+    spelled = url.replace("http://", "HTTP://", 1) + "/"
+    client = FlexMeasuresClient(
+        session,
+        spelled,
+        fm_server["FLEXMEASURES_EMAIL"],
+        fm_server["FLEXMEASURES_PASSWORD"],
+    )
+    assert client.url == url
+    assert await client.login() > 0
+    assert await client.get_health() is True

@@ -10,6 +10,8 @@ import pytest
 
 from custom_components.flexmeasures.const import DOMAIN
 
+from .loopback import redirected_login
+
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
 
@@ -77,3 +79,32 @@ async def test_nothing_listening_is_cannot_connect(
     result = await _submit(hass, _login(fm_server, url="http://127.0.0.1:9"))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_redirected_login_is_a_form_error_and_the_password_stays_home(
+    hass: HomeAssistant, fm_server: dict[str, str]
+) -> None:
+    """A server whose login answers 307: the form says redirected; nothing leaks."""
+    async with redirected_login(fm_server["FLEXMEASURES_URL"]) as (url, target):
+        result = await _submit(hass, _login(fm_server, url=url))
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": "redirected"}
+        assert result["description_placeholders"]["redirect_url"] == target.url
+        assert target.requests == []
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+async def test_same_account_spelled_differently_is_already_configured(
+    hass: HomeAssistant, fm_server: dict[str, str]
+) -> None:
+    """`HTTP://127.0.0.1:5000/` is the same server: the second entry is refused."""
+    first = await _submit(hass, _login(fm_server))
+    assert first["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    spelled = fm_server["FLEXMEASURES_URL"].replace("http://", "HTTP://", 1) + "/"
+    again = await _submit(hass, _login(fm_server, url=spelled))
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    assert await hass.config_entries.async_unload(first["result"].entry_id)
