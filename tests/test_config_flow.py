@@ -426,6 +426,23 @@ async def test_user_flow_refuses_credentials_in_the_url(
 
 
 @pytest.mark.parametrize(
+    "url", ["ftp://toy-user:secret-pw@fm.example.com", "toy-user:secret-pw@fm"]
+)
+async def test_unusable_url_with_a_secret_is_not_shown_again(
+    hass: HomeAssistant, fm_http: FlexMeasuresHTTPMock, url: str
+) -> None:
+    """An unusable URL that may hold a secret is not put back into the form."""
+    flow_id = await _start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**USER_INPUT, CONF_URL: url}
+    )
+    assert result["errors"] == {CONF_URL: "invalid_url"}
+    assert "secret" not in str(result)
+    result = await hass.config_entries.flow.async_configure(flow_id, USER_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
     ("existing", "entered"),
     [
         (FM_URL, "HTTP://127.0.0.1:5000/"),
@@ -990,6 +1007,49 @@ async def test_migrated_duplicates_keep_their_own_ids(
     assert second.unique_id != first.unique_id
     assert second.data[CONF_URL] == "https://fm.example.com"
     assert "secret" not in str(second.as_dict())
+
+
+@pytest.mark.parametrize(
+    ("stored", "unique_id", "expected_url", "expected_id"),
+    [
+        # unusable URL: kept (setup says so) but without the user info
+        (
+            "ftp://toy-user:secret-pw@fm.example.com",
+            "ftp://toy-user:secret-pw@fm.example.com_1",
+            "ftp://fm.example.com",
+            "ftp://fm.example.com_1",
+        ),
+        # a unique id not of the form <url>_<user id>: only user info removed
+        (
+            "https://toy-user:secret-pw@FM.example.com",
+            "https://toy-user:secret-pw@FM.example.com",
+            "https://fm.example.com",
+            "https://FM.example.com",
+        ),
+        ("https://FM.example.com", None, "https://fm.example.com", None),
+    ],
+)
+async def test_odd_old_entries_migrate_without_secrets(
+    hass: HomeAssistant,
+    stored: str,
+    unique_id: str | None,
+    expected_url: str,
+    expected_id: str | None,
+) -> None:
+    """Odd stored URLs and unique ids: migrated as far as possible, secret-free."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=unique_id,
+        data={**ENTRY_DATA, CONF_URL: stored},
+        minor_version=1,
+    )
+    entry.add_to_hass(hass)
+    with patch("custom_components.flexmeasures.async_setup_entry", return_value=False):
+        await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.minor_version == 2
+    assert entry.data[CONF_URL] == expected_url
+    assert entry.unique_id == expected_id
+    assert "secret" not in str(entry.as_dict())
 
 
 async def test_entry_of_a_newer_major_version_is_not_touched(

@@ -177,6 +177,10 @@ async def async_migrate_entry(
         try:
             data[CONF_URL] = normalise_url(data[CONF_URL], drop_user_info=True)
         except ValueError:
+            # Unusable (setup will say so), but no secret stays in it either.
+            data[CONF_URL] = _USER_INFO.sub("", str(data[CONF_URL]))
+            if unique_id is not None:
+                unique_id = _USER_INFO.sub("", unique_id)
             LOGGER.warning(
                 "The server URL of FlexMeasures entry %s is not usable; "
                 "reconfigure the entry",
