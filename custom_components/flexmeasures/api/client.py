@@ -3,35 +3,28 @@
 One `FlexMeasuresClient` talks to one server as one user, over Home Assistant's
 (or any) aiohttp session. It keeps the auth token, refreshes it once on a 401,
 and maps every failure to one of the errors in `errors.py` in one place
-(`_error_from_response`). It never logs a password or a token: only method,
-path and status.
+(`responses.error_from_response`). It never follows a redirect, and never logs
+a password or a token: only method, path and status.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-import json
 import logging
-import re
 from typing import Any
 
 import aiohttp
 
 from .errors import (
-    FlexMeasuresAccessDeniedError,
     FlexMeasuresAuthenticationError,
     FlexMeasuresConnectionError,
-    FlexMeasuresError,
     FlexMeasuresInvalidRequestError,
-    FlexMeasuresNotFoundError,
-    FlexMeasuresRateLimitError,
     FlexMeasuresRedirectError,
     FlexMeasuresResponseError,
     FlexMeasuresScheduleFailedError,
     FlexMeasuresSchedulePendingError,
-    FlexMeasuresServerError,
     FlexMeasuresUnexpectedResponseError,
 )
 from .models import (
@@ -54,137 +47,21 @@ from .models import (
     server_info_from_api,
     user_from_api,
 )
+from .responses import (
+    NOT_JSON,
+    decode,
+    error_from_response,
+    is_login_refusal,
+    parse,
+    server_message,
+)
 from .urls import normalise_url, redirect_target, redirected_base_url
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
-MAX_MESSAGE = 1000  # characters of a server message kept in an error
 API_PREFIX = "/api/v3_0"
 PAGE_SIZE = 100
-
-# Keys of the server's nested 422 messages that only say where a field was.
-_LOCATION_KEYS = frozenset(
-    {"json", "query", "path", "form", "querystring", "headers", "_schema"}
-)
-_NOT_FOUND_RE = re.compile(
-    r"\bnot found\b|\bno \w+ found\b|does not exist", re.IGNORECASE
-)
-
-
-def _flatten_messages(value: Any, key: str | None = None) -> list[str]:
-    """Turn the server's (possibly nested) message into readable lines."""
-    if isinstance(value, Mapping):
-        lines: list[str] = []
-        for sub_key, sub_value in value.items():
-            name = key if str(sub_key) in _LOCATION_KEYS else str(sub_key)
-            if str(sub_key) == "combined_sensor_data_description":
-                name = key
-            lines.extend(_flatten_messages(sub_value, name))
-        return lines
-    if isinstance(value, list | tuple):
-        return [line for item in value for line in _flatten_messages(item, key)]
-    if value is None:
-        return []
-    return [f"{key}: {value}" if key else str(value)]
-
-
-def _server_message(body: Any, status: int) -> str:
-    """A readable message from an error body (`message` or `errors`), bounded."""
-    lines: list[str] = []
-    if isinstance(body, Mapping):
-        try:
-            lines = _flatten_messages(body.get("message"))
-            if not lines:
-                lines = _flatten_messages(body.get("errors"))
-        except RecursionError:
-            lines = []
-    message = "; ".join(lines) if lines else f"HTTP {status}"
-    if len(message) > MAX_MESSAGE:
-        message = message[: MAX_MESSAGE - 1] + "…"
-    return message
-
-
-def _is_login_refusal(body: Any) -> bool:
-    """FlexMeasures' own answer to bad credentials: `{"errors": ["..."], ...}`.
-
-    Reference answers 05 (401, wrong password) and 06 (404, unknown email).
-    A proxy's page, or any other JSON, is not a refusal of the credentials.
-    """
-    if not isinstance(body, Mapping):
-        return False
-    errors = body.get("errors")
-    return (
-        isinstance(errors, list)
-        and bool(errors)
-        and all(isinstance(line, str) for line in errors)
-    )
-
-
-def _error_from_response(status: int, body: Any) -> FlexMeasuresError:
-    """The one place where an unsuccessful answer becomes an error.
-
-    Only a FlexMeasures JSON body makes a 4xx one of the server's refusals; a
-    4xx page from something else (a proxy) is an unexpected response.
-    """
-    message = _server_message(body, status)
-    if status == 429:
-        return FlexMeasuresRateLimitError(message, status=status, details=body)
-    if status >= 500:
-        return FlexMeasuresServerError(message, status=status, details=body)
-    if not isinstance(body, Mapping):
-        return FlexMeasuresUnexpectedResponseError(
-            f"HTTP {status} without a FlexMeasures JSON body"
-        )
-    if status == 401:
-        return FlexMeasuresAuthenticationError(message)
-    if status == 403:
-        return FlexMeasuresAccessDeniedError(message, status=status, details=body)
-    if status == 404:
-        return FlexMeasuresNotFoundError(message, status=status, details=body)
-    if status == 400 and body.get("status") == "UNRECOGNIZED_UDI_EVENT":
-        return FlexMeasuresNotFoundError(message, status=status, details=body)
-    if status == 422 and _NOT_FOUND_RE.search(message):
-        return FlexMeasuresNotFoundError(message, status=status, details=body)
-    if 400 <= status < 500:
-        return FlexMeasuresInvalidRequestError(message, status=status, details=body)
-    return FlexMeasuresUnexpectedResponseError(f"Unexpected HTTP status {status}")
-
-
-def _parse[T](parser: Callable[[Any], T], body: Any) -> T:
-    """Run a model parser; a body of the wrong shape is an unexpected response.
-
-    Wrong types, missing keys, unparsable or non-finite numbers, numbers too
-    large for a float or a timedelta, nesting too deep: all of it.
-    """
-    try:
-        return parser(body)
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        AttributeError,
-        ArithmeticError,
-        RecursionError,
-    ) as err:
-        detail = str(err)[:200]
-        raise FlexMeasuresUnexpectedResponseError(
-            f"Unexpected answer from FlexMeasures: {type(err).__name__}: {detail}"
-        ) from err
-
-
-def _decode(raw: bytes) -> Any:
-    """The JSON in a body: None when empty, `_NOT_JSON` when it is not JSON.
-
-    JSON is UTF-8 (RFC 8259), whatever charset the Content-Type names: the
-    bytes are decoded here, so an unknown or wrong charset never raises.
-    """
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except ValueError, RecursionError:  # UnicodeDecodeError is a ValueError
-        return _NOT_JSON
 
 
 class FlexMeasuresClient:
@@ -291,7 +168,7 @@ class FlexMeasuresClient:
                 location=target,
                 suggested_url=redirected_base_url(target, path),
             )
-        return status, _decode(raw)
+        return status, decode(raw)
 
     async def _request(
         self,
@@ -326,12 +203,12 @@ class FlexMeasuresClient:
     @staticmethod
     def _check(status: int, body: Any, accept: frozenset[int]) -> tuple[int, Any]:
         if status in accept:
-            if body is _NOT_JSON or body is None:
+            if body is NOT_JSON or body is None:
                 raise FlexMeasuresUnexpectedResponseError(
                     f"HTTP {status} without a JSON body: not a FlexMeasures server?"
                 )
             return status, body
-        raise _error_from_response(status, None if body is _NOT_JSON else body)
+        raise error_from_response(status, None if body is NOT_JSON else body)
 
     # --- authentication ------------------------------------------------------
 
@@ -357,8 +234,8 @@ class FlexMeasuresClient:
         if status in (401, 404):
             # Bad credentials only when FlexMeasures itself says so; a proxy's
             # 404 page or maintenance answer is not a verdict on the password.
-            if _is_login_refusal(body):
-                raise FlexMeasuresAuthenticationError(_server_message(body, status))
+            if is_login_refusal(body):
+                raise FlexMeasuresAuthenticationError(server_message(body, status))
             raise FlexMeasuresUnexpectedResponseError(
                 f"HTTP {status} from the login without FlexMeasures' answer"
             )
@@ -369,7 +246,7 @@ class FlexMeasuresClient:
         user_id = body.get("user_id")
         self._token = token
         if user_id is not None:
-            self._user_id = _parse(int, user_id)
+            self._user_id = parse(int, user_id)
         return token
 
     async def login(self) -> int:
@@ -386,7 +263,7 @@ class FlexMeasuresClient:
     async def get_server_info(self) -> ServerInfo:
         """`GET /api/` (no login needed)."""
         _, body = await self._request_public("/api/")
-        return _parse(server_info_from_api, body)
+        return parse(server_info_from_api, body)
 
     async def get_health(self) -> bool:
         """`GET /api/v3_0/health/ready`: True when ready."""
@@ -410,14 +287,14 @@ class FlexMeasuresClient:
         if self._user_id is None:
             raise FlexMeasuresUnexpectedResponseError("The login gave no user id")
         _, body = await self._request("GET", f"{API_PREFIX}/users/{self._user_id}")
-        return _parse(user_from_api, body)
+        return parse(user_from_api, body)
 
     async def get_account(self, account_id: int | None = None) -> Account:
         """An account (default: the logged-in user's)."""
         if account_id is None:
             account_id = (await self.get_current_user()).account_id
         _, body = await self._request("GET", f"{API_PREFIX}/accounts/{account_id}")
-        return _parse(account_from_api, body)
+        return parse(account_from_api, body)
 
     async def _get_all_pages(
         self, path: str, params: Mapping[str, str] | None = None
@@ -455,11 +332,11 @@ class FlexMeasuresClient:
     async def get_assets(self, *, include_public: bool = False) -> list[Asset]:
         """All assets of the user's account (all pages), optionally public ones."""
         raw = await self._get_all_pages(f"{API_PREFIX}/assets")
-        assets = [_parse(asset_from_api, item) for item in raw]
+        assets = [parse(asset_from_api, item) for item in raw]
         if include_public:
             seen = {asset.id for asset in assets}
             for item in await self._get_all_pages(f"{API_PREFIX}/assets/public"):
-                asset = _parse(asset_from_api, item)
+                asset = parse(asset_from_api, item)
                 if asset.id not in seen:
                     seen.add(asset.id)
                     assets.append(asset)
@@ -468,7 +345,7 @@ class FlexMeasuresClient:
     async def get_asset(self, asset_id: int) -> Asset:
         """One asset."""
         _, body = await self._request("GET", f"{API_PREFIX}/assets/{asset_id}")
-        return _parse(asset_from_api, body)
+        return parse(asset_from_api, body)
 
     async def get_sensors(
         self, *, asset_id: int | None = None, include_public: bool = False
@@ -484,12 +361,12 @@ class FlexMeasuresClient:
         if include_public:
             params["include_public_assets"] = "true"
         raw = await self._get_all_pages(f"{API_PREFIX}/sensors", params)
-        return [_parse(sensor_from_api, item) for item in raw]
+        return [parse(sensor_from_api, item) for item in raw]
 
     async def get_sensor(self, sensor_id: int) -> Sensor:
         """One sensor."""
         _, body = await self._request("GET", f"{API_PREFIX}/sensors/{sensor_id}")
-        return _parse(sensor_from_api, body)
+        return parse(sensor_from_api, body)
 
     # --- sensor data ---------------------------------------------------------
 
@@ -546,7 +423,7 @@ class FlexMeasuresClient:
         _, body = await self._request(
             "GET", f"{API_PREFIX}/sensors/{sensor_id}/data", params=params
         )
-        return _parse(sensor_data_from_api, body)
+        return parse(sensor_data_from_api, body)
 
     # --- scheduling ----------------------------------------------------------
 
@@ -630,9 +507,9 @@ class FlexMeasuresClient:
             raise
         if status == 202:
             raise FlexMeasuresSchedulePendingError(
-                _server_message(body, status).replace("  was used.", "").strip()
+                server_message(body, status).replace("  was used.", "").strip()
             )
-        return _parse(
+        return parse(
             lambda data: schedule_from_api(
                 data, sensor_id=sensor_id, job_id=job_id, resolution=resolution
             ),
@@ -693,11 +570,4 @@ class FlexMeasuresClient:
                 body = details
             else:
                 raise
-        return _parse(lambda data: job_status_from_api(data, job_id=job_id), body)
-
-
-class _NotJsonType:
-    """Marker for an answer whose body is not JSON."""
-
-
-_NOT_JSON: Any = _NotJsonType()
+        return parse(lambda data: job_status_from_api(data, job_id=job_id), body)
