@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import (
     CONF_EMAIL,
     CONF_PASSWORD,
@@ -12,41 +14,32 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import (
-    ConfigEntryAuthFailed,
-    ConfigEntryError,
-    ConfigEntryNotReady,
-)
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import (
-    FlexMeasuresAccessDeniedError,
-    FlexMeasuresAuthenticationError,
-    FlexMeasuresClient,
-    FlexMeasuresConnectionError,
-    FlexMeasuresError,
-    FlexMeasuresNotFoundError,
-)
+from .account import AccountState, async_read_account
+from .api import FlexMeasuresClient
+from .connection import ConnectionMonitor
 from .const import (
-    API_VERSION,
     CONF_ENTITY_ID,
     CONF_FORECAST_ATTRIBUTE,
-    CONF_SENSOR,
+    DEFAULT_DURATION,
     DOMAIN,
     LOGGER,
     MANUFACTURER,
     SERVER_MODEL,
-    SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
+from .issues import async_clear_server_unreachable
 from .outbox import MeasurementMapping, outbox_store
+from .requests import ScheduleSettings
 from .services import async_setup_services
+from .store import EntryStore, entry_store
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -68,7 +61,12 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> bool:
-    """Set up a FlexMeasures account from a config entry."""
+    """Set up a FlexMeasures account from a config entry.
+
+    When the server cannot be reached but was reached before, the entry runs
+    on what was kept (plans, sensor facts) and retries the server in the
+    background (see account.py, connection.py).
+    """
     client = FlexMeasuresClient(
         async_get_clientsession(hass, verify_ssl=entry.data[CONF_VERIFY_SSL]),
         entry.data[CONF_URL],
@@ -76,43 +74,26 @@ async def async_setup_entry(
         entry.data[CONF_PASSWORD],
         verify_ssl=entry.data[CONF_VERIFY_SSL],
     )
-    try:
-        server_info = await client.get_server_info()
-        if API_VERSION not in server_info.api_versions:
-            raise ConfigEntryError(
-                translation_domain=DOMAIN,
-                translation_key="unsupported_version",
-                translation_placeholders={
-                    "url": client.url,
-                    "api_version": API_VERSION,
-                    "api_versions": ", ".join(server_info.api_versions),
-                },
-            )
-        await client.login()
-        user = await client.get_current_user()
-        account = await client.get_account(user.account_id)
-        mappings = await _async_measurement_mappings(client, entry)
-    except FlexMeasuresAuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN,
-            translation_key="invalid_auth",
-            translation_placeholders={"url": client.url},
-        ) from err
-    except FlexMeasuresConnectionError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"url": client.url},
-        ) from err
-    except FlexMeasuresError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="api_error",
-            translation_placeholders={"url": client.url, "error": str(err)},
-        ) from err
-
+    store = EntryStore(hass, entry.entry_id)
+    await store.async_load(entry.subentries)
+    entry.async_on_unload(store.async_save_now)
+    state = await async_read_account(client, entry, store)
+    schedules = [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+    ]
+    connection = ConnectionMonitor(
+        hass, entry, client.url, horizon=_longest_horizon(schedules)
+    )
+    entry.async_on_unload(connection.stop)
     entry.runtime_data = FlexMeasuresData(
-        client=client, server_info=server_info, user=user, account=account
+        client=client,
+        server_info=state.server_info,
+        user=state.user,
+        account=state.account,
+        store=store,
+        connection=connection,
     )
 
     dr.async_get(hass).async_get_or_create(
@@ -121,23 +102,36 @@ async def async_setup_entry(
         entry_type=dr.DeviceEntryType.SERVICE,
         manufacturer=MANUFACTURER,
         model=SERVER_MODEL,
-        name=account.name,
-        sw_version=server_info.version,
+        name=state.account.name,
+        sw_version=state.server_info.version,
         configuration_url=client.url,
     )
 
     coordinators = {
         subentry.subentry_id: ScheduleCoordinator(hass, entry, subentry)
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+        for subentry in schedules
     }
     entry.runtime_data.coordinators.update(coordinators)
-    # async_refresh, not async_config_entry_first_refresh: an infeasible schedule
-    # or a state of charge that is not there yet must not hold up the account
-    # (nor the measurements); the entities say what is missing.
-    await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+    for subentry_id, coordinator in coordinators.items():
+        coordinator.restore(store.plan(subentry_id))
+    if state.online:
+        async_clear_server_unreachable(hass, entry.entry_id)
+        # async_refresh, not async_config_entry_first_refresh: an infeasible
+        # schedule or a state of charge that is not there yet must not hold up
+        # the account (nor the measurements); the entities say what is missing.
+        await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+    else:
+        _start_offline(entry, client, state)
 
-    if mappings:
+    if mappings := [
+        MeasurementMapping(
+            subentry_id,
+            entry.subentries[subentry_id].data[CONF_ENTITY_ID],
+            sensor,
+            entry.subentries[subentry_id].data.get(CONF_FORECAST_ATTRIBUTE) or None,
+        )
+        for subentry_id, sensor in state.measurement_sensors.items()
+    ]:
         forwarder = MeasurementForwarder(hass, entry, client, mappings)
         await forwarder.async_start()
         entry.runtime_data.forwarder = forwarder
@@ -149,37 +143,34 @@ async def async_setup_entry(
     return True
 
 
-async def _async_measurement_mappings(
-    client: FlexMeasuresClient, entry: FlexMeasuresConfigEntry
-) -> list[MeasurementMapping]:
-    """One mapping per measurement subentry, with its FlexMeasures sensor.
+def _start_offline(
+    entry: FlexMeasuresConfigEntry, client: FlexMeasuresClient, state: AccountState
+) -> None:
+    """Run on what was kept; retry the server in the background."""
+    LOGGER.warning(
+        "FlexMeasures at %s cannot be reached (%s); following the kept plans and "
+        "keeping measurements until it answers",
+        client.url,
+        state.error,
+    )
+    runtime = entry.runtime_data
+    for subentry_id, coordinator in runtime.coordinators.items():
+        coordinator.set_offline(runtime.store.sensor(subentry_id))
+    runtime.connection.report(False)
 
-    A sensor that is gone or no longer ours is logged and skipped, so the rest
-    of the account keeps working; other errors are raised to the caller.
-    """
-    mappings: list[MeasurementMapping] = []
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type != SUBENTRY_TYPE_MEASUREMENT:
-            continue
-        try:
-            sensor = await client.get_sensor(int(subentry.data[CONF_SENSOR]))
-        except (FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError) as err:
-            LOGGER.error(
-                "Not sending %s: FlexMeasures sensor %s is not usable: %s",
-                subentry.data[CONF_ENTITY_ID],
-                subentry.data[CONF_SENSOR],
-                err,
-            )
-            continue
-        mappings.append(
-            MeasurementMapping(
-                subentry.subentry_id,
-                subentry.data[CONF_ENTITY_ID],
-                sensor,
-                subentry.data.get(CONF_FORECAST_ATTRIBUTE) or None,
-            )
-        )
-    return mappings
+    async def probe() -> None:
+        await client.get_server_info()
+        await client.login()
+
+    runtime.connection.start_retrying(probe)
+
+
+def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
+    """How far the plans reach at most (the default horizon without any)."""
+    return max(
+        (ScheduleSettings.from_data(subentry.data).duration for subentry in schedules),
+        default=timedelta(hours=DEFAULT_DURATION),
+    )
 
 
 async def _async_update_listener(
@@ -201,5 +192,6 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> None:
-    """Forget the outbox of a removed account (its measurements go nowhere now)."""
+    """Forget the outbox and the kept state of a removed account."""
     await outbox_store(hass, entry.entry_id).async_remove()
+    await entry_store(hass, entry.entry_id).async_remove()
