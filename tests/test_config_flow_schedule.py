@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -59,7 +60,21 @@ def options_of(result: Any, field: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-async def account(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> Any:
+async def battery(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[MockConfigEntry]:
+    """The account with the "Home battery" schedule, loaded (unloaded afterwards)."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    yield entry
+    await unload_entry(hass, entry)
+
+
+@pytest.fixture
+async def account(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
     """A loaded account entry without schedules (unloaded afterwards)."""
     set_soc(hass, "50", "%")
     await setup_integration(hass, mock_config_entry)
@@ -294,36 +309,24 @@ async def test_user_flow_aborts_without_power_sensors(
 
 
 async def test_second_schedule_for_same_power_sensor_aborts(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """One schedule per power sensor."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_integration(hass, entry)
-
-    result = await start_user_flow(hass, entry)
+    result = await start_user_flow(hass, battery)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], USER_INPUT
     )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert len(entry.subentries) == 1
-    await unload_entry(hass, entry)
+    assert len(battery.subentries) == 1
 
 
 async def test_reconfigure_shows_current_values_and_saves(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """Reconfigure pre-fills the form, saves the change and reloads the entry."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_integration(hass, entry)
-
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
     suggested = {
@@ -341,26 +344,19 @@ async def test_reconfigure_shows_current_values_and_saves(
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    subentry = entry.subentries[SUBENTRY_ID]
+    subentry = battery.subentries[SUBENTRY_ID]
     assert subentry.data["soc_max"] == 400.0
     assert subentry.title == "toy-battery"
-    settings = coordinator_of(entry).settings
+    settings = coordinator_of(battery).settings
     assert settings.soc_max == 400.0
     assert settings.duration == timedelta(hours=12)
-    await unload_entry(hass, entry)
 
 
 async def test_reconfigure_error_recovers(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """A reconfigure validation error shows on the form and can be fixed."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_integration(hass, entry)
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "soc_min": 460.0}
@@ -374,35 +370,27 @@ async def test_reconfigure_error_recovers(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    await unload_entry(hass, entry)
 
 
 async def test_reconfigure_onto_another_schedules_sensor_aborts(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """Moving a schedule onto a power sensor that has one already is refused."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_integration(hass, entry)
-    result = await start_user_flow(hass, entry)
+    result = await start_user_flow(hass, battery)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "power_sensor": "9"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "power_sensor": "9"}
     )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert entry.subentries[SUBENTRY_ID].data["power_sensor"] == "8"
-    await unload_entry(hass, entry)
+    assert battery.subentries[SUBENTRY_ID].data["power_sensor"] == "8"
 
 
 @pytest.mark.parametrize(
