@@ -530,7 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_http(base, args.timeout, alive)
     token = login(base, args.username, args.password)
     wait_until_running(base, token, args.timeout - (time.monotonic() - start))
-    print(f"[ha_config] Home Assistant running after {time.monotonic() - start:.1f} s")
+    version = api_get(base, token, "/api/config")["version"]
+    print(
+        f"[ha_config] Home Assistant {version} running after "
+        f"{time.monotonic() - start:.1f} s"
+    )
     for entry in flexmeasures_entries(base, token):
         reason = f" ({entry['reason']})" if entry.get("reason") else ""
         print(
