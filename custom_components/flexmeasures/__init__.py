@@ -33,6 +33,7 @@ from .const import (
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
+from .devices import async_remove_config_entry_device
 from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
 from .issues import async_clear_server_unreachable
@@ -42,6 +43,8 @@ from .services import async_setup_services
 from .store import EntryStore, entry_store
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+__all__ = ["async_remove_config_entry_device"]
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
