@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).parents[1]
 INTEGRATION = ROOT / "custom_components" / "flexmeasures"
@@ -130,3 +131,17 @@ def test_hacs_minimum_home_assistant_is_the_one_the_suite_runs_on() -> None:
     one pytest-homeassistant-custom-component pins (README "Tested versions")."""
     hacs = json.loads((ROOT / "hacs.json").read_text(encoding="utf-8"))
     assert hacs["homeassistant"] == importlib.metadata.version("homeassistant")
+
+
+def test_every_quality_scale_rule_is_done_or_exempt_with_a_reason() -> None:
+    """quality_scale.yaml as hassfest reads it: each rule `done`, `todo` or
+    `exempt`, and an exemption always says why."""
+    rules = yaml.safe_load(
+        (INTEGRATION / "quality_scale.yaml").read_text(encoding="utf-8")
+    )["rules"]
+    for name, rule in rules.items():
+        status = rule if isinstance(rule, str) else rule["status"]
+        assert status in {"done", "exempt"}, f"{name}: {status}"
+        if status == "exempt":
+            assert isinstance(rule, dict), f"{name}: exempt without a comment"
+            assert rule.get("comment", "").strip(), f"{name}: exempt without a reason"
