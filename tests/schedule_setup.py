@@ -5,12 +5,12 @@ Set it up with `tests.common.setup_integration`; `fast_jobs_and_unload` unloads 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -51,15 +51,21 @@ def fake_value(step: int) -> float:
     return float(step % 3 - 1) * 10
 
 
-def make_entry(fake_fm: FakeFlexMeasures, **changes: Any) -> MockConfigEntry:
+def make_entry(
+    fake_fm: FakeFlexMeasures,
+    *,
+    more: Iterable[ConfigSubentryData] = (),
+    **changes: Any,
+) -> MockConfigEntry:
     """The toy account on the fake server with one schedule device "Home battery".
 
-    `changes` override keys of its SCHEDULE_DATA.
+    `changes` override keys of its SCHEDULE_DATA; `more` are further sub-entries.
     """
     return mock_account_entry(
         fake_fm.url,
         subentries_data=[
-            schedule_subentry({**SCHEDULE_DATA, **changes}, subentry_id=SUBENTRY_ID)
+            schedule_subentry({**SCHEDULE_DATA, **changes}, subentry_id=SUBENTRY_ID),
+            *more,
         ],
     )
 

@@ -18,8 +18,9 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.flexmeasures.const import DOMAIN
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
-from .schedule_setup import NOW, SUBENTRY_ID, make_entry, set_soc, setup_entry
+from .schedule_setup import NOW, SUBENTRY_ID, make_entry, set_soc
 
 pytestmark = [
     pytest.mark.freeze_time(NOW, tick=True),
@@ -36,28 +37,8 @@ async def _set_up(
 ) -> MockConfigEntry:
     assert await async_setup_component(hass, "config", {})
     set_soc(hass)
-    entry = make_entry(fake_fm)
-    if more:  # the same entry with more sub-entries
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=entry.title,
-            unique_id=entry.unique_id,
-            data=dict(entry.data),
-            subentries_data=[
-                *(
-                    ConfigSubentryData(
-                        data=dict(sub.data),
-                        subentry_id=sub.subentry_id,
-                        subentry_type=sub.subentry_type,
-                        title=sub.title,
-                        unique_id=sub.unique_id,
-                    )
-                    for sub in entry.subentries.values()
-                ),
-                *more,
-            ],
-        )
-    await setup_entry(hass, entry)
+    entry = make_entry(fake_fm, more=more)
+    await setup_integration(hass, entry)
     return entry
 
 
