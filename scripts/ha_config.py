@@ -24,8 +24,9 @@ Why the entry is written into .storage before the first start rather than create
 through the config flow over the REST API: it works whatever steps and drop-downs
 the (sub)entry flows have, needs no running HA, and the first start already loads
 the integration. It depends only on the public contract (entry data `url`, `email`,
-`password`, `verify_ssl`; subentry types and data keys of DESIGN.md) and on HA's own
-ConfigEntry serialisation, which this script uses rather than copies.
+`password`, `verify_ssl`; subentry types and data keys, as the README's
+Configuration section names them) and on HA's own ConfigEntry serialisation,
+which this script uses rather than copies.
 
 `wait` waits until HA at URL answers, logs in through the normal login flow, waits
 until HA is running and prints the state of each FlexMeasures config entry.
@@ -272,8 +273,9 @@ def config_entry(fm: Mapping[str, str]) -> tuple[Any, list[str]]:
     """The FlexMeasures config entry for the demo server's toy account.
 
     Entry data: url, email, password, verify_ssl; unique_id and title as the config
-    flow sets them (its AccountInfo, filled by the integration's own client). Subentries (data keys of DESIGN.md, FlexMeasures ids as
-    strings): schedule "Home battery" (the toy battery: soc-max 450 kWh, power
+    flow sets them (its AccountInfo, filled by the integration's own client).
+    Subentries (data keys as the README's Configuration tables name them;
+    FlexMeasures ids as strings): schedule "Home battery" (the toy battery: soc-max 450 kWh, power
     capacity 500 kVA), measurement house power -> the toy solar sensor (the demo
     server has no consumption sensor; kW, so W converts) and, when the server has
     one (FM_TOY_SOC_SENSOR_ID), battery SoC -> that sensor.
@@ -528,7 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_http(base, args.timeout, alive)
     token = login(base, args.username, args.password)
     wait_until_running(base, token, args.timeout - (time.monotonic() - start))
-    print(f"[ha_config] Home Assistant running after {time.monotonic() - start:.1f} s")
+    version = api_get(base, token, "/api/config")["version"]
+    print(
+        f"[ha_config] Home Assistant {version} running after "
+        f"{time.monotonic() - start:.1f} s"
+    )
     for entry in flexmeasures_entries(base, token):
         reason = f" ({entry['reason']})" if entry.get("reason") else ""
         print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -16,7 +16,22 @@ from syrupy.assertion import SnapshotAssertion
 # Import the project's package first, so Home Assistant's test config dir does not
 # shadow it with its own custom_components.
 import custom_components.flexmeasures  # noqa: F401
-from custom_components.flexmeasures.const import DOMAIN
+
+from .common import mock_account_entry, setup_integration
+from .const import (
+    API_ROOT_MESSAGE,
+    API_VERSION,
+    ENTRY_ID,
+    FM_TOKEN,
+    FM_URL,
+    FM_VERSION,
+    TOY_ACCOUNT_ID,
+    TOY_ACCOUNT_NAME,
+    TOY_EMAIL,
+    TOY_TIMEZONE,
+    TOY_USER_ID,
+    WRONG_PASSWORD_ERROR,
+)
 
 # The fake FlexMeasures server and its fixtures (fake_fm, fm_client, fm_session).
 pytest_plugins = ["tests.fake_flexmeasures", "tests.schedule_setup"]
@@ -42,13 +57,9 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 # --- A FlexMeasures account answered at the HTTP boundary (aioclient_mock) ---------
-# Bodies as the real FlexMeasures 1.0.1 answered (see the reference answers).
+# Bodies as the real FlexMeasures 1.0.1 answered.
 
-FM_URL = "http://127.0.0.1:5000"
-FM_EMAIL = "toy-user@flexmeasures.io"
-FM_PASSWORD = "toy-password"
-FM_TOKEN = "eyJ2ZXIiOiI1IiwidWlkIjoiZmFrZS10b2tlbiJ9.fake.SECRET-TOKEN"
-JSON_HEADERS = {"Content-Type": "application/json", "FlexMeasures-Version": "1.0.1"}
+JSON_HEADERS = {"Content-Type": "application/json", "FlexMeasures-Version": FM_VERSION}
 
 
 class FlexMeasuresHTTPMock:
@@ -66,11 +77,11 @@ class FlexMeasuresHTTPMock:
         self,
         url: str = FM_URL,
         *,
-        email: str = FM_EMAIL,
-        user_id: int = 1,
-        account_id: int = 1,
-        account_name: str = "Toy Account",
-        versions: tuple[str, ...] = ("v3_0",),
+        email: str = TOY_EMAIL,
+        user_id: int = TOY_USER_ID,
+        account_id: int = TOY_ACCOUNT_ID,
+        account_name: str = TOY_ACCOUNT_NAME,
+        versions: tuple[str, ...] = (API_VERSION,),
         login_status: int = 200,
         exc: Exception | None = None,
         token: str = FM_TOKEN,
@@ -91,8 +102,8 @@ class FlexMeasuresHTTPMock:
             f"{base}/api/",
             headers=JSON_HEADERS,
             json={
-                "flexmeasures_version": "1.0.1",
-                "message": "For these API versions a public endpoint is available.",
+                "flexmeasures_version": FM_VERSION,
+                "message": API_ROOT_MESSAGE,
                 "status": 200,
                 "versions": list(versions),
             },
@@ -109,13 +120,13 @@ class FlexMeasuresHTTPMock:
                 status=login_status,
                 headers=JSON_HEADERS,
                 json={
-                    "errors": ["User password does not match."],
+                    "errors": [WRONG_PASSWORD_ERROR],
                     "status": login_status,
                 },
             )
         self.mocker.get(
-            f"{base}/api/v3_0/users/{user_id}",
-            headers={**JSON_HEADERS, "API-Version": "v3_0"},
+            f"{base}/api/{API_VERSION}/users/{user_id}",
+            headers={**JSON_HEADERS, "API-Version": API_VERSION},
             json={
                 "account_id": account_id,
                 "active": True,
@@ -125,13 +136,13 @@ class FlexMeasuresHTTPMock:
                 "last_login_at": None,
                 "last_seen_at": "2026-11-22T05:26:32.422028",
                 "status": 200,
-                "timezone": "Europe/Amsterdam",
+                "timezone": TOY_TIMEZONE,
                 "username": email.split("@", 1)[0],
             },
         )
         self.mocker.get(
-            f"{base}/api/v3_0/accounts/{account_id}",
-            headers={**JSON_HEADERS, "API-Version": "v3_0"},
+            f"{base}/api/{API_VERSION}/accounts/{account_id}",
+            headers={**JSON_HEADERS, "API-Version": API_VERSION},
             json={
                 "account_roles": [],
                 "attributes": "{}",
@@ -155,19 +166,24 @@ def fm_http(aioclient_mock: AiohttpClientMocker) -> FlexMeasuresHTTPMock:
 
 
 @pytest.fixture
-def mock_config_entry() -> MockConfigEntry:
-    """A config entry for the demo account on FM_URL."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account (127.0.0.1:5000)",
-        unique_id=f"{FM_URL}_1",
-        data={
-            CONF_URL: FM_URL,
-            CONF_EMAIL: FM_EMAIL,
-            CONF_PASSWORD: FM_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
-        entry_id="01JFLEXMEASURESTOYACCOUNT0",
+def fm_url() -> str:
+    """The server of `mock_config_entry` (a module on the fake server overrides it)."""
+    return FM_URL
+
+
+@pytest.fixture
+def subentries_data() -> list[ConfigSubentryData]:
+    """The subentries of `mock_config_entry` (none; override for devices)."""
+    return []
+
+
+@pytest.fixture
+def mock_config_entry(
+    fm_url: str, subentries_data: list[ConfigSubentryData]
+) -> MockConfigEntry:
+    """The toy account's entry on `fm_url`, with `subentries_data`."""
+    return mock_account_entry(
+        fm_url, subentries_data=subentries_data, entry_id=ENTRY_ID
     )
 
 
@@ -178,7 +194,5 @@ async def init_integration(
     mock_config_entry: MockConfigEntry,
 ) -> MockConfigEntry:
     """The demo account's entry, set up and loaded."""
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_integration(hass, mock_config_entry)
     return mock_config_entry

@@ -1,6 +1,9 @@
 """A fake FlexMeasures 1.0.1 API on 127.0.0.1, for unit tests.
 
-Its answers follow the real server's (/work/shared/reference/flexmeasures-api).
+Its answers (bodies, status codes, messages) are those a real FlexMeasures
+1.0.1 server (API v3_0) gives for the toy account that `scripts/flexmeasures-server`
+seeds; tests/e2e run the same client against such a server.
+
 Use it from any test module:
 
     pytest_plugins = ["tests.fake_flexmeasures"]   # or import the fixtures
@@ -39,8 +42,22 @@ from custom_components.flexmeasures.api.models import (
     parse_duration,
 )
 
-TOY_EMAIL = "toy-user@flexmeasures.io"
-TOY_PASSWORD = "toy-password"
+from .const import (
+    API_ROOT_MESSAGE,
+    API_VERSION,
+    FAKE_TOKEN_PREFIX,
+    FM_VERSION,
+    OTHER_ACCOUNT_ID,
+    OTHER_ACCOUNT_NAME,
+    TOY_ACCOUNT_ID,
+    TOY_ACCOUNT_NAME,
+    TOY_EMAIL,
+    TOY_PASSWORD,
+    TOY_TIMEZONE,
+    TOY_USER_ID,
+    TOY_USERNAME,
+    WRONG_PASSWORD_ERROR,
+)
 
 _UNAUTHORIZED = {
     "message": "You could not be properly authenticated for this content or functionality.",
@@ -96,16 +113,19 @@ class FakeFlexMeasures:
     users: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
             TOY_EMAIL: {
-                "id": 1,
+                "id": TOY_USER_ID,
                 "password": TOY_PASSWORD,
-                "account_id": 1,
-                "username": "toy-user",
-                "timezone": "Europe/Amsterdam",
+                "account_id": TOY_ACCOUNT_ID,
+                "username": TOY_USERNAME,
+                "timezone": TOY_TIMEZONE,
             }
         }
     )
     accounts: dict[int, str] = field(
-        default_factory=lambda: {1: "Toy Account", 2: "Other Account"}
+        default_factory=lambda: {
+            TOY_ACCOUNT_ID: TOY_ACCOUNT_NAME,
+            OTHER_ACCOUNT_ID: OTHER_ACCOUNT_NAME,
+        }
     )
     assets: dict[int, dict[str, Any]] = field(default_factory=dict)
     sensors: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -202,7 +222,7 @@ class FakeFlexMeasures:
         resolution: str,
         *,
         attributes: str = "{}",
-        timezone: str = "Europe/Amsterdam",
+        timezone: str = TOY_TIMEZONE,
     ) -> None:
         """Add a sensor to an asset."""
         self.sensors[sensor_id] = {
@@ -260,7 +280,7 @@ class FakeFlexMeasures:
     # --- the web app ------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        """The aiohttp app answering like FlexMeasures 1.0.1."""
+        """The aiohttp app answering like FlexMeasures 1.0.1 (API v3_0)."""
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/api/", self._root)
@@ -359,10 +379,10 @@ class FakeFlexMeasures:
     async def _root(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {
-                "flexmeasures_version": "1.0.1",
-                "message": "For these API versions a public endpoint is available.",
+                "flexmeasures_version": FM_VERSION,
+                "message": API_ROOT_MESSAGE,
                 "status": 200,
-                "versions": ["v3_0"],
+                "versions": [API_VERSION],
             }
         )
 
@@ -400,10 +420,10 @@ class FakeFlexMeasures:
             )
         if user["password"] != password:
             return web.json_response(
-                {"errors": ["User password does not match."], "status": 401},
+                {"errors": [WRONG_PASSWORD_ERROR], "status": 401},
                 status=401,
             )
-        token = f"eyJ-fake-token-{next(self._token_counter)}-{uuid.uuid4().hex}"
+        token = f"{FAKE_TOKEN_PREFIX}-{next(self._token_counter)}-{uuid.uuid4().hex}"
         self.tokens[token] = user["id"]
         return web.json_response(
             {"auth_token": token, "status": 200, "user_id": user["id"]}
@@ -876,8 +896,6 @@ def fm_client(
 
 
 __all__ = [
-    "TOY_EMAIL",
-    "TOY_PASSWORD",
     "Answer",
     "FakeFlexMeasures",
     "FakeJob",

@@ -1,14 +1,16 @@
-"""Set up a FlexMeasures entry with one schedule device against the fake server."""
+"""A FlexMeasures entry with one schedule device on the fake server, and its helpers.
+
+Set it up with `tests.common.setup_integration`; `fast_jobs_and_unload` unloads it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -17,17 +19,17 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
+from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.coordinator import ScheduleCoordinator
 
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .common import mock_account_entry, schedule_subentry
+from .fake_flexmeasures import FakeFlexMeasures
 
 SUBENTRY_ID = "01JSCHEDULEHOMEBATTERY0000"
 SOC_ENTITY = "sensor.home_battery_soc"
 # 05:37 UTC: the current 15-minute step started at 05:30.
 NOW = datetime(2026, 11, 23, 5, 37, tzinfo=UTC)
 STEP_START = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
-SCHEDULE_PLATFORMS = ["binary_sensor", "button", "calendar", "sensor"]
 
 SCHEDULE_DATA: dict[str, Any] = {
     "power_sensor": "8",
@@ -49,51 +51,23 @@ def fake_value(step: int) -> float:
     return float(step % 3 - 1) * 10
 
 
-def make_entry(fake_fm: FakeFlexMeasures, **changes: Any) -> MockConfigEntry:
-    """The toy account with one schedule subentry "Home battery"."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account",
-        unique_id=f"{fake_fm.url}_1",
-        data={
-            CONF_URL: fake_fm.url,
-            CONF_EMAIL: TOY_EMAIL,
-            CONF_PASSWORD: TOY_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
+def make_entry(
+    fake_fm: FakeFlexMeasures,
+    *,
+    more: Iterable[ConfigSubentryData] = (),
+    **changes: Any,
+) -> MockConfigEntry:
+    """The toy account on the fake server with one schedule device "Home battery".
+
+    `changes` override keys of its SCHEDULE_DATA; `more` are further sub-entries.
+    """
+    return mock_account_entry(
+        fake_fm.url,
         subentries_data=[
-            ConfigSubentryData(
-                data={**SCHEDULE_DATA, **changes},
-                subentry_id=SUBENTRY_ID,
-                subentry_type=SUBENTRY_TYPE_SCHEDULE,
-                title="Home battery",
-                unique_id="8",
-            )
+            schedule_subentry({**SCHEDULE_DATA, **changes}, subentry_id=SUBENTRY_ID),
+            *more,
         ],
     )
-
-
-async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Set up the entry and its schedule device (unloaded by `unload_entry`).
-
-    Until __init__.py creates the coordinators and forwards the schedule
-    platforms itself, this does it (and is a no-op once it does).
-    """
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    runtime = entry.runtime_data
-    if SUBENTRY_ID not in runtime.coordinators:
-        coordinator = ScheduleCoordinator(hass, entry, entry.subentries[SUBENTRY_ID])
-        await coordinator.async_refresh()
-        runtime.coordinators[SUBENTRY_ID] = coordinator
-        await hass.config_entries.async_forward_entry_setups(entry, SCHEDULE_PLATFORMS)
-        await hass.async_block_till_done()
-
-        async def unload_platforms() -> None:
-            await hass.config_entries.async_unload_platforms(entry, SCHEDULE_PLATFORMS)
-
-        entry.async_on_unload(unload_platforms)
 
 
 async def unload_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

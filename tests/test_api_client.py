@@ -35,13 +35,8 @@ from custom_components.flexmeasures.api.models import (
     parse_json_field,
 )
 
-from .fake_flexmeasures import (
-    TOY_EMAIL,
-    TOY_PASSWORD,
-    Answer,
-    FakeFlexMeasures,
-    RecordingServer,
-)
+from .const import FAKE_TOKEN_PREFIX, TOY_ACCOUNT_NAME, TOY_EMAIL, TOY_PASSWORD
+from .fake_flexmeasures import Answer, FakeFlexMeasures, RecordingServer
 
 START = datetime(2026, 11, 23, tzinfo=UTC)
 STEP = timedelta(minutes=15)  # the resolution of the fake's power sensor 8
@@ -169,7 +164,7 @@ async def test_login_sends_raw_token(
     token = next(iter(fake_fm.tokens))
     assert fake_fm.auth_headers[-2:] == [token, token]
     assert fake_fm.login_count == 1
-    assert "toy-password" not in repr(fm_client)
+    assert TOY_PASSWORD not in repr(fm_client)
 
 
 @pytest.mark.parametrize(
@@ -278,7 +273,7 @@ async def test_no_secret_in_debug_log(
         await fm_client.get_sensor(8)
     assert fake_fm.tokens
     assert "/api/v3_0/sensors" in caplog.text
-    for secret in [TOY_PASSWORD, *fake_fm.tokens, "eyJ-fake-token"]:
+    for secret in [TOY_PASSWORD, *fake_fm.tokens, FAKE_TOKEN_PREFIX]:
         assert secret not in caplog.text
 
 
@@ -638,7 +633,7 @@ async def test_user_and_account(fm_client: FlexMeasuresClient) -> None:
     assert (user.id, user.email, user.account_id) == (1, TOY_EMAIL, 1)
     assert user.timezone == "Europe/Amsterdam"
     account = await fm_client.get_account()
-    assert (account.id, account.name) == (1, "Toy Account")
+    assert (account.id, account.name) == (1, TOY_ACCOUNT_NAME)
     with pytest.raises(FlexMeasuresAccessDeniedError):
         await fm_client.get_account(2)
 

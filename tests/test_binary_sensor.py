@@ -9,6 +9,7 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -17,7 +18,6 @@ from .schedule_setup import (
     fire_at,
     make_entry,
     set_soc,
-    setup_entry,
 )
 
 pytestmark = [
@@ -39,7 +39,7 @@ async def test_charging_and_discharging_follow_the_sign(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     # The fake's schedule: -10 kW, 0, +10 kW, -10 kW, ...
     assert states(hass) == (STATE_OFF, STATE_ON, STATE_OFF)
     await fire_at(hass, freezer, STEP_START + timedelta(minutes=15))
@@ -55,7 +55,7 @@ async def test_stale_turns_on_when_an_update_fails_and_off_when_it_works(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     fake_fm.down = True
     await fire_at(hass, freezer, NOW + timedelta(minutes=15, seconds=30))
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -72,5 +72,5 @@ async def test_without_schedule_only_stale_is_available(
 ) -> None:
     set_soc(hass)
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     assert states(hass) == (STATE_UNAVAILABLE, STATE_UNAVAILABLE, STATE_ON)

@@ -6,6 +6,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -13,7 +14,6 @@ from .schedule_setup import (
     entity_id,
     make_entry,
     set_soc,
-    setup_entry,
 )
 
 pytestmark = [
@@ -27,7 +27,7 @@ async def test_reschedule_triggers_a_new_job_and_updates(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     first = coordinator_of(entry).data
     await hass.services.async_call(
         "button",
@@ -48,7 +48,7 @@ async def test_reschedule_is_available_without_schedule_and_raises_failures(
     set_soc(hass)
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     assert coordinator_of(entry).data is None
     button = entity_id(hass, "button", "reschedule")
     state = hass.states.get(button)

@@ -8,6 +8,7 @@ from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 import pytest
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -15,7 +16,6 @@ from .schedule_setup import (
     entity_id,
     make_entry,
     set_soc,
-    setup_entry,
 )
 
 pytestmark = [
@@ -28,7 +28,7 @@ async def test_calendar_shows_current_window_and_lists_events(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     calendar = entity_id(hass, "calendar", "schedule")
     state = hass.states.get(calendar)
     assert state is not None
@@ -62,7 +62,7 @@ async def test_calendar_off_without_schedule(
 ) -> None:
     set_soc(hass)
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     state = hass.states.get(entity_id(hass, "calendar", "schedule"))
     assert state is not None
     assert state.state in ("unavailable", STATE_OFF)

@@ -21,12 +21,14 @@ from custom_components.flexmeasures import api
 from custom_components.flexmeasures.api import FlexMeasuresClient
 from custom_components.flexmeasures.const import DOMAIN
 
-from .conftest import FM_EMAIL, FM_PASSWORD, FM_TOKEN, FM_URL, FlexMeasuresHTTPMock
+from .common import mock_account_entry
+from .conftest import FlexMeasuresHTTPMock
+from .const import FM_TOKEN, FM_URL, TOY_EMAIL, TOY_PASSWORD
 
 USER_INPUT = {
     CONF_URL: FM_URL,
-    CONF_EMAIL: FM_EMAIL,
-    CONF_PASSWORD: FM_PASSWORD,
+    CONF_EMAIL: TOY_EMAIL,
+    CONF_PASSWORD: TOY_PASSWORD,
     CONF_VERIFY_SSL: True,
 }
 ENTRY_DATA = dict(USER_INPUT)
@@ -486,7 +488,7 @@ async def test_user_flow_form_never_sends_the_password_back(
         if key.description
     }
     assert suggested[CONF_URL] == FM_URL
-    assert suggested[CONF_EMAIL] == FM_EMAIL
+    assert suggested[CONF_EMAIL] == TOY_EMAIL
     assert CONF_PASSWORD not in suggested
 
 
@@ -574,7 +576,7 @@ async def test_user_flow_logs_no_password_or_token(
     assert result["result"].state is ConfigEntryState.LOADED
 
     assert "flexmeasures" in caplog.text.lower()  # the log was captured at all
-    assert FM_PASSWORD not in caplog.text
+    assert TOY_PASSWORD not in caplog.text
     assert FM_TOKEN not in caplog.text
     assert FM_TOKEN.split(".", 1)[0] not in caplog.text
 
@@ -592,7 +594,7 @@ async def test_reauth_updates_password_and_reloads(
     result = await mock_config_entry.start_reauth_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
-    assert result["description_placeholders"][CONF_EMAIL] == FM_EMAIL
+    assert result["description_placeholders"][CONF_EMAIL] == TOY_EMAIL
     assert result["description_placeholders"][CONF_URL] == FM_URL
 
     result = await hass.config_entries.flow.async_configure(
@@ -623,7 +625,7 @@ async def test_reauth_with_the_same_password_reloads_a_loaded_entry(
     result = await init_integration.start_reauth_flow(hass)
     logins = _logins(fm_http)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PASSWORD: FM_PASSWORD}
+        result["flow_id"], {CONF_PASSWORD: TOY_PASSWORD}
     )
     await hass.async_block_till_done()
 
@@ -652,7 +654,7 @@ async def test_reauth_with_the_same_password_sets_up_a_failed_entry(
     fm_http.clear()
     fm_http.add_server()
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {CONF_PASSWORD: FM_PASSWORD}
+        flow["flow_id"], {CONF_PASSWORD: TOY_PASSWORD}
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reauth_successful"
@@ -752,7 +754,7 @@ async def test_reconfigure_form_shows_current_values_without_password(
         for key in result["data_schema"].schema
         if key.description
     }
-    assert suggested == {CONF_URL: FM_URL, CONF_EMAIL: FM_EMAIL, CONF_VERIFY_SSL: True}
+    assert suggested == {CONF_URL: FM_URL, CONF_EMAIL: TOY_EMAIL, CONF_VERIFY_SSL: True}
 
 
 async def test_reconfigure_loaded_entry_saves_and_reloads(
@@ -845,11 +847,7 @@ async def test_reconfigure_onto_another_entry_aborts(
     """Moving an entry onto an account that already has an entry is refused."""
     new_url = "https://fm.example.com"
     fm_http.add_server(new_url)
-    MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=f"{new_url}_1",
-        data={**ENTRY_DATA, CONF_URL: new_url},
-    ).add_to_hass(hass)
+    mock_account_entry(new_url).add_to_hass(hass)
     result = await init_integration.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**USER_INPUT, CONF_URL: new_url}

@@ -12,20 +12,20 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigSubentryData,
 )
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import Sensor
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.const import SUBENTRY_TYPE_MEASUREMENT
 from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
     sensor_label,
 )
 
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .common import measurement_subentry, setup_integration
+from .fake_flexmeasures import FakeFlexMeasures
 
 SOLAR = "sensor.solar_power"
 GRID = "sensor.grid_power"
@@ -33,36 +33,25 @@ PRICE = "sensor.nord_pool_price"
 EXISTING_ID = "01JMEASUREMENTEXISTING0000"
 
 
-def _entry(
-    fake_fm: FakeFlexMeasures, *subentries: ConfigSubentryData
-) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account",
-        unique_id=f"{fake_fm.url}_1",
-        data={
-            CONF_URL: fake_fm.url,
-            CONF_EMAIL: TOY_EMAIL,
-            CONF_PASSWORD: TOY_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
-        subentries_data=list(subentries),
-    )
+@pytest.fixture
+def fm_url(fake_fm: FakeFlexMeasures) -> str:
+    """The account (`mock_config_entry`) is on the fake server."""
+    return fake_fm.url
 
 
-def _existing(entity_id: str = GRID, sensor: str = "8") -> ConfigSubentryData:
-    return ConfigSubentryData(
-        data={"entity_id": entity_id, "sensor": sensor},
-        subentry_id=EXISTING_ID,
-        subentry_type=SUBENTRY_TYPE_MEASUREMENT,
-        title="Grid power -> discharging",
-        unique_id=f"{entity_id}_{sensor}",
-    )
+@pytest.fixture
+def subentries_data() -> list[ConfigSubentryData]:
+    """One measurement: grid power -> sensor 8."""
+    return [
+        measurement_subentry(
+            GRID, "8", subentry_id=EXISTING_ID, title="Grid power -> discharging"
+        )
+    ]
 
 
 @pytest.fixture
 async def entry(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> AsyncGenerator[MockConfigEntry]:
     """The toy account, loaded, with one measurement (grid power -> sensor 8)."""
     hass.states.async_set(
@@ -80,13 +69,10 @@ async def entry(
             "raw_today": [],
         },
     )
-    config_entry = _entry(fake_fm, _existing())
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    yield config_entry
-    if config_entry.state is ConfigEntryState.LOADED:
-        await hass.config_entries.async_unload(config_entry.entry_id)
+    await setup_integration(hass, mock_config_entry)
+    yield mock_config_entry
+    if mock_config_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(mock_config_entry.entry_id)
         await hass.async_block_till_done()
 
 
@@ -348,11 +334,10 @@ async def test_reconfigure_onto_another_measurement_aborts(
 
 
 async def test_entry_not_loaded_aborts(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
-    config_entry = _entry(fake_fm)
-    config_entry.add_to_hass(hass)  # not set up
-    result = await _start(hass, config_entry)
+    mock_config_entry.add_to_hass(hass)  # not set up
+    result = await _start(hass, mock_config_entry)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_not_loaded"
 

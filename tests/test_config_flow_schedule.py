@@ -2,62 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Sensor
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
+from custom_components.flexmeasures.const import SUBENTRY_TYPE_SCHEDULE
 from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
 )
 
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .common import setup_integration
+from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     SCHEDULE_DATA,
     SUBENTRY_ID,
     coordinator_of,
     make_entry,
     set_soc,
-    setup_entry,
     unload_entry,
 )
 
+# What the form sends: its number selectors give floats.
 USER_INPUT: dict[str, Any] = {
-    "power_sensor": "8",
-    "consumption_price_sensor": "7",
-    "production_price_sensor": "",
-    "soc_entity": "sensor.home_battery_soc",
-    "capacity": 450.0,
-    "soc_min": 50.0,
-    "soc_max": 450.0,
-    "roundtrip_efficiency": 90.0,
-    "power_capacity": 500.0,
+    **SCHEDULE_DATA,
     "duration": 24.0,
     "update_interval": 15.0,
 }
 
 
-def account_entry(fake_fm: FakeFlexMeasures) -> MockConfigEntry:
-    """The toy account without any subentry."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account",
-        unique_id=f"{fake_fm.url}_1",
-        data={
-            CONF_URL: fake_fm.url,
-            CONF_EMAIL: TOY_EMAIL,
-            CONF_PASSWORD: TOY_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
-    )
+@pytest.fixture
+def fm_url(fake_fm: FakeFlexMeasures) -> str:
+    """The account (`mock_config_entry`) is on the fake server."""
+    return fake_fm.url
 
 
 async def start_user_flow(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
@@ -76,15 +60,26 @@ def options_of(result: Any, field: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-async def account(hass: HomeAssistant, fake_fm: FakeFlexMeasures) -> Any:
-    """A loaded account entry without schedules (unloaded afterwards)."""
-    set_soc(hass, "50", "%")
-    entry = account_entry(fake_fm)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+async def battery(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> AsyncGenerator[MockConfigEntry]:
+    """The account with the "Home battery" schedule, loaded (unloaded afterwards)."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
     yield entry
     await unload_entry(hass, entry)
+
+
+@pytest.fixture
+async def account(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    """A loaded account entry without schedules (unloaded afterwards)."""
+    set_soc(hass, "50", "%")
+    await setup_integration(hass, mock_config_entry)
+    yield mock_config_entry
+    await unload_entry(hass, mock_config_entry)
 
 
 async def test_form_lists_own_power_sensors_and_all_price_sensors(
@@ -277,13 +272,12 @@ async def test_percent_soc_with_capacity_is_accepted(
 
 
 async def test_user_flow_aborts_when_entry_not_loaded(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> None:
     """Without a loaded account there is no client to fill the drop-downs."""
-    entry = account_entry(fake_fm)
-    entry.add_to_hass(hass)
+    mock_config_entry.add_to_hass(hass)
 
-    result = await start_user_flow(hass, entry)
+    result = await start_user_flow(hass, mock_config_entry)
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_not_loaded"
@@ -315,36 +309,24 @@ async def test_user_flow_aborts_without_power_sensors(
 
 
 async def test_second_schedule_for_same_power_sensor_aborts(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """One schedule per power sensor."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-
-    result = await start_user_flow(hass, entry)
+    result = await start_user_flow(hass, battery)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], USER_INPUT
     )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert len(entry.subentries) == 1
-    await unload_entry(hass, entry)
+    assert len(battery.subentries) == 1
 
 
 async def test_reconfigure_shows_current_values_and_saves(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """Reconfigure pre-fills the form, saves the change and reloads the entry."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
     suggested = {
@@ -362,26 +344,19 @@ async def test_reconfigure_shows_current_values_and_saves(
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    subentry = entry.subentries[SUBENTRY_ID]
+    subentry = battery.subentries[SUBENTRY_ID]
     assert subentry.data["soc_max"] == 400.0
     assert subentry.title == "toy-battery"
-    settings = coordinator_of(entry).settings
+    settings = coordinator_of(battery).settings
     assert settings.soc_max == 400.0
     assert settings.duration == timedelta(hours=12)
-    await unload_entry(hass, entry)
 
 
 async def test_reconfigure_error_recovers(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """A reconfigure validation error shows on the form and can be fixed."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "soc_min": 460.0}
@@ -395,35 +370,27 @@ async def test_reconfigure_error_recovers(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    await unload_entry(hass, entry)
 
 
 async def test_reconfigure_onto_another_schedules_sensor_aborts(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, battery: MockConfigEntry
 ) -> None:
     """Moving a schedule onto a power sensor that has one already is refused."""
-    set_soc(hass)
-    entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
-    result = await start_user_flow(hass, entry)
+    result = await start_user_flow(hass, battery)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "power_sensor": "9"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_TYPE_SCHEDULE),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": SUBENTRY_ID},
-    )
+    result = await battery.start_subentry_reconfigure_flow(hass, SUBENTRY_ID)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**USER_INPUT, "power_sensor": "9"}
     )
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert entry.subentries[SUBENTRY_ID].data["power_sensor"] == "8"
-    await unload_entry(hass, entry)
+    assert battery.subentries[SUBENTRY_ID].data["power_sensor"] == "8"
 
 
 @pytest.mark.parametrize(

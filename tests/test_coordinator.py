@@ -22,6 +22,7 @@ from custom_components.flexmeasures.coordinator import SOC_RETRY_AFTER
 from custom_components.flexmeasures.diagnostics import schedule_diagnostics
 from custom_components.flexmeasures.requests import ScheduleSettings, SocTarget
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -31,7 +32,6 @@ from .schedule_setup import (
     fake_value,
     make_entry,
     set_soc,
-    setup_entry,
     unload_entry,
 )
 
@@ -54,7 +54,7 @@ async def test_update_triggers_with_configured_flex_model_and_keeps_schedule(
 ) -> None:
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
 
     assert coordinator.last_update_success
@@ -92,7 +92,7 @@ async def test_sensor_resolution_is_fetched_once(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     await coordinator.async_refresh()
     await coordinator.async_refresh()
@@ -105,7 +105,7 @@ async def test_pending_job_is_polled_until_done(
     set_soc(hass)
     fake_fm.job_pending_polls = 2
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert coordinator.last_update_success
     assert coordinator.data is not None
@@ -121,7 +121,7 @@ async def test_infeasible_schedule_creates_repair_issue_until_next_success(
     set_soc(hass)
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
 
     assert not coordinator.last_update_success
@@ -151,7 +151,7 @@ async def test_server_down_keeps_last_schedule_and_marks_stale(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     good = coordinator.data
     assert good is not None
@@ -182,7 +182,7 @@ async def test_schedule_expires_when_it_ends(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm, duration=1)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert coordinator.covers_now()
     fake_fm.down = True
@@ -195,7 +195,7 @@ async def test_auth_failure_starts_reauth(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
 
     fake_fm.users["toy-user@flexmeasures.io"]["password"] = "changed"
@@ -232,7 +232,7 @@ async def test_state_of_charge_units(
 ) -> None:
     set_soc(hass, state, unit)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     assert coordinator_of(entry).last_update_success
     model = last_payload(fake_fm)["flex-model"]
     assert isinstance(model, list)
@@ -260,7 +260,7 @@ async def test_unusable_state_of_charge_fails_the_update_without_a_request(
     if state is not None:
         set_soc(hass, state, unit)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert not coordinator.last_update_success
     assert isinstance(coordinator.last_exception, UpdateFailed)
@@ -276,7 +276,7 @@ async def test_missing_soc_retries_after_a_minute(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert not coordinator.last_update_success
     first_try = coordinator.last_error_time
@@ -297,7 +297,7 @@ async def test_soc_entity_appearing_after_setup_updates_at_once(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert not coordinator.last_update_success
     assert coordinator.data is None
@@ -340,7 +340,7 @@ async def test_soc_entity_loading_later_at_start_up_is_awaited_quietly(
     """While Home Assistant starts, a missing state of charge is no error."""
     hass.set_state(CoreState.starting)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert coordinator.data is None
     assert coordinator.last_update_success  # not stale: nothing failed
@@ -360,7 +360,7 @@ async def test_soc_entity_is_not_tracked_after_unload(
 ) -> None:
     listeners_before = hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert not coordinator.last_update_success
     tracking = hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0)
@@ -378,7 +378,7 @@ async def test_soc_entity_is_not_tracked_after_another_failure(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     set_soc(hass, "50", "V")  # a value in the wrong unit: a different failure
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -398,7 +398,7 @@ async def test_percentage_without_capacity_is_refused(
 ) -> None:
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm, capacity=None)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == "soc_unit"
@@ -417,7 +417,7 @@ async def test_minimal_settings_always_send_soc_min(
         roundtrip_efficiency=None,
         power_capacity=None,
     )
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     assert coordinator_of(entry).last_update_success
     payload = last_payload(fake_fm)
     assert payload["flex-model"] == [{"sensor": 8, "soc-min": "0 kWh"}]
@@ -430,7 +430,7 @@ async def test_schedule_in_mw_is_converted_to_kw(
     set_soc(hass)
     fake_fm.sensors[8]["unit"] = "MW"
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     schedule = coordinator_of(entry).data
     assert schedule is not None
     assert schedule.unit == "kW"
@@ -442,7 +442,7 @@ async def test_trigger_with_overrides_updates_data_and_keeps_targets(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     listened: list[None] = []
     coordinator.async_add_listener(lambda: listened.append(None))
@@ -495,7 +495,7 @@ async def test_trigger_rejected_override_is_a_validation_error(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     fake_fm.fail_next(422)
     with pytest.raises(ServiceValidationError) as err:
@@ -510,7 +510,7 @@ async def test_trigger_failures_are_raised_translated(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
 
     fake_fm.fail_next(500)
@@ -536,7 +536,7 @@ async def test_unknown_power_sensor_is_reported(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm, power_sensor="999")
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == "sensor_not_accessible"
@@ -547,7 +547,7 @@ async def test_step_boundaries_notify_listeners_without_api_calls(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     calls: list[None] = []
     coordinator.async_add_listener(lambda: calls.append(None))
@@ -569,7 +569,7 @@ async def test_diagnostics_summary(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     diagnostics = schedule_diagnostics(coordinator)
     assert diagnostics["subentry_id"] == SUBENTRY_ID

@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
-from .conftest import FM_EMAIL, FM_PASSWORD, FM_TOKEN
+from .const import FM_TOKEN, TOY_EMAIL, TOY_PASSWORD
 
 
 async def test_diagnostics_redact_credentials(
@@ -25,5 +25,5 @@ async def test_diagnostics_redact_credentials(
     )
     assert diagnostics == snapshot
     text = str(diagnostics)
-    for secret in (FM_PASSWORD, FM_EMAIL, FM_TOKEN):
+    for secret in (TOY_PASSWORD, TOY_EMAIL, FM_TOKEN):
         assert secret not in text

@@ -33,6 +33,8 @@ from custom_components.flexmeasures.forwarder import (
     MeasurementMapping,
 )
 
+from .common import mock_account_entry
+
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a PT15M boundary
 Q = timedelta(minutes=15)
 ENTITY = "sensor.house_power"
@@ -85,7 +87,7 @@ class FakeClient:
 
 @pytest.fixture
 def entry(hass: HomeAssistant) -> MockConfigEntry:
-    config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+    config_entry = mock_account_entry(entry_id=ENTRY_ID)
     config_entry.add_to_hass(hass)
     return config_entry
 
@@ -575,7 +577,7 @@ class TestBackfill:
             },
         }
         freezer.move_to(T0 + timedelta(minutes=1))
-        config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+        config_entry = mock_account_entry(entry_id=ENTRY_ID)
         config_entry.add_to_hass(hass)
         client = FakeClient()
         forwarder = await _start(hass, config_entry, client)
@@ -651,7 +653,7 @@ class TestRestartWithinAStep:
             "data": {"tracks": {"sub1": {"sensor_id": 8, "last_end": T0.timestamp()}}},
         }
         hass.states.async_set(ENTITY, "2", {"unit_of_measurement": "kW"})
-        config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+        config_entry = mock_account_entry(entry_id=ENTRY_ID)
         config_entry.add_to_hass(hass)
         client = FakeClient()
         forwarder = await _start(hass, config_entry, client)
@@ -692,7 +694,7 @@ class TestBackfillFailure:
             },
         }
         hass.states.async_set(ENTITY, "2", {"unit_of_measurement": "kW"})
-        config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+        config_entry = mock_account_entry(entry_id=ENTRY_ID)
         config_entry.add_to_hass(hass)
         client = FakeClient()
         with patch(

@@ -6,21 +6,20 @@ import hashlib
 
 from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.frontend import (
     CARD_PATH,
     CARD_URL_PATH,
     DATA_CARD_URL,
 )
 
-from .conftest import FM_EMAIL, FM_PASSWORD, FlexMeasuresHTTPMock
+from .common import mock_account_entry
+from .conftest import FlexMeasuresHTTPMock
 
 OTHER_URL = "http://127.0.0.1:5001"
 
@@ -43,18 +42,7 @@ def _card_urls(hass: HomeAssistant) -> list[str]:
 def _second_entry(fm_http: FlexMeasuresHTTPMock) -> MockConfigEntry:
     """Another account, on another server."""
     fm_http.add_server(OTHER_URL)
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account (127.0.0.1:5001)",
-        unique_id=f"{OTHER_URL}_1",
-        data={
-            CONF_URL: OTHER_URL,
-            CONF_EMAIL: FM_EMAIL,
-            CONF_PASSWORD: FM_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
-        entry_id="01JFLEXMEASURESOTHERACCNT0",
-    )
+    return mock_account_entry(OTHER_URL, entry_id="01JFLEXMEASURESOTHERACCNT0")
 
 
 async def test_card_module_is_served_with_a_content_version(

@@ -10,18 +10,18 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntryState,
     ConfigSubentry,
-    ConfigSubentryData,
 )
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.const import DOMAIN
 
-from .conftest import FM_URL, FlexMeasuresHTTPMock
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .common import measurement_subentry, mock_account_entry, setup_integration
+from .conftest import FlexMeasuresHTTPMock
+from .const import FM_URL, FM_VERSION, OTHER_ACCOUNT_NAME, TOY_ACCOUNT_NAME
+from .fake_flexmeasures import FakeFlexMeasures
 
 
 async def test_entry_loads_client_account_and_unloads(
@@ -31,9 +31,9 @@ async def test_entry_loads_client_account_and_unloads(
     assert init_integration.state is ConfigEntryState.LOADED
     data = init_integration.runtime_data
     assert data.client.url == FM_URL
-    assert data.server_info.version == "1.0.1"
+    assert data.server_info.version == FM_VERSION
     assert data.user.id == 1
-    assert data.account.name == "Toy Account"
+    assert data.account.name == TOY_ACCOUNT_NAME
     assert data.coordinators == {}
     assert data.forwarder is None
 
@@ -55,8 +55,8 @@ async def test_entry_registers_server_account_device(
     assert device.entry_type is dr.DeviceEntryType.SERVICE
     assert device.manufacturer == "FlexMeasures"
     assert device.model == "FlexMeasures server"
-    assert device.name == "Toy Account"
-    assert device.sw_version == "1.0.1"
+    assert device.name == TOY_ACCOUNT_NAME
+    assert device.sw_version == FM_VERSION
     assert device.configuration_url == FM_URL
 
 
@@ -73,10 +73,7 @@ async def test_server_down_makes_entry_retry(
     """An unreachable server means: not ready, try again later."""
     fm_http.clear()
     fm_http.add_server(exc=exc)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_integration(hass, mock_config_entry, ConfigEntryState.SETUP_RETRY)
     assert mock_config_entry.reason is not None
     assert f"Cannot reach the FlexMeasures server at {FM_URL}" in (
         mock_config_entry.reason
@@ -95,10 +92,7 @@ async def test_server_error_makes_entry_retry(
         status=503,
         json={"message": "maintenance", "status": 503},
     )
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    await setup_integration(hass, mock_config_entry, ConfigEntryState.SETUP_RETRY)
 
 
 async def test_unsupported_server_version_fails_setup(
@@ -109,10 +103,7 @@ async def test_unsupported_server_version_fails_setup(
     """A server without API v3_0 cannot be used: a setup error, not a retry."""
     fm_http.clear()
     fm_http.add_server(versions=("v2_0",))
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    await setup_integration(hass, mock_config_entry, ConfigEntryState.SETUP_ERROR)
 
 
 async def test_bad_credentials_start_reauth(
@@ -123,11 +114,8 @@ async def test_bad_credentials_start_reauth(
     """A refused login fails setup and asks the user to log in again."""
     fm_http.clear()
     fm_http.add_server(login_status=401)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_integration(hass, mock_config_entry, ConfigEntryState.SETUP_ERROR)
 
-    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert len(flows) == 1
     assert flows[0]["context"]["source"] == SOURCE_REAUTH
@@ -148,17 +136,13 @@ async def test_two_accounts_load_side_by_side(
         email="other@example.com",
         user_id=3,
         account_id=2,
-        account_name="Other Account",
+        account_name=OTHER_ACCOUNT_NAME,
     )
-    other_entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Other Account (fm.example.com)",
-        unique_id=f"{other_url}_3",
-        data={
-            **mock_config_entry.data,
-            CONF_URL: other_url,
-            CONF_EMAIL: "other@example.com",
-        },
+    other_entry = mock_account_entry(
+        other_url,
+        email="other@example.com",
+        user_id=3,
+        account_name=OTHER_ACCOUNT_NAME,
     )
     mock_config_entry.add_to_hass(hass)
     other_entry.add_to_hass(hass)
@@ -168,8 +152,8 @@ async def test_two_accounts_load_side_by_side(
 
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert other_entry.state is ConfigEntryState.LOADED
-    assert mock_config_entry.runtime_data.account.name == "Toy Account"
-    assert other_entry.runtime_data.account.name == "Other Account"
+    assert mock_config_entry.runtime_data.account.name == TOY_ACCOUNT_NAME
+    assert other_entry.runtime_data.account.name == OTHER_ACCOUNT_NAME
     assert other_entry.runtime_data.client.url == other_url
     assert mock_config_entry.runtime_data.client is not other_entry.runtime_data.client
     devices = {
@@ -177,7 +161,7 @@ async def test_two_accounts_load_side_by_side(
         for entry in (mock_config_entry, other_entry)
         for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
     }
-    assert devices == {"Toy Account", "Other Account"}
+    assert devices == {TOY_ACCOUNT_NAME, OTHER_ACCOUNT_NAME}
 
     assert await hass.config_entries.async_unload(other_entry.entry_id)
     assert mock_config_entry.state is ConfigEntryState.LOADED
@@ -228,35 +212,24 @@ async def test_measurement_with_unusable_sensor_is_skipped(
     """A sensor that is not ours is logged and skipped; the others still go up."""
     hass.states.async_set("sensor.house_power", "500", {"unit_of_measurement": "W"})
     hass.states.async_set("sensor.other_power", "1", {"unit_of_measurement": "kW"})
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=f"{fake_fm.url}_1",
-        data={
-            CONF_URL: fake_fm.url,
-            CONF_EMAIL: TOY_EMAIL,
-            CONF_PASSWORD: TOY_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
+    entry = mock_account_entry(
+        fake_fm.url,
         subentries_data=[
-            ConfigSubentryData(
-                data={"entity_id": "sensor.house_power", "sensor": "9"},
+            measurement_subentry(
+                "sensor.house_power",
+                "9",
                 subentry_id="01JMEASUREMENTOURSOLAR0000",
-                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
                 title="House power -> production",
-                unique_id="sensor.house_power_9",
             ),
-            ConfigSubentryData(
-                data={"entity_id": "sensor.other_power", "sensor": "10"},
+            measurement_subentry(
+                "sensor.other_power",
+                "10",
                 subentry_id="01JMEASUREMENTNOTOURS00000",
-                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
                 title="Other power -> power",
-                unique_id="sensor.other_power_10",
             ),
         ],
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await setup_integration(hass, entry)
 
     assert entry.state is ConfigEntryState.LOADED
     forwarder = entry.runtime_data.forwarder

@@ -14,6 +14,7 @@ import pytest
 
 from custom_components.flexmeasures.const import DOMAIN
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -21,7 +22,6 @@ from .schedule_setup import (
     entity_id,
     make_entry,
     set_soc,
-    setup_entry,
 )
 
 pytestmark = [
@@ -58,7 +58,7 @@ async def test_update_waiting_behind_a_trigger_keeps_the_fresher_schedule(
     """A periodic update queued behind trigger_schedule does not replace its plan."""
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     numbers = number_jobs(fake_fm)
     fake_fm.job_pending_polls = 3  # the manual job takes a moment
@@ -84,7 +84,7 @@ async def test_unload_cancels_a_poll_in_flight_without_repair_issue_or_log(
     """Unloading stops polling at once; nothing is reported for the gone entry."""
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     coordinator = coordinator_of(entry)
     fake_fm.job_pending_polls = 10**6  # never done
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
@@ -117,7 +117,7 @@ async def test_failed_reschedule_turns_stale_on_at_once_with_the_error(
     """A failed manual update shows in `stale` now, not at the next step."""
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     stale = entity_id(hass, "binary_sensor", "stale")
     state = hass.states.get(stale)
     assert state is not None
@@ -160,7 +160,7 @@ async def test_failed_trigger_schedule_action_turns_stale_on(
     """The same for the action trigger_schedule (an infeasible job)."""
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     device = entry.runtime_data.coordinators
     assert device
     fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"

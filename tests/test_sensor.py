@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.flexmeasures.const import DOMAIN
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -24,7 +25,6 @@ from .schedule_setup import (
     fire_at,
     make_entry,
     set_soc,
-    setup_entry,
 )
 
 pytestmark = [
@@ -37,7 +37,7 @@ async def test_setpoint_follows_the_step_covering_now(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     setpoint = entity_id(hass, "sensor", "power_setpoint")
 
     state = hass.states.get(setpoint)
@@ -69,7 +69,7 @@ async def test_schedule_attribute_is_not_recorded(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm))
+    await setup_integration(hass, make_entry(fake_fm))
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
     entity = hass.data["entity_components"]["sensor"].get_entity(state.entity_id)
@@ -82,7 +82,7 @@ async def test_next_change_and_last_update(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     next_change = hass.states.get(entity_id(hass, "sensor", "next_change"))
     assert next_change is not None
     assert next_change.attributes["device_class"] == "timestamp"
@@ -104,7 +104,7 @@ async def test_failed_update_keeps_setpoint_until_schedule_ends(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     set_soc(hass)
-    await setup_entry(hass, make_entry(fake_fm, duration=1))
+    await setup_integration(hass, make_entry(fake_fm, duration=1))
     setpoint = entity_id(hass, "sensor", "power_setpoint")
     last_update = entity_id(hass, "sensor", "last_update")
 
@@ -134,7 +134,7 @@ async def test_device_per_schedule_subentry_via_the_account_device(
 ) -> None:
     set_soc(hass)
     entry = make_entry(fake_fm)
-    await setup_entry(hass, entry)
+    await setup_integration(hass, entry)
     devices = dr.async_get(hass)
     device = devices.async_get_device_by_identifier(
         (DOMAIN, SUBENTRY_ID), entry.entry_id

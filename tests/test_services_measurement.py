@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 import probatio
@@ -16,38 +15,28 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.const import DOMAIN
 
-from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
+from .common import setup_integration
+from .fake_flexmeasures import FakeFlexMeasures
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 Q = timedelta(minutes=15)
 
 
-def _entry(url: str, title: str = "Toy Account") -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=title,
-        unique_id=f"{url}_1",
-        data={
-            CONF_URL: url,
-            CONF_EMAIL: TOY_EMAIL,
-            CONF_PASSWORD: TOY_PASSWORD,
-            CONF_VERIFY_SSL: True,
-        },
-    )
+@pytest.fixture
+def fm_url(fake_fm: FakeFlexMeasures) -> str:
+    """The account (`mock_config_entry`) is on the fake server."""
+    return fake_fm.url
 
 
 @pytest.fixture
 async def entry(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
 ) -> AsyncGenerator[MockConfigEntry]:
     """The toy account on the fake server, loaded."""
-    config_entry = _entry(fake_fm.url)
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    yield config_entry
-    if config_entry.state is ConfigEntryState.LOADED:
-        await hass.config_entries.async_unload(config_entry.entry_id)
+    await setup_integration(hass, mock_config_entry)
+    yield mock_config_entry
+    if mock_config_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
 async def _post(
@@ -262,7 +251,7 @@ async def test_unloaded_entry_is_refused(
     assert err.value.translation_key == "service_config_entry_not_loaded"
     assert err.value.translation_placeholders == {
         "domain": DOMAIN,
-        "entry_title": "Toy Account",
+        "entry_title": entry.title,
     }
 
 

@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.services import schedule_response
 
+from .common import setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -26,7 +27,6 @@ from .schedule_setup import (
     fake_value,
     make_entry,
     set_soc,
-    setup_entry,
     unload_entry,
 )
 
@@ -41,7 +41,7 @@ async def entry(hass: HomeAssistant, fake_fm: FakeFlexMeasures) -> MockConfigEnt
     """The toy account with the "Home battery" schedule device, loaded."""
     set_soc(hass, "200", "kWh")
     config_entry = make_entry(fake_fm)
-    await setup_entry(hass, config_entry)
+    await setup_integration(hass, config_entry)
     return config_entry
 
 
@@ -176,7 +176,7 @@ async def test_get_schedule_without_a_schedule_says_so(
     fake_fm.job_fail_reason = "InfeasibleProblemException"
     set_soc(hass)
     config_entry = make_entry(fake_fm)
-    await setup_entry(hass, config_entry)
+    await setup_integration(hass, config_entry)
 
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "get_schedule", {"device_id": device_id(hass)})

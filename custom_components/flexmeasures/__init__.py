@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import re
+from datetime import timedelta
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import (
     CONF_EMAIL,
     CONF_PASSWORD,
@@ -13,44 +14,39 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import (
-    ConfigEntryAuthFailed,
-    ConfigEntryError,
-    ConfigEntryNotReady,
-)
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import (
-    FlexMeasuresAccessDeniedError,
-    FlexMeasuresAuthenticationError,
-    FlexMeasuresClient,
-    FlexMeasuresConnectionError,
-    FlexMeasuresError,
-    FlexMeasuresNotFoundError,
-    normalise_url,
-)
+from .account import AccountState, async_read_account
+from .api import FlexMeasuresClient
+from .connection import ConnectionMonitor
 from .const import (
-    API_VERSION,
     CONF_ENTITY_ID,
     CONF_FORECAST_ATTRIBUTE,
-    CONF_SENSOR,
+    DEFAULT_DURATION,
     DOMAIN,
     LOGGER,
     MANUFACTURER,
     SERVER_MODEL,
-    SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
+from .devices import async_remove_config_entry_device
 from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
+from .issues import async_clear_server_unreachable
+from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
+from .requests import ScheduleSettings
 from .services import async_setup_services
+from .store import EntryStore, entry_store
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+__all__ = ["async_migrate_entry", "async_remove_config_entry_device"]
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -70,7 +66,12 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> bool:
-    """Set up a FlexMeasures account from a config entry."""
+    """Set up a FlexMeasures account from a config entry.
+
+    When the server cannot be reached but was reached before, the entry runs
+    on what was kept (plans, sensor facts) and retries the server in the
+    background (see account.py, connection.py).
+    """
     try:
         # The client normalises the URL before anything is sent (the demo
         # server refuses Host headers it does not trust, e.g. other spellings).
@@ -85,43 +86,26 @@ async def async_setup_entry(
         raise ConfigEntryError(
             translation_domain=DOMAIN, translation_key="invalid_url"
         ) from err
-    try:
-        server_info = await client.get_server_info()
-        if API_VERSION not in server_info.api_versions:
-            raise ConfigEntryError(
-                translation_domain=DOMAIN,
-                translation_key="unsupported_version",
-                translation_placeholders={
-                    "url": client.url,
-                    "api_version": API_VERSION,
-                    "api_versions": ", ".join(server_info.api_versions),
-                },
-            )
-        await client.login()
-        user = await client.get_current_user()
-        account = await client.get_account(user.account_id)
-        mappings = await _async_measurement_mappings(client, entry)
-    except FlexMeasuresAuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN,
-            translation_key="invalid_auth",
-            translation_placeholders={"url": client.url},
-        ) from err
-    except FlexMeasuresConnectionError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"url": client.url},
-        ) from err
-    except FlexMeasuresError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="api_error",
-            translation_placeholders={"url": client.url, "error": str(err)},
-        ) from err
-
+    store = EntryStore(hass, entry.entry_id)
+    await store.async_load(entry.subentries)
+    entry.async_on_unload(store.async_save_now)
+    state = await async_read_account(client, entry, store)
+    schedules = [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+    ]
+    connection = ConnectionMonitor(
+        hass, entry, client.url, horizon=_longest_horizon(schedules)
+    )
+    entry.async_on_unload(connection.stop)
     entry.runtime_data = FlexMeasuresData(
-        client=client, server_info=server_info, user=user, account=account
+        client=client,
+        server_info=state.server_info,
+        user=state.user,
+        account=state.account,
+        store=store,
+        connection=connection,
     )
 
     dr.async_get(hass).async_get_or_create(
@@ -130,23 +114,36 @@ async def async_setup_entry(
         entry_type=dr.DeviceEntryType.SERVICE,
         manufacturer=MANUFACTURER,
         model=SERVER_MODEL,
-        name=account.name,
-        sw_version=server_info.version,
+        name=state.account.name,
+        sw_version=state.server_info.version,
         configuration_url=client.url,
     )
 
     coordinators = {
         subentry.subentry_id: ScheduleCoordinator(hass, entry, subentry)
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+        for subentry in schedules
     }
     entry.runtime_data.coordinators.update(coordinators)
-    # async_refresh, not async_config_entry_first_refresh: an infeasible schedule
-    # or a state of charge that is not there yet must not hold up the account
-    # (nor the measurements); the entities say what is missing.
-    await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+    for subentry_id, coordinator in coordinators.items():
+        coordinator.restore(store.plan(subentry_id))
+    if state.online:
+        async_clear_server_unreachable(hass, entry.entry_id)
+        # async_refresh, not async_config_entry_first_refresh: an infeasible
+        # schedule or a state of charge that is not there yet must not hold up
+        # the account (nor the measurements); the entities say what is missing.
+        await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+    else:
+        _start_offline(entry, client, state)
 
-    if mappings:
+    if mappings := [
+        MeasurementMapping(
+            subentry_id,
+            entry.subentries[subentry_id].data[CONF_ENTITY_ID],
+            sensor,
+            entry.subentries[subentry_id].data.get(CONF_FORECAST_ATTRIBUTE) or None,
+        )
+        for subentry_id, sensor in state.measurement_sensors.items()
+    ]:
         forwarder = MeasurementForwarder(hass, entry, client, mappings)
         await forwarder.async_start()
         entry.runtime_data.forwarder = forwarder
@@ -158,103 +155,34 @@ async def async_setup_entry(
     return True
 
 
-async def async_migrate_entry(
-    hass: HomeAssistant, entry: FlexMeasuresConfigEntry
-) -> bool:
-    """Bring an entry from an older version of the integration up to date.
+def _start_offline(
+    entry: FlexMeasuresConfigEntry, client: FlexMeasuresClient, state: AccountState
+) -> None:
+    """Run on what was kept; retry the server in the background."""
+    LOGGER.warning(
+        "FlexMeasures at %s cannot be reached (%s); following the kept plans and "
+        "keeping measurements until it answers",
+        client.url,
+        state.error,
+    )
+    runtime = entry.runtime_data
+    for subentry_id, coordinator in runtime.coordinators.items():
+        coordinator.set_offline(runtime.store.sensor(subentry_id))
+    runtime.connection.report(False)
 
-    1.1 -> 1.2: the URL is normalised (`normalise_url`: case, default ports,
-    trailing slash) and loses any user info (`https://user:secret@host`), and
-    the unique id follows it, so that one login is one entry however its URL
-    was typed. A unique id already taken by another entry of the same login is
-    kept (without user info) rather than duplicated.
-    """
-    if entry.version > 1:
-        return False  # a downgrade: this code does not know the newer data
-    if entry.minor_version < 2:
-        data = dict(entry.data)
-        unique_id = entry.unique_id
-        try:
-            data[CONF_URL] = normalise_url(data[CONF_URL], drop_user_info=True)
-        except ValueError:
-            # Unusable (setup will say so), but no secret stays in it either.
-            data[CONF_URL] = _USER_INFO.sub("", str(data[CONF_URL]))
-            if unique_id is not None:
-                unique_id = _USER_INFO.sub("", unique_id)
-            LOGGER.warning(
-                "The server URL of FlexMeasures entry %s is not usable; "
-                "reconfigure the entry",
-                entry.title,
-            )
-        else:
-            unique_id = _migrated_unique_id(hass, entry, data[CONF_URL])
-        hass.config_entries.async_update_entry(
-            entry, data=data, unique_id=unique_id, minor_version=2
-        )
-    return True
+    async def probe() -> None:
+        await client.get_server_info()
+        await client.login()
+
+    runtime.connection.start_retrying(probe)
 
 
-def _migrated_unique_id(
-    hass: HomeAssistant, entry: FlexMeasuresConfigEntry, url: str
-) -> str | None:
-    """The unique id for the normalised URL: `<url>_<user id>`.
-
-    If another entry already has it (the same login added twice under two
-    spellings), this entry keeps its old id with only the user info removed.
-    """
-    old = entry.unique_id
-    if old is None:
-        return None
-    prefix, _, user_id = old.rpartition("_")
-    if not prefix or not user_id.isdigit():
-        return _USER_INFO.sub("", old)
-    new = f"{url}_{user_id}"
-    other = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, new)
-    if other is not None and other.entry_id != entry.entry_id:
-        LOGGER.warning(
-            "FlexMeasures entries %s and %s are the same login; remove one",
-            other.title,
-            entry.title,
-        )
-        return _USER_INFO.sub("", old)
-    return new
-
-
-# User info in a URL: what lies between "://" and the host's "@".
-_USER_INFO = re.compile(r"(?<=://)[^/?#]*@")
-
-
-async def _async_measurement_mappings(
-    client: FlexMeasuresClient, entry: FlexMeasuresConfigEntry
-) -> list[MeasurementMapping]:
-    """One mapping per measurement subentry, with its FlexMeasures sensor.
-
-    A sensor that is gone or no longer ours is logged and skipped, so the rest
-    of the account keeps working; other errors are raised to the caller.
-    """
-    mappings: list[MeasurementMapping] = []
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type != SUBENTRY_TYPE_MEASUREMENT:
-            continue
-        try:
-            sensor = await client.get_sensor(int(subentry.data[CONF_SENSOR]))
-        except (FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError) as err:
-            LOGGER.error(
-                "Not sending %s: FlexMeasures sensor %s is not usable: %s",
-                subentry.data[CONF_ENTITY_ID],
-                subentry.data[CONF_SENSOR],
-                err,
-            )
-            continue
-        mappings.append(
-            MeasurementMapping(
-                subentry.subentry_id,
-                subentry.data[CONF_ENTITY_ID],
-                sensor,
-                subentry.data.get(CONF_FORECAST_ATTRIBUTE) or None,
-            )
-        )
-    return mappings
+def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
+    """How far the plans reach at most (the default horizon without any)."""
+    return max(
+        (ScheduleSettings.from_data(subentry.data).duration for subentry in schedules),
+        default=timedelta(hours=DEFAULT_DURATION),
+    )
 
 
 async def _async_update_listener(
@@ -276,5 +204,6 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> None:
-    """Forget the outbox of a removed account (its measurements go nowhere now)."""
+    """Forget the outbox and the kept state of a removed account."""
     await outbox_store(hass, entry.entry_id).async_remove()
+    await entry_store(hass, entry.entry_id).async_remove()

@@ -20,6 +20,7 @@ from homeassistant.util import dt as dt_util
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .entity import (
+    FlexMeasuresAccountEntity,
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
     async_add_schedule_entities,
@@ -81,12 +82,21 @@ BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
 )
 
 
+CONNECTED: Final = BinarySensorEntityDescription(
+    key="connected",
+    translation_key="connected",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: FlexMeasuresConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of each schedule device."""
+    """Add the account's connectivity and the binary sensors of each schedule device."""
+    async_add_entities([FlexMeasuresConnectedBinarySensor(entry, CONNECTED)])
     async_add_schedule_entities(
         entry,
         async_add_entities,
@@ -115,3 +125,20 @@ class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorE
         if (attributes_fn := self.entity_description.attributes_fn) is None:
             return None
         return attributes_fn(self.coordinator)
+
+
+class FlexMeasuresConnectedBinarySensor(FlexMeasuresAccountEntity, BinarySensorEntity):
+    """Whether the account's server answers (and since when it does not)."""
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """On while the server answers."""
+        return self.connection.connected
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        """Since when the server does not answer."""
+        since = self.connection.disconnected_since
+        return {"disconnected_since": None if since is None else since.isoformat()}

@@ -27,7 +27,7 @@ from homeassistant.core import CoreState, HomeAssistant, State, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api import FlexMeasuresClient, Schedule
+from .api import FlexMeasuresClient, Schedule, Sensor
 from .const import DOMAIN, LOGGER
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -39,6 +39,7 @@ from .requests import (
     soc_kwh_from_state,
 )
 from .schedule import covers, next_step_boundary
+from .store import StoredPlan
 from .timers import EntityWaiter, StepTimer
 from .units import kwh_quantity
 
@@ -126,6 +127,32 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
     def covers_now(self) -> bool:
         """Whether the kept schedule has a step covering the current time."""
         return covers(self.data, dt_util.utcnow())
+
+    # -- what was kept -----------------------------------------------------
+
+    @callback
+    def restore(self, plan: StoredPlan | None) -> None:
+        """Start from the kept plan (before the first update), if it still runs."""
+        if plan is None or plan.schedule.sensor_id != self.settings.power_sensor_id:
+            return
+        if plan.schedule.end <= dt_util.utcnow():
+            return  # it ended: nothing to follow
+        self.data = plan.schedule
+        self.last_success = plan.arrived
+        self.job.job_id = plan.schedule.job_id
+        self._step_timer.arm()
+
+    @callback
+    def set_offline(self, sensor: Sensor | None) -> None:
+        """The server was unreachable at start: follow the kept plan, stale."""
+        if sensor is not None and sensor.id == self.settings.power_sensor_id:
+            self.job.sensor = sensor
+        err = ScheduleRequestError(
+            ErrorKind.UNREACHABLE, "cannot_connect", {"url": self.client.url}
+        )
+        self._record_failure(err)
+        self.last_update_success = False
+        self.last_exception = err.update_error()
 
     # -- updates ----------------------------------------------------------
 
@@ -283,12 +310,19 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self._logged_reason = None
         self._untrack_soc()
         async_clear_schedule_failed(self.hass, self.subentry_id)
+        runtime = self.config_entry.runtime_data
+        runtime.store.keep_plan(self.subentry_id, schedule, self.last_success)
+        if self.job.sensor is not None:
+            runtime.store.keep_sensor(self.subentry_id, self.job.sensor)
+        runtime.connection.report(True)
 
     def _record_failure(self, err: ScheduleRequestError) -> None:
         """Remember the failure; an infeasible schedule gets a repair issue."""
         self.last_error = err
         self.last_error_message = str(err.update_error())
         self.last_error_time = dt_util.utcnow()
+        if err.kind is ErrorKind.UNREACHABLE:
+            self.config_entry.runtime_data.connection.report(False)
         if err.kind is ErrorKind.SOC_UNAVAILABLE:
             self._track_soc()
         else:

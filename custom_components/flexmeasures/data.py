@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 
 from .api import Account, FlexMeasuresClient, ServerInfo, User
+from .connection import ConnectionMonitor
+from .store import EntryStore
 
 if TYPE_CHECKING:
     from .coordinator import ScheduleCoordinator
@@ -24,6 +26,8 @@ class FlexMeasuresData:
     server_info: ServerInfo
     user: User
     account: Account
+    store: EntryStore
+    connection: ConnectionMonitor
     # one per schedule subentry, by subentry id
     coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)
     forwarder: MeasurementForwarder | None = None

@@ -31,6 +31,29 @@ def async_add_schedule_entities(
         async_add_entities(entities_fn(coordinator), config_subentry_id=subentry_id)
 
 
+class FlexMeasuresAccountEntity(Entity):
+    """An entity of the account (server) device, following its connection."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, entry: FlexMeasuresConfigEntry, description: EntityDescription
+    ) -> None:
+        """Link the entity to the account device."""
+        self.entity_description = description
+        self.connection = entry.runtime_data.connection
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Write the state when the connection changes."""
+        self.async_on_remove(
+            self.connection.async_add_listener(self.async_write_ha_state)
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class FlexMeasuresScheduleEntityDescription(EntityDescription):
     """What schedule device sensors and binary sensors describe in common."""

@@ -109,6 +109,16 @@ def account_error(
             "sensor_not_accessible",
             {"sensor_id": str(sensor_id), "error": str(err)},
         )
+    if isinstance(err, fm.FlexMeasuresRedirectError):
+        # never followed (credentials would go along); the server moved?
+        return (
+            ErrorKind.UNREACHABLE,
+            "redirected",
+            {
+                "url": url,
+                "redirect_url": err.suggested_url or err.location or "-",
+            },
+        )
     if isinstance(err, fm.FlexMeasuresRateLimitError):
         return ErrorKind.UNREACHABLE, "rate_limited", {"url": url}
     if isinstance(err, fm.FlexMeasuresConnectionError):

@@ -74,3 +74,30 @@ def async_raise_measurements_rejected(
 def async_clear_measurements_rejected(hass: HomeAssistant, subentry_id: str) -> None:
     """A measurement's values are accepted again."""
     ir.async_delete_issue(hass, DOMAIN, measurements_rejected_issue_id(subentry_id))
+
+
+ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
+
+
+def server_unreachable_issue_id(entry_id: str) -> str:
+    """The id of an account's `server_unreachable` issue."""
+    return f"{ISSUE_SERVER_UNREACHABLE}_{entry_id}"
+
+
+@callback
+def async_raise_server_unreachable(
+    hass: HomeAssistant, entry_id: str, placeholders: dict[str, str]
+) -> None:
+    """The server has not answered for longer than the plans reach."""
+    _async_raise(
+        hass,
+        server_unreachable_issue_id(entry_id),
+        ISSUE_SERVER_UNREACHABLE,
+        placeholders,
+    )
+
+
+@callback
+def async_clear_server_unreachable(hass: HomeAssistant, entry_id: str) -> None:
+    """The server answers again."""
+    ir.async_delete_issue(hass, DOMAIN, server_unreachable_issue_id(entry_id))

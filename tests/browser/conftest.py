@@ -6,6 +6,15 @@ scripts/ha_config.py (the code scripts/develop uses), on a free port on
 Playwright drives Debian's /usr/bin/chromium (scripts/test installs it).
 The plugin blocks sockets from the first test's setup on, so everything a
 session fixture needs from the network happens in subprocesses.
+
+Which Home Assistant: the one of this venv (what pytest-homeassistant-custom-component
+pins), or the interpreter in FLEXMEASURES_HA_PYTHON (scripts/test: .venv-ha-latest,
+the newest release, which cannot be installed beside the plugin). Only the `hass`
+process (and `ha_config.py prepare`, which imports Home Assistant) uses it; pytest
+and Playwright stay here. With FLEXMEASURES_HA_VERSION set, the running Home
+Assistant must report that version. Every start must find its packages installed
+already (requirements_develop.txt, requirements_ha_latest.txt): a package Home
+Assistant installs at start fails the start.
 """
 
 # ruff: noqa: T201  (what a browser check saw is printed for its reader)
@@ -15,6 +24,7 @@ from __future__ import annotations
 import atexit
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+import json
 import os
 from pathlib import Path
 import subprocess
@@ -28,7 +38,13 @@ from tests.e2e.conftest import fm_server  # noqa: F401  (the same demo server)
 
 ROOT = Path(__file__).parents[2]
 HA_CONFIG = ROOT / "scripts" / "ha_config.py"
+# The interpreter that runs Home Assistant, and the version it must report.
+HA_PYTHON = os.environ.get("FLEXMEASURES_HA_PYTHON") or sys.executable
+HA_VERSION = os.environ.get("FLEXMEASURES_HA_VERSION")
 SCREENSHOTS = ROOT / "screenshots"
+if os.environ.get("FLEXMEASURES_HA_PYTHON"):  # keep the first run's screenshots
+    SCREENSHOTS /= f"ha-{HA_VERSION or Path(HA_PYTHON).parents[1].name}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # callers make only the leaf
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,6 +58,45 @@ CHROMIUM_ARGS = [
 USERNAME = "dev"
 PASSWORD = "dev-password"  # the throw-away login of a loopback-only test HA
 START_TIMEOUT = 180
+
+
+def _installed_packages() -> set[str]:
+    """name==version of every distribution in Home Assistant's environment."""
+    out = subprocess.run(
+        [
+            HA_PYTHON,
+            "-c",
+            (
+                "import importlib.metadata as m, json; print(json.dumps(sorted("
+                "f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(out.stdout))
+
+
+def _home_assistant_version() -> str:
+    out = subprocess.run(
+        [
+            HA_PYTHON,
+            "-c",
+            "from homeassistant.const import __version__; print(__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def pytest_report_header() -> str:
+    """Say which Home Assistant the browser checks start."""
+    return (
+        f"browser checks run Home Assistant {_home_assistant_version()} ({HA_PYTHON})"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -95,16 +150,17 @@ def start_home_assistant(
         config_dir = tmp_path_factory.mktemp("ha-config")
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        prepare = [sys.executable, str(HA_CONFIG), "prepare", str(config_dir)]
+        prepare = [HA_PYTHON, str(HA_CONFIG), "prepare", str(config_dir)]
         prepare += ["--port", str(port), "--username", USERNAME]
         prepare += ["--password", PASSWORD]
         if not with_entry:
             prepare.append("--no-entry")
         subprocess.run(prepare, env=os.environ | fm_server, check=True)
         log = config_dir / "hass.out"
+        packages_before = _installed_packages()
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "homeassistant", "-c", str(config_dir)],
+                [HA_PYTHON, "-m", "homeassistant", "-c", str(config_dir)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -126,7 +182,20 @@ def start_home_assistant(
         if waited.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
             pytest.fail(f"Home Assistant did not start:\n{waited.stderr}\n{tail}")
-        print(f"Home Assistant at {url} ready in {time.monotonic() - started:.1f} s")
+        # "[ha_config] Home Assistant 2026.11.0 running after 5.2 s"
+        version = waited.stdout.split("Home Assistant ", 1)[1].split()[0]
+        print(
+            f"Home Assistant {version} at {url} ready in "
+            f"{time.monotonic() - started:.1f} s"
+        )
+        if HA_VERSION is not None and version != HA_VERSION:
+            pytest.fail(f"Home Assistant {version} runs, not {HA_VERSION}")
+        if installed := sorted(_installed_packages() - packages_before):
+            pytest.fail(
+                f"Home Assistant {version} installed {', '.join(installed)} at its "
+                "start: pin them (requirements_develop.txt for the plugin's release, "
+                "requirements_ha_latest.txt for the newest)"
+            )
         return HomeAssistant(url, config_dir, USERNAME, PASSWORD)
 
     yield start

@@ -11,6 +11,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 import pytest
 
+from custom_components.flexmeasures.config_flow import EXAMPLE_URL
 from scripts import ha_config
 
 from .conftest import HomeAssistant, log_in, screenshot
@@ -30,12 +31,13 @@ def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
     return start_home_assistant(with_entry=False)
 
 
-async def test_config_flow_shows_invalid_auth_then_creates_the_entry(
+async def test_config_flow_shows_invalid_url_and_auth_then_creates_the_entry(
     ha: HomeAssistant, page: Page, fm_server: dict[str, str]
 ) -> None:
-    invalid_auth = json.loads(TRANSLATIONS.read_text())["config"]["error"][
-        "invalid_auth"
-    ]
+    errors = json.loads(TRANSLATIONS.read_text())["config"]["error"]
+    invalid_auth = errors["invalid_auth"]
+    # the frontend fills the error's placeholder from the form's placeholders
+    invalid_url = errors["invalid_url"].format(example_url=EXAMPLE_URL)
     await log_in(page, ha)
     await page.goto(f"{ha.url}/config/integrations/dashboard")
     await page.get_by_role("button", name="Add integration").click()
@@ -48,9 +50,19 @@ async def test_config_flow_shows_invalid_auth_then_creates_the_entry(
     dialog = page.locator("dialog-data-entry-flow")
     await expect(dialog.locator("input[name=url]")).to_be_visible()
 
+    # an address without a scheme: the error names the example address
+    await dialog.locator("input[name=url]").fill("flexmeasures.example.com")
+    await dialog.locator("input[name=email]").fill(fm_server["FLEXMEASURES_EMAIL"])
+    await dialog.locator("input[name=password]").fill("wrong-password")
+    await dialog.get_by_role("button", name="Submit").click()
+    try:
+        await expect(dialog).to_contain_text(invalid_url)
+    finally:
+        await screenshot(page, "config-flow-invalid-url")
+    print("error shown:", invalid_url)
+
     # a wrong password: the form stays, with the translated error
     await dialog.locator("input[name=url]").fill(fm_server["FLEXMEASURES_URL"])
-    await dialog.locator("input[name=email]").fill(fm_server["FLEXMEASURES_EMAIL"])
     await dialog.locator("input[name=password]").fill("wrong-password")
     await dialog.get_by_role("button", name="Submit").click()
     try:

@@ -5,8 +5,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+import json
+from pathlib import Path
 import re
 
+from homeassistant.util import slugify
 from playwright.async_api import Page, expect
 import pytest
 
@@ -16,6 +20,22 @@ from .conftest import HomeAssistant, log_in, screenshot
 
 DASHBOARD = ha_config.DASHBOARD_URL
 SETPOINT = "sensor.home_battery_power_setpoint"  # from the title "Home battery"
+EN = json.loads(
+    (
+        Path(__file__).parents[2]
+        / "custom_components"
+        / "flexmeasures"
+        / "translations"
+        / "en.json"
+    ).read_text(encoding="utf-8")
+)
+# The schedule device's entities (DESIGN.md), by platform and translation key.
+SCHEDULE_ENTITIES = {
+    "sensor": ("power_setpoint", "next_change", "last_update"),
+    "binary_sensor": ("charging", "discharging", "stale"),
+    "calendar": ("schedule",),
+    "button": ("reschedule",),
+}
 A_NUMBER_IN_KW = re.compile(r"-?\d+(?:[.,]\d+)?\s*kW")
 
 
@@ -46,3 +66,65 @@ async def test_dashboard_shows_the_power_setpoint_in_kw(
         texts = await card.all_inner_texts()  # does not wait
         print("setpoint card:", " ".join(" ".join(texts).split()) or "(none)")
         await screenshot(page, "dashboard")
+
+
+def _schedule_entity_id(platform: str, key: str) -> str:
+    """The entity id Home Assistant derives from the device and entity names."""
+    name = EN["entity"][platform][key]["name"]
+    return f"{platform}.{slugify(f'{ha_config.SCHEDULE_TITLE} {name}')}"
+
+
+def _integration_entities(ha: HomeAssistant, token: str) -> list[str]:
+    result = ha_config._request(
+        "POST",
+        f"{ha.url}/api/template",
+        token=token,
+        json_body={"template": "{{ integration_entities('flexmeasures') | tojson }}"},
+    )
+    return list(json.loads(result) if isinstance(result, str) else result)
+
+
+async def test_the_schedule_and_measurement_run_without_errors(
+    ha: HomeAssistant, socket_enabled: None
+) -> None:
+    """An account with a schedule and a measurement: every schedule entity is
+    there with a state, the plan is fresh, and the integration logged no error."""
+    token = ha_config.login(ha.url, ha.username, ha.password)
+    (entry,) = ha_config.flexmeasures_entries(ha.url, token)
+    print("entry:", entry["title"], entry["state"], entry.get("num_subentries"))
+    assert entry["state"] == "loaded"
+    if "num_subentries" in entry:  # the schedule and the house power measurement
+        assert entry["num_subentries"] >= 2
+
+    states = {
+        s["entity_id"]: s for s in ha_config.api_get(ha.url, token, "/api/states")
+    }
+    ours = set(_integration_entities(ha, token))
+    print("entities:", ", ".join(f"{e}={states[e]['state']}" for e in sorted(ours)))
+    expected = {
+        _schedule_entity_id(platform, key)
+        for platform, keys in SCHEDULE_ENTITIES.items()
+        for key in keys
+    }
+    assert expected <= ours, f"missing: {sorted(expected - ours)}"
+    unavailable = sorted(e for e in expected if states[e]["state"] == "unavailable")
+    assert not unavailable, f"unavailable: {unavailable}"
+
+    setpoint = states[_schedule_entity_id("sensor", "power_setpoint")]
+    float(setpoint["state"])
+    assert setpoint["attributes"]["unit_of_measurement"] == "kW"
+    assert setpoint["attributes"]["schedule"], "no schedule attribute"
+    assert states[_schedule_entity_id("binary_sensor", "stale")]["state"] == "off"
+    datetime.fromisoformat(
+        states[_schedule_entity_id("sensor", "last_update")]["state"]
+    )
+
+    # errors about the integration, and traceback frames in its code
+    log = (ha.config_dir / "home-assistant.log").read_text(errors="replace")
+    errors = [
+        line
+        for line in log.splitlines()
+        if (" ERROR " in line and "flexmeasures" in line.lower())
+        or "custom_components/flexmeasures/" in line
+    ]
+    assert not errors, "\n".join(errors)

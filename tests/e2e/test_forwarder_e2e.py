@@ -16,8 +16,7 @@ from typing import Any
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -27,7 +26,9 @@ from pytest_homeassistant_custom_component.common import (
 from yarl import URL
 
 from custom_components.flexmeasures.api import FlexMeasuresClient
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.const import DOMAIN
+from tests.common import measurement_subentry, setup_integration
+from tests.e2e.common import e2e_entry
 
 # A random 10:00 UTC some 3 weeks to 5 years back; each test uses its own day.
 _RANDOM = random.Random()
@@ -122,36 +123,21 @@ def _entry(
     url: str | None = None,
     forecast_attribute: str | None = None,
 ) -> MockConfigEntry:
-    data = {"entity_id": entity_id, "sensor": sensor_id}
-    if forecast_attribute:
-        data["forecast_attribute"] = forecast_attribute
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account",
-        unique_id=f"{fm_server['FLEXMEASURES_URL']}_e2e",
-        data={
-            CONF_URL: url or fm_server["FLEXMEASURES_URL"],
-            CONF_EMAIL: fm_server["FLEXMEASURES_EMAIL"],
-            CONF_PASSWORD: fm_server["FLEXMEASURES_PASSWORD"],
-            CONF_VERIFY_SSL: True,
-        },
+    optional = {"forecast_attribute": forecast_attribute} if forecast_attribute else {}
+    return e2e_entry(
+        fm_server,
+        url=url,
         subentries_data=[
-            ConfigSubentryData(
-                data=data,
-                subentry_id=SUBENTRY_ID,
-                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
-                title=f"{entity_id} -> {sensor_id}",
-                unique_id=f"{entity_id}_{sensor_id}",
+            measurement_subentry(
+                entity_id, sensor_id, subentry_id=SUBENTRY_ID, **optional
             )
         ],
     )
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    await setup_integration(hass, entry)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.forwarder is not None
 
 

@@ -7,8 +7,6 @@ from datetime import timedelta
 import math
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -16,9 +14,11 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
+from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.coordinator import ScheduleCoordinator
 from custom_components.flexmeasures.schedule import schedule_start, value_at
+from tests.common import schedule_subentry, setup_integration
+from tests.e2e.common import e2e_entry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
@@ -36,19 +36,11 @@ async def entry(
 ) -> AsyncGenerator[MockConfigEntry]:
     """The toy account with a schedule for the toy battery, loaded."""
     hass.states.async_set(SOC_ENTITY, str(SOC_START), {"unit_of_measurement": "kWh"})
-    config_entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Toy Account",
-        unique_id=f"{fm_server['FLEXMEASURES_URL']}_e2e",
-        data={
-            CONF_URL: fm_server["FLEXMEASURES_URL"],
-            CONF_EMAIL: fm_server["FLEXMEASURES_EMAIL"],
-            CONF_PASSWORD: fm_server["FLEXMEASURES_PASSWORD"],
-            CONF_VERIFY_SSL: True,
-        },
+    config_entry = e2e_entry(
+        fm_server,
         subentries_data=[
-            ConfigSubentryData(
-                data={
+            schedule_subentry(
+                {
                     "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
                     "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
                     "production_price_sensor": "",
@@ -61,16 +53,11 @@ async def entry(
                     "update_interval": 60,
                 },
                 subentry_id=SUBENTRY_ID,
-                subentry_type=SUBENTRY_TYPE_SCHEDULE,
                 title="Toy battery",
-                unique_id=fm_server["FM_TOY_BATTERY_SENSOR_ID"],
             )
         ],
     )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.LOADED
+    await setup_integration(hass, config_entry)
     yield config_entry
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()

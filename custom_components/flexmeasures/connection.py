@@ -1,0 +1,141 @@
+"""Whether the account's server answers, and what to do while it does not.
+
+`ConnectionMonitor` is told by the API client whether each exchange reached
+the server. It is what the account device's `connected` binary sensor shows
+(with since when it is offline), raises a repair issue when the server stays
+offline longer than the plans reach, and, when the entry had to start from
+what was kept (the server was unreachable at start), retries the server in the
+background with backoff and reloads the entry when it answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Final
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
+
+from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
+from .const import LOGGER
+from .issues import async_clear_server_unreachable, async_raise_server_unreachable
+
+RETRY_FIRST: Final = 30.0
+RETRY_MAX: Final = 600.0
+
+
+class ConnectionMonitor:
+    """The server's reachability for one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        url: str,
+        *,
+        horizon: timedelta,
+    ) -> None:
+        """Reachable until told otherwise."""
+        self._hass = hass
+        self._entry = entry
+        self._url = url
+        self._horizon = horizon
+        self.connected = True
+        self.disconnected_since: datetime | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._probe: Callable[[], Awaitable[None]] | None = None
+        self._retry_unsub: CALLBACK_TYPE | None = None
+        self._backoff = RETRY_FIRST
+        self._stopped = False
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener` when `connected` changes; returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def report(self, reached: bool) -> None:
+        """An exchange reached the server, or did not."""
+        if reached == self.connected or self._stopped:
+            if not reached:
+                self._check_horizon()
+            return
+        self.connected = reached
+        if reached:
+            LOGGER.info("FlexMeasures at %s answers again", self._url)
+            self.disconnected_since = None
+            async_clear_server_unreachable(self._hass, self._entry.entry_id)
+        else:
+            self.disconnected_since = dt_util.utcnow()
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def _check_horizon(self) -> None:
+        """Raise a repair issue once offline for longer than the plans reach."""
+        since = self.disconnected_since
+        if since is not None and dt_util.utcnow() - since > self._horizon:
+            async_raise_server_unreachable(
+                self._hass,
+                self._entry.entry_id,
+                {"url": self._url, "since": dt_util.as_local(since).isoformat()},
+            )
+
+    @callback
+    def start_retrying(self, probe: Callable[[], Awaitable[None]]) -> None:
+        """Retry `probe` with backoff until it works, then reload the entry.
+
+        For an entry that started from what was kept: a reload sets it up
+        normally (fresh schedules, the outbox delivered).
+        """
+        self._probe = probe
+        self._schedule_retry()
+
+    @callback
+    def _schedule_retry(self) -> None:
+        if self._stopped:
+            return
+        self._retry_unsub = async_call_later(self._hass, self._backoff, self._on_retry)
+        self._backoff = min(self._backoff * 2, RETRY_MAX)
+
+    @callback
+    def _on_retry(self, _now: datetime) -> None:
+        self._retry_unsub = None
+        self._entry.async_create_background_task(
+            self._hass, self._async_retry(), "flexmeasures reconnect"
+        )
+
+    async def _async_retry(self) -> None:
+        if self._probe is None or self._stopped:  # pragma: no cover - stopped
+            return
+        try:
+            await self._probe()
+        except FlexMeasuresAuthenticationError:
+            LOGGER.warning(
+                "FlexMeasures at %s answers but refuses the login", self._url
+            )
+            self._entry.async_start_reauth(self._hass)
+            return
+        except FlexMeasuresError as err:
+            LOGGER.debug("FlexMeasures at %s still unreachable: %s", self._url, err)
+            self._check_horizon()
+            self._schedule_retry()
+            return
+        LOGGER.info(
+            "FlexMeasures at %s answers again; setting the account up afresh",
+            self._url,
+        )
+        self._stopped = True
+        self._hass.config_entries.async_schedule_reload(self._entry.entry_id)
+
+    @callback
+    def stop(self) -> None:
+        """Stop retrying (the entry unloads)."""
+        self._stopped = True
+        if self._retry_unsub is not None:
+            self._retry_unsub()
+            self._retry_unsub = None

@@ -1,0 +1,221 @@
+"""What an account keeps across restarts, to run while its server is unreachable.
+
+Per config entry one `Store` (`flexmeasures.state.<entry_id>`): the account as
+the server described it (server version, user, account), per schedule device
+the last good schedule (with when it arrived and its job id) and the power
+sensor's facts, per measurement the FlexMeasures sensor's facts (unit,
+resolution, time zone). Saved when something changes; entries of removed
+sub-entries are dropped at the next setup; the whole store goes with the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import math
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .api import Account, Schedule, Sensor, ServerInfo, User
+from .api.models import format_duration, parse_datetime, parse_duration
+from .const import DOMAIN, LOGGER
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """The account as the server last described it."""
+
+    server_info: ServerInfo
+    user: User
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlan:
+    """The last good schedule of a device and when it arrived."""
+
+    schedule: Schedule
+    arrived: datetime
+
+
+def entry_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The Store of an entry's kept state."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.state.{entry_id}")
+
+
+class EntryStore:
+    """The kept state of one config entry (account, plans, sensor facts)."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Nothing is loaded yet."""
+        self._store = entry_store(hass, entry_id)
+        self._data: dict[str, Any] = {}
+
+    async def async_load(self, subentry_ids: Iterable[str]) -> None:
+        """Load what was kept, dropping what removed sub-entries left."""
+        try:
+            self._data = await self._store.async_load() or {}
+        except Exception:  # noqa: BLE001 - a broken file must not stop the entry
+            LOGGER.warning("Could not read the kept FlexMeasures state", exc_info=True)
+            self._data = {}
+        keep = set(subentry_ids)
+        for section in ("plans", "sensors"):
+            items: dict[str, Any] = self._data.setdefault(section, {})
+            for subentry_id in [key for key in items if key not in keep]:
+                del items[subentry_id]
+
+    # -- the account -------------------------------------------------------
+
+    @property
+    def account(self) -> StoredAccount | None:
+        """The account as kept, or None when the server was never reached."""
+        raw = self._data.get("account")
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            return StoredAccount(
+                ServerInfo(
+                    version=str(raw["server_version"]),
+                    api_versions=tuple(str(v) for v in raw["api_versions"]),
+                ),
+                User(
+                    id=int(raw["user_id"]),
+                    email=str(raw["email"]),
+                    username=str(raw["username"]),
+                    account_id=int(raw["account_id"]),
+                    timezone=raw.get("timezone"),
+                ),
+                Account(id=int(raw["account_id"]), name=str(raw["account_name"])),
+            )
+        except KeyError, TypeError, ValueError:
+            return None
+
+    def keep_account(
+        self, server_info: ServerInfo, user: User, account: Account
+    ) -> None:
+        """Keep the account as the server describes it now."""
+        self._set(
+            "account",
+            {
+                "server_version": server_info.version,
+                "api_versions": list(server_info.api_versions),
+                "user_id": user.id,
+                "email": user.email,
+                "username": user.username,
+                "timezone": user.timezone,
+                "account_id": account.id,
+                "account_name": account.name,
+            },
+        )
+
+    # -- sensors and plans -------------------------------------------------
+
+    def sensor(self, subentry_id: str) -> Sensor | None:
+        """A sub-entry's FlexMeasures sensor as kept."""
+        raw = self._data.get("sensors", {}).get(subentry_id)
+        try:
+            return None if raw is None else _sensor_from_store(raw)
+        except KeyError, TypeError, ValueError:
+            return None
+
+    def keep_sensor(self, subentry_id: str, sensor: Sensor) -> None:
+        """Keep a sub-entry's FlexMeasures sensor facts."""
+        self._set_item("sensors", subentry_id, _sensor_to_store(sensor))
+
+    def plan(self, subentry_id: str) -> StoredPlan | None:
+        """A schedule device's last good schedule as kept."""
+        raw = self._data.get("plans", {}).get(subentry_id)
+        try:
+            return None if raw is None else _plan_from_store(raw)
+        except KeyError, TypeError, ValueError:
+            return None
+
+    def keep_plan(
+        self, subentry_id: str, schedule: Schedule, arrived: datetime
+    ) -> None:
+        """Keep a schedule device's new schedule."""
+        self._set_item("plans", subentry_id, _plan_to_store(schedule, arrived))
+
+    async def async_save_now(self) -> None:
+        """Write what is kept now (the entry unloads)."""
+        await self._store.async_save(self._data)
+
+    async def async_remove(self) -> None:
+        """Forget everything (the entry is removed)."""
+        await self._store.async_remove()
+
+    # -- saving ------------------------------------------------------------
+
+    def _set(self, key: str, value: Any) -> None:
+        if self._data.get(key) != value:
+            self._data[key] = value
+            self._store.async_delay_save(lambda: self._data, SAVE_DELAY)
+
+    def _set_item(self, section: str, key: str, value: Any) -> None:
+        items: dict[str, Any] = self._data.setdefault(section, {})
+        if items.get(key) != value:
+            items[key] = value
+            self._store.async_delay_save(lambda: self._data, SAVE_DELAY)
+
+
+def _sensor_to_store(sensor: Sensor) -> dict[str, Any]:
+    return {
+        "id": sensor.id,
+        "name": sensor.name,
+        "unit": sensor.unit,
+        "event_resolution": format_duration(sensor.event_resolution),
+        "timezone": sensor.timezone,
+        "asset_id": sensor.asset_id,
+    }
+
+
+def _sensor_from_store(raw: Mapping[str, Any]) -> Sensor:
+    asset_id = raw.get("asset_id")
+    return Sensor(
+        id=int(raw["id"]),
+        name=str(raw["name"]),
+        unit=str(raw["unit"]),
+        event_resolution=parse_duration(str(raw["event_resolution"])),
+        timezone=str(raw["timezone"]),
+        asset_id=None if asset_id is None else int(asset_id),
+    )
+
+
+def _plan_to_store(schedule: Schedule, arrived: datetime) -> dict[str, Any]:
+    return {
+        "sensor_id": schedule.sensor_id,
+        "job_id": schedule.job_id,
+        "start": schedule.start.isoformat(),
+        "resolution": format_duration(schedule.resolution),
+        "unit": schedule.unit,
+        "values": list(schedule.values),
+        "scheduler_info": schedule.scheduler_info,
+        "arrived": arrived.isoformat(),
+    }
+
+
+def _plan_from_store(raw: Mapping[str, Any]) -> StoredPlan:
+    values = tuple(float(value) for value in raw["values"])
+    resolution = parse_duration(str(raw["resolution"]))
+    if not all(math.isfinite(value) for value in values) or resolution <= timedelta(0):
+        raise ValueError("not a usable schedule")
+    info = raw.get("scheduler_info")
+    return StoredPlan(
+        Schedule(
+            sensor_id=int(raw["sensor_id"]),
+            job_id=str(raw["job_id"]),
+            start=parse_datetime(str(raw["start"])),
+            resolution=resolution,
+            unit=str(raw["unit"]),
+            values=values,
+            scheduler_info=dict(info) if isinstance(info, Mapping) else {},
+        ),
+        dt_util.as_utc(parse_datetime(str(raw["arrived"]))),
+    )
