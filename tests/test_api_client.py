@@ -1072,3 +1072,25 @@ def test_json_in_string_fields_are_tolerant(
 ) -> None:
     """JSON inside a string is decoded; anything odd gives an empty dict."""
     assert parse_json_field(raw) == parsed
+
+
+async def test_reachability_listener_hears_each_exchange(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """True for any answer below 500; False for 5xx, a dropped connection, down."""
+    heard: list[bool] = []
+    fm_client.set_reachability_listener(heard.append)
+    await fm_client.get_server_info()
+    assert heard == [True]
+    fake_fm.fail_next(503)
+    with pytest.raises(FlexMeasuresServerError):
+        await fm_client.get_server_info()
+    assert heard[-1] is False
+    fake_fm.fail_next(404)
+    with pytest.raises(FlexMeasuresError):
+        await fm_client.get_sensor(8)
+    assert heard[-1] is True  # the server answered, even if with an error
+    fake_fm.down = True
+    with pytest.raises(FlexMeasuresConnectionError):
+        await fm_client.get_server_info()
+    assert heard[-1] is False

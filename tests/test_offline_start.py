@@ -200,3 +200,27 @@ async def test_offline_longer_than_the_plans_reach_raises_a_repair_issue(
         await hass.async_block_till_done(wait_background_tasks=True)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert connected(hass) == "on"
+
+
+async def test_connected_follows_the_server_while_running(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Any request that cannot reach the server turns `connected` off, until one does."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert connected(hass) == "on"
+    fake_fm.down = True
+    await fire_at(hass, freezer, NOW + timedelta(minutes=16))  # the next update
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert connected(hass) == "off"
+    state = hass.states.get("binary_sensor.toy_account_connected")
+    assert state is not None
+    assert state.attributes["disconnected_since"] is not None
+    fake_fm.down = False
+    await fire_at(hass, freezer, NOW + timedelta(minutes=32))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert connected(hass) == "on"
+    assert entry.state is ConfigEntryState.LOADED

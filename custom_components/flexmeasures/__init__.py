@@ -99,6 +99,7 @@ async def async_setup_entry(
         hass, entry, client.url, horizon=_longest_horizon(schedules)
     )
     entry.async_on_unload(connection.stop)
+    client.set_reachability_listener(connection.report)
     entry.runtime_data = FlexMeasuresData(
         client=client,
         server_info=state.server_info,

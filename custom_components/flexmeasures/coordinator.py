@@ -314,15 +314,12 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         runtime.store.keep_plan(self.subentry_id, schedule, self.last_success)
         if self.job.sensor is not None:
             runtime.store.keep_sensor(self.subentry_id, self.job.sensor)
-        runtime.connection.report(True)
 
     def _record_failure(self, err: ScheduleRequestError) -> None:
         """Remember the failure; an infeasible schedule gets a repair issue."""
         self.last_error = err
         self.last_error_message = str(err.update_error())
         self.last_error_time = dt_util.utcnow()
-        if err.kind is ErrorKind.UNREACHABLE:
-            self.config_entry.runtime_data.connection.report(False)
         if err.kind is ErrorKind.SOC_UNAVAILABLE:
             self._track_soc()
         else:

@@ -10,7 +10,7 @@ a password or a token: only method, path and status.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 import logging
 from typing import Any
@@ -96,6 +96,19 @@ class FlexMeasuresClient:
         self._token: str | None = None
         self._user_id: int | None = None
         self._token_lock = asyncio.Lock()
+        self._reachability_listener: Callable[[bool], None] | None = None
+
+    def set_reachability_listener(self, listener: Callable[[bool], None]) -> None:
+        """Call `listener` after each exchange with whether it reached the server.
+
+        False for a connection error, a timeout or a 5xx answer (also a
+        proxy's error page); True for any other answer.
+        """
+        self._reachability_listener = listener
+
+    def _reached(self, reached: bool) -> None:
+        if self._reachability_listener is not None:
+            self._reachability_listener(reached)
 
     def __repr__(self) -> str:
         """Say which server and user, never the password or token."""
@@ -152,15 +165,18 @@ class FlexMeasuresClient:
                     raw = await resp.read()
         except TimeoutError as err:
             _LOGGER.debug("%s %s -> timeout", method, path)
+            self._reached(False)
             raise FlexMeasuresConnectionError(
                 "Timeout talking to the FlexMeasures server"
             ) from err
         except aiohttp.ClientError as err:
             _LOGGER.debug("%s %s -> %s", method, path, type(err).__name__)
+            self._reached(False)
             raise FlexMeasuresConnectionError(
                 f"Cannot connect to the FlexMeasures server: {type(err).__name__}"
             ) from err
         _LOGGER.debug("%s %s -> %s", method, path, status)
+        self._reached(status < 500)
         if 300 <= status < 400:
             target = redirect_target(self._url + path, location)
             raise FlexMeasuresRedirectError(
