@@ -174,3 +174,37 @@ async def test_failed_trigger_schedule_action_turns_stale_on(
     assert ir.async_get(hass).async_get_issue(
         DOMAIN, f"schedule_failed_{next(iter(device))}"
     )
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+async def test_a_non_finite_schedule_fails_the_update_and_keeps_the_last_plan(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, bad: float
+) -> None:
+    """NaN/Infinity never reach the state machine: stale on, the last plan stays."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    coordinator = coordinator_of(entry)
+    good = coordinator.data
+    assert good is not None
+    setpoint_id = entity_id(hass, "sensor", "power_setpoint")
+    before = hass.states.get(setpoint_id)
+    assert before is not None
+
+    original = fake_fm.add_job
+
+    def add_job(*args: Any, **kwargs: Any) -> str:
+        return original(*args, **{**kwargs, "values": [1.0, bad] + [2.0] * 94})
+
+    fake_fm.add_job = add_job  # type: ignore[method-assign]
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+    assert coordinator.data is good
+    assert coordinator.stale
+    after = hass.states.get(setpoint_id)
+    assert after is not None
+    assert after.state == before.state
+    stale = hass.states.get(entity_id(hass, "binary_sensor", "stale"))
+    assert stale is not None
+    assert stale.state == "on"
