@@ -66,7 +66,8 @@ class ConnectionMonitor:
             return
         self.connected = reached
         if reached:
-            LOGGER.info("FlexMeasures at %s answers again", self._url)
+            if self._probe is None:  # else the retry says so, and reloads
+                LOGGER.info("FlexMeasures at %s answers again", self._url)
             self.disconnected_since = None
             async_clear_server_unreachable(self._hass, self._entry.entry_id)
         else:

@@ -1,4 +1,4 @@
-"""Loopback proxies in front of the real FlexMeasures server, for redirect tests.
+"""Loopback proxies in front of the real FlexMeasures server (redirects, outages).
 
 `LoopbackProxy` forwards every request to the real server and records it, body
 included. With `redirect_login_to` it answers the login
@@ -30,6 +30,8 @@ class LoopbackProxy:
 
     upstream: str
     redirect_login_to: str | None = None
+    # while True, answer as a reverse proxy does when the server is down
+    cut: bool = False
     url: str = ""
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
@@ -43,6 +45,12 @@ class LoopbackProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request.method, request.path, body))
+        if self.cut:
+            return web.Response(
+                status=502,
+                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                content_type="text/html",
+            )
         if self.redirect_login_to is not None and request.path == LOGIN_PATH:
             return web.Response(
                 status=307, headers={"Location": self.redirect_login_to}

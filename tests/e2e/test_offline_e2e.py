@@ -1,0 +1,116 @@
+"""A restart during a server outage, against the real FlexMeasures server (issue 13).
+
+Home Assistant reaches the server through a loopback proxy that the test cuts
+(it then answers 502 like a reverse proxy in front of a server that is down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.schedule import value_at
+from tests.common import schedule_subentry, setup_integration
+from tests.e2e.common import e2e_entry
+from tests.e2e.loopback import LoopbackProxy, running
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
+
+SUBENTRY_ID = "01JE2EOFFLINETOYBATTERY000"
+SOC_ENTITY = "sensor.e2e_offline_battery_soc"
+
+
+@pytest.fixture
+async def proxy(fm_server: dict[str, str]) -> AsyncGenerator[LoopbackProxy]:
+    """A proxy to the real server that the test can cut."""
+    async with running(LoopbackProxy(fm_server["FLEXMEASURES_URL"])) as found:
+        yield found
+
+
+def state(hass: HomeAssistant, platform: str, key: str, unique: str) -> str:
+    entity = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique)
+    assert entity is not None, key
+    found = hass.states.get(entity)
+    assert found is not None
+    return found.state
+
+
+async def test_restart_during_an_outage_follows_the_plan_then_takes_a_fresh_one(
+    hass: HomeAssistant, fm_server: dict[str, str], proxy: LoopbackProxy
+) -> None:
+    """Schedule, cut, restart: the setpoint follows the plan; restore: a fresh plan."""
+    hass.states.async_set(SOC_ENTITY, "200", {"unit_of_measurement": "kWh"})
+    entry: MockConfigEntry = e2e_entry(
+        fm_server,
+        url=proxy.url,
+        subentries_data=[
+            schedule_subentry(
+                {
+                    "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
+                    "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
+                    "production_price_sensor": "",
+                    "soc_entity": SOC_ENTITY,
+                    "capacity": 450,
+                    "soc_min": 50,
+                    "soc_max": 450,
+                    "roundtrip_efficiency": 90,
+                    "duration": 12,
+                    "update_interval": 60,
+                },
+                subentry_id=SUBENTRY_ID,
+                title="Offline battery",
+            )
+        ],
+    )
+    await setup_integration(hass, entry)
+    plan = entry.runtime_data.coordinators[SUBENTRY_ID].data
+    assert plan is not None
+    setpoint_key = f"{SUBENTRY_ID}_power_setpoint"
+    stale_key = f"{SUBENTRY_ID}_stale"
+    connected_key = f"{entry.entry_id}_connected"
+
+    # the server goes away, Home Assistant restarts
+    proxy.cut = True
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    kept = entry.runtime_data.coordinators[SUBENTRY_ID].data
+    assert kept == plan
+    expected = value_at(plan, dt_util.utcnow())
+    assert expected is not None
+    setpoint = state(hass, "sensor", "power_setpoint", setpoint_key)
+    assert float(setpoint) == pytest.approx(expected, abs=1e-3)
+    assert state(hass, "binary_sensor", "stale", stale_key) == "on"
+    assert state(hass, "binary_sensor", "connected", connected_key) == "off"
+
+    # the server is back: the next retry sets the account up afresh
+    proxy.cut = False
+    restored = dt_util.utcnow()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert entry.state is ConfigEntryState.LOADED
+    coordinator = entry.runtime_data.coordinators[SUBENTRY_ID]
+    assert coordinator.data is not None
+    # a fresh update (FlexMeasures may answer the same job for the same request)
+    assert coordinator.last_success is not None
+    assert coordinator.last_success >= restored
+    assert state(hass, "binary_sensor", "stale", stale_key) == "off"
+    assert state(hass, "binary_sensor", "connected", connected_key) == "on"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
