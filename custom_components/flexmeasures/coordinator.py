@@ -33,12 +33,13 @@ from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
 from .issues import async_clear_schedule_failed, async_raise_schedule_failed
 from .jobs import DeviceJob, JobOptions
+from .prices import PriceReader
 from .requests import (
     ScheduleSettings,
     SocTarget,
     soc_kwh_from_state,
 )
-from .schedule import covers, next_step_boundary
+from .schedule import covers, earliest, next_step_boundary
 from .store import StoredPlan
 from .timers import EntityWaiter, StepTimer
 from .units import kwh_quantity
@@ -79,6 +80,12 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self.last_error_time: datetime | None = None
         self.soc_targets: tuple[SocTarget, ...] = ()
         self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
+        # the consumption price, read after each job (see prices.py)
+        self.prices = PriceReader(
+            lambda: self.client,
+            self.settings.consumption_price_sensor_id,
+            subentry.title,
+        )
         self._lock = asyncio.Lock()
         # counts the schedules that arrived; the job tasks running now
         self._generation = 0
@@ -86,7 +93,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self._logged_reason: str | None = None
         self._step_timer = StepTimer(
             hass,
-            lambda: next_step_boundary(self.data, dt_util.utcnow()),
+            self._next_boundary,
             self.async_update_listeners,
         )
         self._soc_waiter = (
@@ -268,7 +275,7 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
                 )
             job = self.config_entry.async_create_background_task(
                 self.hass,
-                self.job.async_run(options, dt_util.utcnow()),
+                self._async_run_job(options),
                 name=f"{self.name} job",
             )
             self._jobs.add(job)
@@ -287,6 +294,15 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
                 self._jobs.discard(job)
             self._generation += 1
             return schedule
+
+    async def _async_run_job(self, options: JobOptions) -> Schedule:
+        """Run the job, then read the prices over its horizon (never fails it)."""
+        schedule = await self.job.async_run(options, dt_util.utcnow())
+        sensor = self.job.sensor
+        await self.prices.async_update(
+            schedule, None if sensor is None else sensor.asset_id
+        )
+        return schedule
 
     def _read_soc(self, entity_id: str) -> float:
         """The state of charge in kWh, from the configured entity."""
@@ -385,6 +401,13 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         )
 
     # -- step timer -------------------------------------------------------
+
+    def _next_boundary(self) -> datetime | None:
+        """The next step of the schedule or change of the price."""
+        now = dt_util.utcnow()
+        return earliest(
+            next_step_boundary(self.data, now), self.prices.next_change(now)
+        )
 
     @callback
     @override
