@@ -25,12 +25,13 @@ from .entity import (
     FlexMeasuresScheduleEntityDescription,
     async_add_schedule_entities,
 )
-from .schedule import next_change, schedule_attribute, value_at
+from .schedule import next_change, schedule_attribute
 
 PARALLEL_UPDATES = 0
 
 ATTR_SCHEDULE: Final = "schedule"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
+ATTR_MODE: Final = "mode"
 # FlexMeasures' convention: charging (consumption) > 0, discharging < 0.
 SIGN_CONVENTION: Final = "consumption_positive"
 
@@ -51,8 +52,16 @@ def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
     """The whole schedule (kept out of the recorder) and the sign convention."""
     return {
         ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
+        ATTR_MODE: coordinator.controls.values.mode.value,
         ATTR_SCHEDULE: schedule_attribute(coordinator.data),
     }
+
+
+def _next_change(coordinator: ScheduleCoordinator, now: datetime) -> datetime | None:
+    """When the setpoint changes next: a mode other than smart holds it."""
+    if not coordinator.follows_plan:
+        return None
+    return next_change(coordinator.data, now)
 
 
 SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
@@ -63,14 +72,14 @@ SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=2,
-        value_fn=lambda coordinator, now: value_at(coordinator.data, now),
+        value_fn=lambda coordinator, now: coordinator.setpoint(now),
         attributes_fn=_setpoint_attributes,
     ),
     FlexMeasuresSensorEntityDescription(
         key="next_change",
         translation_key="next_change",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda coordinator, now: next_change(coordinator.data, now),
+        value_fn=_next_change,
     ),
     FlexMeasuresSensorEntityDescription(
         key="last_update",
