@@ -50,7 +50,15 @@ def subentries_data() -> list[ConfigSubentryData]:
 
 @pytest.mark.parametrize(
     "platform",
-    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.CALENDAR, Platform.BUTTON],
+    [
+        Platform.SENSOR,
+        Platform.BINARY_SENSOR,
+        Platform.CALENDAR,
+        Platform.BUTTON,
+        Platform.NUMBER,
+        Platform.SELECT,
+        Platform.TIME,
+    ],
 )
 async def test_schedule_entities(
     hass: HomeAssistant,

@@ -153,11 +153,14 @@ async def test_device_per_schedule_subentry_via_the_account_device(
         "consumption_price",
         "discharging",
         "last_update",
+        "mode",
         "next_change",
         "planned_cost",
         "power_setpoint",
+        "ready_by",
         "reschedule",
         "schedule",
         "stale",
+        "target_soc",
     ]
     assert all(e.config_subentry_id == SUBENTRY_ID for e in entities)

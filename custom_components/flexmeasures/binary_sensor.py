@@ -25,7 +25,7 @@ from .entity import (
     FlexMeasuresScheduleEntityDescription,
     async_add_schedule_entities,
 )
-from .schedule import WindowKind, kind_of, value_at
+from .schedule import WindowKind, kind_of
 
 PARALLEL_UPDATES = 0
 
@@ -44,7 +44,7 @@ def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool
     """Whether the step covering now charges (or discharges), beyond a small epsilon."""
 
     def is_on(coordinator: ScheduleCoordinator, now: datetime) -> bool:
-        return kind_of(value_at(coordinator.data, now)) is kind
+        return kind_of(coordinator.setpoint(now)) is kind
 
     return is_on
 

@@ -26,13 +26,14 @@ from .entity import (
     async_add_schedule_entities,
 )
 from .prices import other_costs, planned_cost
-from .schedule import next_change, schedule_attribute, value_at
+from .schedule import next_change, schedule_attribute
 
 PARALLEL_UPDATES = 0
 
 ATTR_SCHEDULE: Final = "schedule"
 ATTR_FORECAST: Final = "forecast"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
+ATTR_MODE: Final = "mode"
 # FlexMeasures' convention: charging (consumption) > 0, discharging < 0.
 SIGN_CONVENTION: Final = "consumption_positive"
 
@@ -57,6 +58,7 @@ def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
     """The whole schedule (kept out of the recorder) and the sign convention."""
     return {
         ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
+        ATTR_MODE: coordinator.controls.values.mode.value,
         ATTR_SCHEDULE: schedule_attribute(coordinator.data),
     }
 
@@ -78,6 +80,13 @@ def _cost_available(coordinator: ScheduleCoordinator) -> bool:
     )
 
 
+def _next_change(coordinator: ScheduleCoordinator, now: datetime) -> datetime | None:
+    """When the setpoint changes next: a mode other than smart holds it."""
+    if not coordinator.follows_plan:
+        return None
+    return next_change(coordinator.data, now)
+
+
 SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
     FlexMeasuresSensorEntityDescription(
         key="power_setpoint",
@@ -86,14 +95,14 @@ SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=2,
-        value_fn=lambda coordinator, now: value_at(coordinator.data, now),
+        value_fn=lambda coordinator, now: coordinator.setpoint(now),
         attributes_fn=_setpoint_attributes,
     ),
     FlexMeasuresSensorEntityDescription(
         key="next_change",
         translation_key="next_change",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda coordinator, now: next_change(coordinator.data, now),
+        value_fn=_next_change,
     ),
     FlexMeasuresSensorEntityDescription(
         key="consumption_price",
