@@ -28,6 +28,7 @@ from .schedule_setup import (
     SCHEDULE_DATA,
     SUBENTRY_ID,
     coordinator_of,
+    entity_id,
     make_entry,
     set_soc,
 )
@@ -175,3 +176,39 @@ async def test_unload_during_a_trigger_starts_no_job_for_an_update_waiting_behin
 def test_equivalent_urls_normalise_to_one_spelling(one: str, other: str) -> None:
     """Two spellings of one server URL are one unique id."""
     assert normalise_url(one) == normalise_url(other)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DataUpdateCoordinator writes no state when a failed update follows a "
+    "failed one (nor does async_set_update_error when already failed): when the "
+    "error changes kind, `stale` keeps the previous error and its time until the "
+    "next step boundary writes it, and for good while no kept plan runs",
+)
+async def test_stale_shows_the_latest_error_when_the_error_changes_kind(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """Unreachable, then infeasible: `stale` names the infeasible job at once."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    coordinator = coordinator_of(entry)
+    stale = entity_id(hass, "binary_sensor", "stale")
+
+    fake_fm.down = True
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    state = hass.states.get(stale)
+    assert state is not None
+    assert state.state == "on"
+    assert "Cannot reach" in state.attributes["last_error"]
+
+    fake_fm.down = False
+    fake_fm.job_fail_reason = "InfeasibleProblemException: infeasible"
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert coordinator.last_error is not None
+    assert coordinator.last_error.translation_key == "schedule_failed"
+    state = hass.states.get(stale)
+    assert state is not None
+    assert "infeasible" in state.attributes["last_error"]
