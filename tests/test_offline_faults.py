@@ -7,6 +7,7 @@ Each test here fails on the code it was written against and is marked
 from __future__ import annotations
 
 from datetime import timedelta
+import json
 import logging
 from typing import Any
 
@@ -15,6 +16,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from .common import measurement_subentry
 from .fake_flexmeasures import FakeFlexMeasures
@@ -222,3 +227,28 @@ async def test_a_proxy_maintenance_page_does_not_count_as_connected(
     await fire_at(hass, freezer, NOW + timedelta(seconds=31))  # the first retry
     await hass.async_block_till_done(wait_background_tasks=True)
     assert connected(hass) == "off"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13 asks diagnostics to show what `connected` shows (whether the "
+    "server answers, since when not); diagnostics have no connection section",
+)
+async def test_diagnostics_say_whether_the_server_answers_and_since_when_not(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    fake_fm: FakeFlexMeasures,
+) -> None:
+    """An offline start: diagnostics say disconnected, and since when."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    fake_fm.down = True
+    await restart(hass, entry)
+    assert connected(hass) == "off"
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+    assert "connected" in text
+    assert "disconnected_since" in text
