@@ -20,6 +20,8 @@ from custom_components.flexmeasures.forwarder import (
     MeasurementMapping,
 )
 
+from .common import mock_account_entry
+
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a PT15M boundary
 Q = timedelta(minutes=15)
 ENTITY = "sensor.house_power"
@@ -93,7 +95,7 @@ class FakeClient:
 
 def make_entry(hass: HomeAssistant) -> MockConfigEntry:
     """The config entry the forwarder belongs to."""
-    config_entry = MockConfigEntry(domain=DOMAIN, entry_id=ENTRY_ID, data={})
+    config_entry = mock_account_entry(entry_id=ENTRY_ID)
     config_entry.add_to_hass(hass)
     return config_entry
 

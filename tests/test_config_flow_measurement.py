@@ -21,7 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import Sensor
-from custom_components.flexmeasures.const import SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
     sensor_label,
@@ -429,15 +429,16 @@ async def test_entity_picker_offers_numeric_entities_not_our_own(
         )
 
 
-async def test_entity_that_stopped_being_numeric_is_refused_then_recovers(
+async def test_entity_that_stopped_being_numeric_is_refused_then_another_goes(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
     result = await _start(hass, entry)
     hass.states.async_set(SOLAR, "sunny", {"friendly_name": "Solar power"})
     result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
     assert result["errors"] == {"entity_id": "entity_not_numeric"}
-    hass.states.async_set(SOLAR, "1200", {"unit_of_measurement": "W"})
-    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    # the form now leaves it out; another entity goes through
+    assert SOLAR in _entity_selector_config(result)["exclude_entities"]
+    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "9"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 

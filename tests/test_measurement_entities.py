@@ -106,7 +106,8 @@ async def test_a_measurement_has_a_device_with_diagnostic_entities(
     )
     assert account is not None
     assert device.via_device_id == account.id
-    assert device.config_entries_subentries == {entry.entry_id: {SUBENTRY_ID}}
+    assert device.config_entry_id == entry.entry_id
+    assert device.config_subentry_id == SUBENTRY_ID
     registry = er.async_get(hass)
     ids = _entity_ids(hass)
     assert all(ids.values()), ids
