@@ -489,3 +489,35 @@ async def test_energy_that_is_not_a_meter_cannot_go_to_a_power_sensor(
         hass, result["flow_id"], {"entity_id": "sensor.stored_energy", "sensor": "9"}
     )
     assert result["errors"] == {"base": "incompatible_unit"}
+
+
+async def test_own_entity_added_after_the_form_opened_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    own = er.async_get(hass).async_get_or_create(
+        "sensor", DOMAIN, "late_power_setpoint", config_entry=entry
+    )
+    hass.states.async_set(own.entity_id, "1", {"unit_of_measurement": "kW"})
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": own.entity_id, "sensor": "9"}
+    )
+    assert result["errors"] == {"entity_id": "own_entity"}
+
+
+async def test_nothing_is_preselected_when_every_sensor_is_scheduled(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    for sensor_id in ("8", "9"):
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType({"power_sensor": sensor_id}),
+                subentry_type="schedule",
+                title=f"device {sensor_id}",
+                unique_id=sensor_id,
+            ),
+        )
+    await hass.async_block_till_done()
+    result = await _start(hass, entry)
+    assert _suggested(result, "sensor") == ""

@@ -8,8 +8,9 @@ converted with the unit it had then.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -275,3 +276,104 @@ class TestClockJump:
             (T0, pytest.approx(2.0)),  # the minute (and 5 s) really covered
             (T0 + 8 * Q, pytest.approx(4.0)),
         ]
+
+
+async def test_unknown_runs_rebuild_nothing_rather_than_guess(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await _record(hass, freezer, [(timedelta(0), "1", KW)])
+    hass_storage[STORE_KEY] = _stored(S)
+    freezer.move_to(T0 + timedelta(minutes=1))
+    client = FakeClient()
+    with patch(
+        "custom_components.flexmeasures.backfill._recorder_downtimes",
+        side_effect=RuntimeError("database is locked"),
+    ):
+        forwarder = await start_forwarder(hass, make_entry(hass), client)
+    assert client.calls == []
+    assert "not rebuilt (rather than guessed)" in caplog.text
+    await at(hass, freezer, T0 + Q)
+    assert client.sent() == [(T0, 1.0)]  # live data flows
+    await forwarder.async_stop()
+
+
+async def test_only_mappings_with_a_last_step_are_rebuilt(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    await _record(hass, freezer, [(timedelta(0), "1", KW)])
+    await _record(hass, freezer, [(timedelta(0), "7", KW)], entity_id="sensor.new")
+    hass_storage[STORE_KEY] = _stored(S)
+    freezer.move_to(S + Q + timedelta(seconds=30))
+    hass.states.async_remove(ENTITY)  # gone now: its history still counts
+    freezer.move_to(S + Q + timedelta(minutes=1))
+    client = FakeClient()
+    mappings = [
+        MeasurementMapping("sub1", ENTITY, make_sensor(8)),
+        MeasurementMapping("new", "sensor.new", make_sensor(9)),  # no last step
+        MeasurementMapping(
+            "now", "sensor.new", make_sensor(10, resolution=timedelta(0))
+        ),
+    ]
+    forwarder = await start_forwarder(hass, make_entry(hass), client, mappings)
+    assert client.sent() == [(S, 1.0)]
+    await forwarder.async_stop()
+
+
+async def test_a_fresh_start_with_the_recorder_rebuilds_nothing(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "1", KW)
+    client = FakeClient()
+    forwarder = await start_forwarder(hass, make_entry(hass), client)
+    await at(hass, freezer, T0 + Q)
+    assert client.sent() == [(T0, 1.0)]
+    await forwarder.async_stop()
+
+
+class TestClockJumpOnAState:
+    """A jump seen on a state change; only steps shorter than the jump get a gap."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(self, enable_custom_integrations: None) -> None:
+        """No recorder needed."""
+
+    async def test_jump_seen_on_a_state_change(
+        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    ) -> None:
+        monotonic = [1000.0]
+        day = timedelta(days=1)
+        start = datetime(2026, 1, 5, tzinfo=ZoneInfo("Europe/Amsterdam"))
+        with patch(
+            "custom_components.flexmeasures.gaps.monotonic",
+            side_effect=lambda: monotonic[0],
+        ):
+            freezer.move_to(start)
+            hass.states.async_set(ENTITY, "2", KW)
+            client = FakeClient()
+            mappings = [
+                MeasurementMapping("q", ENTITY, make_sensor(8)),
+                MeasurementMapping("d", ENTITY, make_sensor(9, resolution=day)),
+            ]
+            entry = make_entry(hass)
+            forwarder = await start_forwarder(hass, entry, client, mappings)
+            freezer.move_to(start + timedelta(hours=3))  # jumps; no timer runs
+            hass.states.async_set(ENTITY, "4", KW)
+            await hass.async_block_till_done()
+            assert forwarder.as_diagnostics()["clock_jumps"] == [
+                [
+                    start.astimezone(UTC).isoformat(),
+                    (start + timedelta(hours=3)).astimezone(UTC).isoformat(),
+                ]
+            ]
+            monotonic[0] += 21 * 3600  # the rest of the day really goes by
+            await at(hass, freezer, start + day)
+            await forwarder.async_stop()
+        assert client.sent(8)[0] == (start + timedelta(hours=3), 4.0)
+        # a day is longer than the jump: the day's mean holds 2 kW for 3 hours
+        assert client.sent(9) == [(start, pytest.approx((2 * 3 + 4 * 21) / 24))]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
+from types import MappingProxyType
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 
+from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.forwarder import MeasurementMapping
 
 from .forwarder_common import (
@@ -159,3 +163,58 @@ async def test_old_outbox_of_another_sensor_is_dropped_and_counted_not_silently(
     assert client.calls == []
     assert diagnostics["dropped"] == 2
     assert "were computed for" in caplog.text
+
+
+async def test_a_refusal_stays_known_across_a_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    freezer.move_to(NOW)
+    hass_storage[STORE_KEY] = _stored([], rejection="422: bad unit", rejected=4)
+    client = FakeClient()
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(8))
+    forwarder = await start_forwarder(hass, make_entry(hass), client, [mapping])
+    issue = issue_registry.async_get_issue(DOMAIN, "measurements_rejected_sub1")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "entity_id": ENTITY,
+        "sensor_id": "8",
+        "error": "422: bad unit",
+    }
+    status = forwarder.status("sub1")
+    assert status is not None
+    assert (status.rejection, status.rejected) == ("422: bad unit", 4)
+    assert forwarder.status("another") is None
+    await forwarder.async_stop()
+
+
+async def test_a_stored_outbox_of_a_mapping_skipped_now_is_kept(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A sensor the server did not answer for at setup keeps its unsent values."""
+    freezer.move_to(NOW)
+    stored = _stored(TWO_STEPS)
+    stored["data"]["tracks"]["gone"] = stored["data"]["tracks"]["sub1"]
+    hass_storage[STORE_KEY] = stored
+    entry = make_entry(hass)
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType({"entity_id": ENTITY, "sensor": "8"}),
+            subentry_id="sub1",
+            subentry_type="measurement",
+            title="kept",
+            unique_id="kept",
+        ),
+    )
+    client = FakeClient()
+    mapping = MeasurementMapping("other", ENTITY, make_sensor(8))
+    forwarder = await start_forwarder(hass, entry, client, [mapping])
+    await forwarder.async_stop()
+    tracks = hass_storage[STORE_KEY]["data"]["tracks"]
+    assert set(tracks) == {"sub1", "other"}  # "gone" has no subentry any more
+    assert tracks["sub1"]["outbox"] == TWO_STEPS

@@ -175,9 +175,7 @@ class MeasurementForwarder:
     def _async_on_state_change(self, event: Event[EventStateChangedData]) -> None:
         """Add a state to the open steps (O(1): no I/O)."""
         data = event.data
-        tracks = self._by_entity.get(data["entity_id"])
-        if tracks is None:
-            return
+        tracks = self._by_entity.get(data["entity_id"], ())
         if (jump := self._clock.jump()) is not None:
             self._clock_jumped(jump)
         new_state = data["new_state"]

@@ -24,7 +24,13 @@ from homeassistant.core import State
 from .forecasts import forecast_attributes, parse_forecast, resample
 from .grid import Grid, step_count
 from .measurements import Step, StepAccumulator, parse_value
-from .meters import ATTR_LAST_RESET, MeterAccumulator, MeterMode, meter_mode
+from .meters import (
+    ATTR_LAST_RESET,
+    ATTR_STATE_CLASS,
+    MeterAccumulator,
+    MeterMode,
+    meter_mode,
+)
 from .outbox import MappingOutbox, PendingForecast
 from .units import Converter, energy_factor_to_kwh, per_step_converter, unit_converter
 
@@ -44,10 +50,12 @@ class Track:
     acc: StepAccumulator | MeterAccumulator | None = None
     mode: MeterMode | None = None  # a meter, or None: time-weighted means
     unit: Any = _UNSET  # the entity's unit (of its last valid state)
+    state_class: Any = _UNSET
     convert: Converter | None = None  # entity unit -> sensor unit (or kWh)
     last_reset: Any = None
     new_cycle: bool = False
     bad_since: float | None = None  # holding a value in a unit that won't convert
+    bad_unit: str | None = None
     bad_counted: float | None = None  # start of the last step counted rejected
     forecast_raw: Any = None
     forecast_sent: list[Step] | None = None
@@ -114,12 +122,14 @@ class Track:
             return None
         attributes = state.attributes
         unit = attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-        if unit != self.unit:
+        state_class = attributes.get(ATTR_STATE_CLASS)
+        if unit != self.unit or state_class != self.state_class:
             self._set_unit(ts, unit, attributes)
         convert = self.convert
         if convert is None:
             if self.bad_since is None:
                 self.bad_since = ts
+                self.bad_unit = unit
             return None
         if self.bad_since is not None:
             self._end_bad(ts)
@@ -132,6 +142,7 @@ class Track:
     def _set_unit(self, ts: float, unit: str | None, attributes: Any) -> None:
         """The entity's unit is `unit` from `ts` on: how to convert, meter or not."""
         self.unit = unit
+        self.state_class = attributes.get(ATTR_STATE_CLASS)
         mode = meter_mode(attributes) if self.grid is not None else None
         if mode is not self.mode:
             if self.acc is not None:  # a switch of kind: queue, then a fresh step
@@ -165,7 +176,8 @@ class Track:
         if since is None or until <= since:
             return
         reason = (
-            f"unit {self.unit} cannot be converted to {self.box.mapping.sensor.unit}"
+            f"unit {self.bad_unit} cannot be converted to "
+            f"{self.box.mapping.sensor.unit}"
         )
         grid = self.grid
         if grid is None:
