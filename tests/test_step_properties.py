@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,9 +82,7 @@ def test_a_power_step_is_the_exact_time_weighted_mean_within_its_values(
     while start + Q <= end:
         weighted = covered = 0.0
         values: list[float] = []
-        for (since, until), value in zip(
-            zip(times, times[1:], strict=False), held, strict=False
-        ):
+        for (since, until), value in zip(pairwise(times), held, strict=False):
             overlap = min(until, start + Q) - max(since, start)
             if value is not None and overlap > 0:
                 weighted += value * overlap
