@@ -521,3 +521,11 @@ async def test_nothing_is_preselected_when_every_sensor_is_scheduled(
     await hass.async_block_till_done()
     result = await _start(hass, entry)
     assert _suggested(result, "sensor") == ""
+
+
+async def test_reconfigure_offers_the_current_entity_even_while_it_has_no_number(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.states.async_set(GRID, "unavailable", {})
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    assert GRID not in _entity_selector_config(result)["exclude_entities"]

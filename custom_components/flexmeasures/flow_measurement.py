@@ -178,7 +178,12 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                self._schema(), suggested or {}
+                self._schema(
+                    self._get_reconfigure_subentry().data[CONF_ENTITY_ID]
+                    if reconfiguring
+                    else None
+                ),
+                suggested or {},
             ),
             errors=errors,
             description_placeholders=placeholders,
@@ -200,16 +205,15 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             "",
         )
 
-    def _schema(self) -> probatio.Schema:
+    def _schema(self, current: str | None) -> probatio.Schema:
+        """The form; `current` (the entity a reconfigure starts from) stays offered."""
         own = own_entities(self.hass)
-        excluded = sorted(
-            own
-            | {
-                state.entity_id
-                for state in self.hass.states.async_all(MEASUREMENT_DOMAINS)
-                if not is_numeric(state)
-            }
-        )
+        not_numeric = {
+            state.entity_id
+            for state in self.hass.states.async_all(MEASUREMENT_DOMAINS)
+            if not is_numeric(state) and state.entity_id != current
+        }
+        excluded = sorted(own | not_numeric)
         return probatio.Schema(
             {
                 probatio.Required(CONF_ENTITY_ID): EntitySelector(
