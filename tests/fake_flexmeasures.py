@@ -63,6 +63,15 @@ _UNAUTHORIZED = {
     "message": "You could not be properly authenticated for this content or functionality.",
     "status": "UNAUTHORIZED",
 }
+# `scheduler_info.commitment_costs` of the real server's answer 43.
+COMMITMENT_COSTS: dict[str, float] = {
+    "electricity all consumption breaches": 0.0,
+    "electricity all production breaches": 0.0,
+    "electricity any consumption breach": 0.0,
+    "electricity any production breach": 0.0,
+    "electricity net energy": -57.27938935118323,
+    "prefer a full storage 0 sooner": 0.004586969591155539,
+}
 _FORBIDDEN = {
     "message": "You cannot be authorized for this content or functionality.",
     "result": "Rejected",
@@ -91,6 +100,22 @@ class Answer:
         return web.Response(status=self.status, body=body, headers=headers)
 
 
+_PER_ENERGY = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
+
+
+def _price_factor(have: str, want: str) -> float | None:
+    """The factor from one price unit to another of the same currency (or None)."""
+    have_currency, _, have_energy = have.partition("/")
+    want_currency, _, want_energy = want.partition("/")
+    if (
+        have_currency != want_currency
+        or have_energy not in _PER_ENERGY
+        or want_energy not in _PER_ENERGY
+    ):
+        return None
+    return _PER_ENERGY[want_energy] / _PER_ENERGY[have_energy]
+
+
 @dataclass
 class FakeJob:
     """A scheduling job: 202 for `pending_polls` polls, then done or failed."""
@@ -104,6 +129,8 @@ class FakeJob:
     polls: int = 0
     payload: dict[str, Any] = field(default_factory=dict)
     enqueued_at: datetime | None = None
+    # `scheduler_info.commitment_costs` of the answer (None: not reported)
+    commitment_costs: dict[str, float] | None = None
 
 
 @dataclass
@@ -135,6 +162,11 @@ class FakeFlexMeasures:
     # Behaviour of the next triggered jobs.
     job_pending_polls: int = 1
     job_fail_reason: str | None = None
+    # What the next jobs report as their costs (as the real server's answer 43
+    # does); None: the answer has no `commitment_costs`.
+    job_commitment_costs: dict[str, float] | None = field(
+        default_factory=lambda: dict(COMMITMENT_COSTS)
+    )
     # Switches: persistent...
     delay: float = 0.0
     down: bool = False
@@ -143,6 +175,8 @@ class FakeFlexMeasures:
     failures: list[int | str | Answer] = field(default_factory=list)
     # The same, for `POST /api/requestAuthToken` only.
     login_failures: list[int | str | Answer] = field(default_factory=list)
+    # The same, for the requests of one path only (`fail_next_at`).
+    path_failures: dict[str, list[int | str | Answer]] = field(default_factory=dict)
     # What happened.
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
@@ -273,6 +307,12 @@ class FakeFlexMeasures:
         """
         self.failures.extend(list(kinds) * times)
 
+    def fail_next_at(
+        self, path: str, *kinds: int | str | Answer, times: int = 1
+    ) -> None:
+        """Queue one-shot failures (as `fail_next`) for the requests of one path."""
+        self.path_failures.setdefault(path, []).extend(list(kinds) * times)
+
     def paths(self) -> list[str]:
         """The paths requested so far, in order."""
         return [path for _, path in self.requests]
@@ -317,7 +357,9 @@ class FakeFlexMeasures:
         self.requests.append((request.method, request.path))
         self.auth_headers.append(request.headers.get("Authorization"))
         queue = (
-            self.login_failures
+            self.path_failures[request.path]
+            if self.path_failures.get(request.path)
+            else self.login_failures
             if request.path == "/api/requestAuthToken"
             else self.failures
         )
@@ -542,8 +584,18 @@ class FakeFlexMeasures:
         return self._paged(request, items)
 
     def _check_sensor(
-        self, request: web.Request, user_id: int, *, unknown: int = 422
+        self,
+        request: web.Request,
+        user_id: int,
+        *,
+        unknown: int = 422,
+        read: bool = False,
     ) -> tuple[int, web.StreamResponse | None]:
+        """The sensor's id, or the error answer; `read`: a public one is fine.
+
+        The real server lets anyone read a sensor of a public asset (the price
+        sensor, answers 24 and 36) but not trigger it (answer 55).
+        """
         sensor_id = int(request.match_info["id"])
         sensor = self.sensors.get(sensor_id)
         if sensor is None:
@@ -562,12 +614,12 @@ class FakeFlexMeasures:
                 }
             return sensor_id, web.json_response(body, status=unknown)
         owner = self.assets[sensor["generic_asset_id"]]["account_id"]
-        if owner != self._account_of(user_id):
+        if owner != self._account_of(user_id) and not (read and owner is None):
             return sensor_id, web.json_response(_FORBIDDEN, status=403)
         return sensor_id, None
 
     async def _sensor(self, request: web.Request, user_id: int) -> web.StreamResponse:
-        sensor_id, error = self._check_sensor(request, user_id)
+        sensor_id, error = self._check_sensor(request, user_id, read=True)
         if error is not None:
             return error
         return web.json_response({**self.sensors[sensor_id], "status": 200})
@@ -625,7 +677,7 @@ class FakeFlexMeasures:
         )
 
     async def _get_data(self, request: web.Request, user_id: int) -> web.StreamResponse:
-        sensor_id, error = self._check_sensor(request, user_id, unknown=404)
+        sensor_id, error = self._check_sensor(request, user_id, unknown=404, read=True)
         if error is not None:
             return error
         query = request.query
@@ -640,6 +692,13 @@ class FakeFlexMeasures:
         step = parse_duration(query.get("resolution", sensor["event_resolution"]))
         stored = self.data.get(sensor_id, {})
         values = [stored.get(start + i * step) for i in range(int(duration / step))]
+        if query["unit"] != sensor["unit"]:
+            factor = _price_factor(sensor["unit"], query["unit"])
+            if factor is None:
+                return self._rejected(
+                    {"unit": [f"Cannot convert {sensor['unit']} to {query['unit']}"]}
+                )
+            values = [None if v is None else v * factor for v in values]
         return web.json_response(
             {
                 "duration": query["duration"],
@@ -661,6 +720,8 @@ class FakeFlexMeasures:
             fail_reason=self.job_fail_reason,
         )
         self.jobs[job_id].payload = body
+        if self.job_commitment_costs is not None:
+            self.jobs[job_id].commitment_costs = dict(self.job_commitment_costs)
         return web.json_response(
             {
                 "job": job_id,
@@ -772,11 +833,14 @@ class FakeFlexMeasures:
             if job.values is not None
             else [float(i % 3 - 1) * 10 for i in range(count)]
         )
+        info: dict[str, Any] = {"scheduler": "StorageScheduler"}
+        if job.commitment_costs is not None:
+            info["commitment_costs"] = job.commitment_costs
         return web.json_response(
             {
                 "duration": format_duration(duration),
                 "message": "Request has been processed. StorageScheduler was used.",
-                "scheduler_info": {"scheduler": "StorageScheduler"},
+                "scheduler_info": info,
                 "start": job.start.astimezone(
                     ZoneInfo(self.sensors[sensor_id]["timezone"])
                 ).isoformat(),

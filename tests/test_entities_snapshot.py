@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partialmethod
 from unittest.mock import patch
 
@@ -20,7 +21,14 @@ from custom_components.flexmeasures.api import FlexMeasuresClient
 
 from .common import schedule_subentry, setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
-from .schedule_setup import NOW, SCHEDULE_DATA, SUBENTRY_ID, set_soc, unload_entry
+from .schedule_setup import (
+    NOW,
+    SCHEDULE_DATA,
+    STEP_START,
+    SUBENTRY_ID,
+    set_soc,
+    unload_entry,
+)
 
 # The clock stands at 05:37 UTC, so the entities' times are stable. A standing
 # clock never ends the client's sleep between job polls: it polls without one.
@@ -42,7 +50,15 @@ def subentries_data() -> list[ConfigSubentryData]:
 
 @pytest.mark.parametrize(
     "platform",
-    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.CALENDAR, Platform.BUTTON],
+    [
+        Platform.SENSOR,
+        Platform.BINARY_SENSOR,
+        Platform.CALENDAR,
+        Platform.BUTTON,
+        Platform.NUMBER,
+        Platform.SELECT,
+        Platform.TIME,
+    ],
 )
 async def test_schedule_entities(
     hass: HomeAssistant,
@@ -55,6 +71,11 @@ async def test_schedule_entities(
 ) -> None:
     """Each platform's entities of a schedule device, at 05:37 UTC."""
     fake_fm.job_pending_polls = 0
+    # hourly prices (sensor 7, EUR/kWh) over the planning horizon
+    fake_fm.data[7] = {
+        STEP_START.replace(minute=0) + timedelta(hours=hour): round(0.2 + hour / 100, 2)
+        for hour in range(25)
+    }
     set_soc(hass, "200", "kWh")
     with (
         patch("custom_components.flexmeasures.PLATFORMS", [platform]),

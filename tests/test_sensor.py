@@ -150,12 +150,17 @@ async def test_device_per_schedule_subentry_via_the_account_device(
     entities = er.async_entries_for_device(er.async_get(hass), device.id)
     assert sorted(e.unique_id.removeprefix(f"{SUBENTRY_ID}_") for e in entities) == [
         "charging",
+        "consumption_price",
         "discharging",
         "last_update",
+        "mode",
         "next_change",
+        "planned_cost",
         "power_setpoint",
+        "ready_by",
         "reschedule",
         "schedule",
         "stale",
+        "target_soc",
     ]
     assert all(e.config_subentry_id == SUBENTRY_ID for e in entities)

@@ -26,7 +26,7 @@ from .entity import (
     async_add_schedule_entities,
 )
 from .measurement_entities import async_add_measurement_entities
-from .schedule import WindowKind, kind_of, value_at
+from .schedule import WindowKind, kind_of
 
 PARALLEL_UPDATES = 0
 
@@ -45,7 +45,7 @@ def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool
     """Whether the step covering now charges (or discharges), beyond a small epsilon."""
 
     def is_on(coordinator: ScheduleCoordinator, now: datetime) -> bool:
-        return kind_of(value_at(coordinator.data, now)) is kind
+        return kind_of(coordinator.setpoint(now)) is kind
 
     return is_on
 

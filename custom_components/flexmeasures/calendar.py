@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, override
 
 from homeassistant.components.calendar import (
@@ -14,6 +14,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .controls import target_in_percent
+from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
 from .schedule import Window, WindowKind, windows
@@ -23,6 +25,9 @@ PARALLEL_UPDATES = 0
 SCHEDULE_CALENDAR: Final = CalendarEntityDescription(
     key="schedule", translation_key="schedule"
 )
+
+# The target is a moment; a calendar event needs some length.
+TARGET_EVENT_LENGTH: Final = timedelta(minutes=1)
 
 _SUMMARY: Final = {
     WindowKind.CHARGING: "Charging",
@@ -59,25 +64,55 @@ def window_event(window: Window, uid_prefix: str) -> CalendarEvent:
     )
 
 
+def target_event(
+    coordinator: ScheduleCoordinator, now: datetime
+) -> CalendarEvent | None:
+    """The standing target (`target_soc` by `ready_by`) as an event at its time."""
+    if (target := coordinator.controls.standing_target(now)) is None:
+        return None
+    values = coordinator.controls.values
+    shown = (
+        f"{values.target:g} %"
+        if target_in_percent(coordinator.settings)
+        else f"{values.target:g} kWh"
+    )
+    return CalendarEvent(
+        start=dt_util.as_local(target.when),
+        end=dt_util.as_local(target.when + TARGET_EVENT_LENGTH),
+        summary=f"Target {shown}",
+        description=f"Reach {target.value} by then",
+        uid=f"{coordinator.subentry_id}_target",
+    )
+
+
 class FlexMeasuresScheduleCalendar(FlexMeasuresScheduleEntity, CalendarEntity):
-    """The kept schedule's charge and discharge windows as events."""
+    """The kept schedule's charge and discharge windows (and the target) as events."""
+
+    def _events(self, start: datetime, end: datetime | None) -> list[CalendarEvent]:
+        coordinator = self.coordinator
+        events = [
+            window_event(window, coordinator.subentry_id)
+            for window in windows(coordinator.data, start=start, end=end)
+        ]
+        target = target_event(coordinator, dt_util.utcnow())
+        if (
+            target is not None
+            and target.end_datetime_local > start
+            and (end is None or target.start_datetime_local < end)
+        ):
+            events.append(target)
+        return sorted(events, key=lambda event: event.start_datetime_local)
 
     @property
     @override
     def event(self) -> CalendarEvent | None:
-        """The current window, or else the next one."""
-        now = dt_util.utcnow()
-        upcoming = windows(self.coordinator.data, start=now)
-        if not upcoming:
-            return None
-        return window_event(upcoming[0], self.coordinator.subentry_id)
+        """The current event, or else the next one."""
+        upcoming = self._events(dt_util.utcnow(), None)
+        return upcoming[0] if upcoming else None
 
     @override
     async def async_get_events(
         self, hass: HomeAssistant, start_date: datetime, end_date: datetime
     ) -> list[CalendarEvent]:
-        """The windows overlapping [start_date, end_date)."""
-        return [
-            window_event(window, self.coordinator.subentry_id)
-            for window in windows(self.coordinator.data, start=start_date, end=end_date)
-        ]
+        """The events overlapping [start_date, end_date)."""
+        return self._events(start_date, end_date)

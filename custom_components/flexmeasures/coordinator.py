@@ -22,25 +22,27 @@ from datetime import datetime, timedelta
 from typing import Any, Final, overload, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
-from homeassistant.core import CoreState, HomeAssistant, State, callback
+from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresClient, Schedule, Sensor
 from .const import DOMAIN, LOGGER
+from .controls import Mode
 from .data import FlexMeasuresConfigEntry
+from .device_controls import DeviceControls
 from .exceptions import ErrorKind, ScheduleRequestError
 from .issues import async_clear_schedule_failed, async_raise_schedule_failed
 from .jobs import DeviceJob, JobOptions
+from .prices import PriceReader
 from .requests import (
     ScheduleSettings,
     SocTarget,
-    soc_kwh_from_state,
 )
-from .schedule import covers, next_step_boundary
+from .schedule import covers, earliest, next_step_boundary, value_at
+from .soc import SocEntity
 from .store import StoredPlan
-from .timers import EntityWaiter, StepTimer
+from .timers import StepTimer
 from .units import kwh_quantity
 
 # Seconds until the next try when the state of charge entity has no value (a
@@ -79,22 +81,30 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self.last_error_time: datetime | None = None
         self.soc_targets: tuple[SocTarget, ...] = ()
         self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
+        # the consumption price, read after each job (see prices.py)
+        self.prices = PriceReader(
+            lambda: self.client,
+            self.settings.consumption_price_sensor_id,
+            subentry.title,
+        )
         self._lock = asyncio.Lock()
         # counts the schedules that arrived; the job tasks running now
         self._generation = 0
+        self._data_inputs = -1  # the controls' version the data was made with
         self._jobs: set[asyncio.Task[Schedule]] = set()
         self._logged_reason: str | None = None
         self._step_timer = StepTimer(
             hass,
-            lambda: next_step_boundary(self.data, dt_util.utcnow()),
+            self._next_boundary,
             self.async_update_listeners,
         )
-        self._soc_waiter = (
-            None
-            if self.settings.soc_entity is None
-            else EntityWaiter(
-                hass, self.settings.soc_entity, self._soc_has_value, self._soc_available
-            )
+        self.soc = SocEntity(hass, self.settings)
+        self.controls = DeviceControls(
+            hass,
+            self.settings,
+            self.soc,
+            reschedule=self.async_refresh,
+            changed=self.async_update_listeners,
         )
 
     @property
@@ -258,17 +268,26 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         the job (`async_shutdown`).
         """
         async with self._lock:
-            if unless_newer_than is not None and unless_newer_than != self._generation:
-                return None
+            if (
+                unless_newer_than is not None
+                and unless_newer_than != self._generation
+                and self._data_inputs == self.controls.version
+            ):
+                return None  # a job with the same inputs just finished
+            inputs = self.controls.version
+            now = dt_util.utcnow()
             options = options or JobOptions(soc_targets=self.soc_targets)
+            options = replace(
+                options, standing_target=self.controls.standing_target(now)
+            )
             if options.soc_at_start is None and self.settings.soc_entity:
                 options = replace(
                     options,
-                    soc_at_start=kwh_quantity(self._read_soc(self.settings.soc_entity)),
+                    soc_at_start=kwh_quantity(self.soc.kwh()),
                 )
             job = self.config_entry.async_create_background_task(
                 self.hass,
-                self.job.async_run(options, dt_util.utcnow()),
+                self._async_run_job(options, now),
                 name=f"{self.name} job",
             )
             self._jobs.add(job)
@@ -286,17 +305,17 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             finally:
                 self._jobs.discard(job)
             self._generation += 1
+            self._data_inputs = inputs
             return schedule
 
-    def _read_soc(self, entity_id: str) -> float:
-        """The state of charge in kWh, from the configured entity."""
-        state = self.hass.states.get(entity_id)
-        return soc_kwh_from_state(
-            self.settings,
-            entity_id,
-            None if state is None else state.state,
-            None if state is None else state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
+    async def _async_run_job(self, options: JobOptions, now: datetime) -> Schedule:
+        """Run the job, then read the prices over its horizon (never fails it)."""
+        schedule = await self.job.async_run(options, now)
+        sensor = self.job.sensor
+        await self.prices.async_update(
+            schedule, None if sensor is None else sensor.asset_id
         )
+        return schedule
 
     # -- bookkeeping ------------------------------------------------------
 
@@ -339,21 +358,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     # -- waiting for the state of charge ----------------------------------
 
-    def _soc_has_value(self, state: State | None) -> bool:
-        """Whether a state of the state of charge entity has a number."""
-        try:
-            soc_kwh_from_state(
-                self.settings,
-                self.settings.soc_entity or "",
-                None if state is None else state.state,
-                None
-                if state is None
-                else state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
-            )
-        except ScheduleRequestError as err:
-            return err.kind is not ErrorKind.SOC_UNAVAILABLE
-        return True
-
     @callback
     def _track_soc(self) -> None:
         """Refresh as soon as the state of charge entity has a value.
@@ -361,14 +365,13 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         At start-up the entity (e.g. a template sensor) often loads after
         this integration.
         """
-        if self._soc_waiter is not None and not self._shutdown_requested:
-            self._soc_waiter.start()
+        if not self._shutdown_requested:
+            self.soc.wait_for_value(self._soc_available)
 
     @callback
     def _untrack_soc(self) -> None:
         """Stop waiting for the state of charge entity."""
-        if self._soc_waiter is not None:
-            self._soc_waiter.cancel()
+        self.soc.stop_waiting()
 
     @callback
     def _soc_available(self) -> None:
@@ -384,7 +387,25 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             name=f"{self.name} - state of charge available",
         )
 
+    # -- the controls (standing target, mode) -------------------------------
+
+    def setpoint(self, now: datetime) -> float | None:
+        """The power setpoint now: the plan's value, unless the mode says otherwise."""
+        return self.controls.setpoint(value_at(self.data, now), self.job.charging_power)
+
+    @property
+    def follows_plan(self) -> bool:
+        """Whether the setpoint follows the FlexMeasures plan (mode smart)."""
+        return self.controls.values.mode is Mode.SMART
+
     # -- step timer -------------------------------------------------------
+
+    def _next_boundary(self) -> datetime | None:
+        """The next step of the schedule or change of the price."""
+        now = dt_util.utcnow()
+        return earliest(
+            next_step_boundary(self.data, now), self.prices.next_change(now)
+        )
 
     @callback
     @override
@@ -399,7 +420,8 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         """Stop the timers, the state of charge tracking and any job in flight."""
         await super().async_shutdown()
         self._step_timer.cancel()
-        self._untrack_soc()
+        self.soc.shutdown()
+        self.controls.shutdown()
         for job in self._jobs:
             job.cancel()
         if self._jobs:

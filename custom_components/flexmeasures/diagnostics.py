@@ -101,6 +101,7 @@ def schedule_diagnostics(coordinator: ScheduleCoordinator) -> dict[str, Any]:
         "failure_reason": coordinator.failure_reason,
         "job_id": coordinator.job_id,
         "soc_targets": [target.as_flex_model() for target in coordinator.soc_targets],
+        "consumption_price": coordinator.prices.diagnostics(),
         "schedule": None
         if schedule is None
         else {

@@ -104,5 +104,12 @@ class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
     @property
     @override
     def available(self) -> bool:
-        """Available while a schedule covers now (or always, see class doc)."""
-        return self._always_available or self.coordinator.covers_now()
+        """Available while a schedule covers now (or always, see class doc).
+
+        A mode other than smart sets the setpoint itself: available then too.
+        """
+        return (
+            self._always_available
+            or self.coordinator.covers_now()
+            or not self.coordinator.follows_plan
+        )

@@ -15,10 +15,11 @@ from typing import Any, Final
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule, Sensor
 from .const import LOGGER
+from .controls import horizon_for
 from .exceptions import schedule_error
 from .requests import ScheduleSettings, SocTarget, device_flex_model, price_flex_context
 from .schedule import align_down
-from .units import power_factor_to_kw
+from .units import power_factor_to_kw, power_quantity_kw
 
 # How long one job may take at FlexMeasures before the update gives up.
 MAX_WAIT: Final = 120.0
@@ -30,6 +31,8 @@ class JobOptions:
 
     soc_at_start: str | None = None  # a quantity string ("40 kWh")
     soc_targets: Sequence[SocTarget] = ()
+    # the dashboard's standing target: sent too, the horizon extended to it
+    standing_target: SocTarget | None = None
     duration: timedelta | None = None
     flex_model: Mapping[str, Any] | None = None
     flex_context: Mapping[str, Any] | None = None
@@ -51,11 +54,27 @@ class DeviceJob:
         self.title = title
         self.sensor: Sensor | None = None
         self.job_id: str | None = None
+        # the asset flex-model's power capacity (kW), read with the sensor
+        self._asset_power_capacity: float | None = None
+
+    @property
+    def charging_power(self) -> float | None:
+        """The device's charging power (kW): the form's, else the asset's."""
+        if self.settings.power_capacity is not None:
+            return self.settings.power_capacity
+        return self._asset_power_capacity
 
     async def async_sensor(self) -> Sensor:
         """The power sensor (read once, then kept)."""
         if self.sensor is None:
-            self.sensor = await self._client().get_sensor(self.settings.power_sensor_id)
+            client = self._client()
+            sensor = await client.get_sensor(self.settings.power_sensor_id)
+            if self.settings.power_capacity is None and sensor.asset_id is not None:
+                asset = await client.get_asset(sensor.asset_id)
+                self._asset_power_capacity = power_quantity_kw(
+                    asset.flex_model.get("power-capacity")
+                )
+            self.sensor = sensor
         return self.sensor
 
     async def async_run(self, options: JobOptions, now: datetime) -> Schedule:
@@ -64,11 +83,19 @@ class DeviceJob:
         try:
             sensor = await self.async_sensor()
             start = align_down(now, sensor.event_resolution)
-            horizon = options.duration or self.settings.duration
+            horizon = horizon_for(
+                start,
+                options.duration or self.settings.duration,
+                options.standing_target,
+                sensor.event_resolution,
+            )
+            targets = [*options.soc_targets]
+            if options.standing_target is not None:
+                targets.append(options.standing_target)
             model = device_flex_model(
                 self.settings,
                 soc_at_start=options.soc_at_start,
-                soc_targets=options.soc_targets,
+                soc_targets=sorted(targets, key=lambda target: target.when),
                 start=start,
                 end=start + horizon,
             )

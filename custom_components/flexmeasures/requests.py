@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
-from typing import Any
+from typing import Any, Final
 
 from . import const
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -33,10 +33,15 @@ def _optional_float(data: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
+# A price sensor option meaning "what is stored on the asset's flex-context"
+# (older sub-entries store "" for it).
+ASSET_PRICE: Final = "asset"
+
+
 def _optional_sensor_id(data: Mapping[str, Any], key: str) -> int | None:
-    """A FlexMeasures sensor id (stored as a string); "" or missing is None."""
+    """A FlexMeasures sensor id (stored as a string); "", "asset" or missing is None."""
     value = data.get(key)
-    if value is None or value == "":
+    if value is None or value in ("", ASSET_PRICE):
         return None
     return int(value)
 

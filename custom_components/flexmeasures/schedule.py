@@ -255,3 +255,9 @@ def _round(value: float, decimals: int | None) -> float:
     if decimals is None:
         return value
     return round(value, decimals) + 0.0
+
+
+def earliest(*times: datetime | None) -> datetime | None:
+    """The earliest of the times given (None ones left out), or None."""
+    present = [when for when in times if when is not None]
+    return min(present) if present else None

@@ -1,4 +1,4 @@
-"""Sensors of a schedule device: the power setpoint and when it changes."""
+"""Sensors of a schedule device: the setpoint, when it changes, price and cost."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ from .entity import (
     async_add_schedule_entities,
 )
 from .measurement_entities import async_add_measurement_entities
-from .schedule import next_change, schedule_attribute, value_at
+from .prices import other_costs, planned_cost
+from .schedule import next_change, schedule_attribute
 
 PARALLEL_UPDATES = 0
 
 ATTR_SCHEDULE: Final = "schedule"
+ATTR_FORECAST: Final = "forecast"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
+ATTR_MODE: Final = "mode"
 # FlexMeasures' convention: charging (consumption) > 0, discharging < 0.
 SIGN_CONVENTION: Final = "consumption_positive"
 
@@ -46,14 +49,43 @@ class FlexMeasuresSensorEntityDescription(
     attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
         None
     )
+    # the unit when it depends on the device (e.g. its price's currency)
+    unit_fn: Callable[[ScheduleCoordinator], str | None] | None = None
+    # a condition beyond the schedule covering now
+    available_fn: Callable[[ScheduleCoordinator], bool] | None = None
 
 
 def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
     """The whole schedule (kept out of the recorder) and the sign convention."""
     return {
         ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
+        ATTR_MODE: coordinator.controls.values.mode.value,
         ATTR_SCHEDULE: schedule_attribute(coordinator.data),
     }
+
+
+def _price_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
+    """The price over the planning horizon (kept out of the recorder)."""
+    return {ATTR_FORECAST: coordinator.prices.forecast_attribute()}
+
+
+def _cost_available(coordinator: ScheduleCoordinator) -> bool:
+    """FlexMeasures reported the plan's cost, in a currency we know.
+
+    (A device planned in a site will add `and not in a site`: the site device
+    shows the cost of the whole plan.)
+    """
+    return (
+        coordinator.prices.currency is not None
+        and planned_cost(coordinator.data) is not None
+    )
+
+
+def _next_change(coordinator: ScheduleCoordinator, now: datetime) -> datetime | None:
+    """When the setpoint changes next: a mode other than smart holds it."""
+    if not coordinator.follows_plan:
+        return None
+    return next_change(coordinator.data, now)
 
 
 SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
@@ -64,14 +96,33 @@ SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=2,
-        value_fn=lambda coordinator, now: value_at(coordinator.data, now),
+        value_fn=lambda coordinator, now: coordinator.setpoint(now),
         attributes_fn=_setpoint_attributes,
     ),
     FlexMeasuresSensorEntityDescription(
         key="next_change",
         translation_key="next_change",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda coordinator, now: next_change(coordinator.data, now),
+        value_fn=_next_change,
+    ),
+    FlexMeasuresSensorEntityDescription(
+        key="consumption_price",
+        translation_key="consumption_price",
+        state_class=SensorStateClass.MEASUREMENT,
+        unit_fn=lambda coordinator: coordinator.prices.unit,
+        available_fn=lambda coordinator: coordinator.prices.available,
+        value_fn=lambda coordinator, now: coordinator.prices.value_at(now),
+        attributes_fn=_price_attributes,
+    ),
+    FlexMeasuresSensorEntityDescription(
+        key="planned_cost",
+        translation_key="planned_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        unit_fn=lambda coordinator: coordinator.prices.currency,
+        available_fn=_cost_available,
+        value_fn=lambda coordinator, _now: planned_cost(coordinator.data),
+        attributes_fn=lambda coordinator: other_costs(coordinator.data),
     ),
     FlexMeasuresSensorEntityDescription(
         key="last_update",
@@ -105,7 +156,24 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
     """A sensor computed from the kept schedule at the current time."""
 
     entity_description: FlexMeasuresSensorEntityDescription
-    _unrecorded_attributes = frozenset({ATTR_SCHEDULE})
+    _unrecorded_attributes = frozenset({ATTR_SCHEDULE, ATTR_FORECAST})
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available as the device's entities are, and as the description says."""
+        available_fn = self.entity_description.available_fn
+        return super().available and (
+            available_fn is None or available_fn(self.coordinator)
+        )
+
+    @property
+    @override
+    def native_unit_of_measurement(self) -> str | None:
+        """The description's unit, or the device's (e.g. its price's)."""
+        if (unit_fn := self.entity_description.unit_fn) is None:
+            return super().native_unit_of_measurement
+        return unit_fn(self.coordinator)
 
     @property
     @override
@@ -116,7 +184,7 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Extra attributes (the setpoint's schedule)."""
+        """Extra attributes (the setpoint's schedule, the price forecast, ...)."""
         if (attributes_fn := self.entity_description.attributes_fn) is None:
             return None
         return attributes_fn(self.coordinator)

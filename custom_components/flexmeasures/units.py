@@ -150,6 +150,24 @@ def _identity(value: float) -> float:
     return value
 
 
+_QUANTITY_RE: Final = re.compile(
+    r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(\S+)\s*$"
+)
+# Apparent power: FlexMeasures stores power capacities as e.g. "500 kVA".
+_APPARENT_IN_KW: Final = {"VA": 0.001, "kVA": 1.0, "MVA": 1000.0}
+
+
+def power_quantity_kw(text: object) -> float | None:
+    """A FlexMeasures power quantity ("500 kW", "500 kVA", "0.5 MW") in kW, or None."""
+    if not isinstance(text, str) or (match := _QUANTITY_RE.match(text)) is None:
+        return None
+    value, unit = float(match.group(1)), match.group(2)
+    if unit in _APPARENT_IN_KW:
+        return value * _APPARENT_IN_KW[unit]
+    factor = power_factor_to_kw(unit)
+    return None if factor is None else value * factor
+
+
 def kwh_quantity(value: float) -> str:
     """An energy in kWh as a FlexMeasures quantity string ("40 kWh")."""
     return f"{round(value, 6):g} kWh"

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
 import itertools
-import json
 from pathlib import Path
 import statistics
 from typing import Any
@@ -38,7 +37,6 @@ from .conftest import (
 DASHBOARD = ha_config.DASHBOARD_URL
 SETPOINT = "sensor.home_battery_power_setpoint"  # from the title "Home battery"
 CARD = "flexmeasures-schedule-card"
-TRANSLATIONS = ROOT / "custom_components" / "flexmeasures" / "translations" / "en.json"
 PHONE = {"width": 390, "height": 844}
 PX = 0.25  # the card rounds coordinates to 0.1 px
 
@@ -286,17 +284,6 @@ async def test_card_follows_the_entities_live(
         )
 
 
-def _has_sensor(translation_key: str) -> bool:
-    """Whether the integration has a sensor of that translation key (en.json)."""
-    translations = json.loads(TRANSLATIONS.read_text())
-    return translation_key in translations["entity"]["sensor"]
-
-
-@pytest.mark.xfail(
-    not _has_sensor("consumption_price"),
-    reason="the consumption_price sensor is not implemented yet (issue 16)",
-    strict=True,
-)
 async def test_card_draws_the_consumption_price_as_a_line(
     ha: HomeAssistant, token: str, socket_enabled: None
 ) -> None:

@@ -31,7 +31,13 @@ EN = json.loads(
 )
 # The schedule device's entities (DESIGN.md), by platform and translation key.
 SCHEDULE_ENTITIES = {
-    "sensor": ("power_setpoint", "next_change", "last_update"),
+    "sensor": (
+        "power_setpoint",
+        "next_change",
+        "consumption_price",
+        "planned_cost",
+        "last_update",
+    ),
     "binary_sensor": ("charging", "discharging", "stale"),
     "calendar": ("schedule",),
     "button": ("reschedule",),

@@ -1,0 +1,93 @@
+"""Number entity of a schedule device: the standing target's state of charge."""
+
+from __future__ import annotations
+
+from typing import Final, override
+
+from homeassistant.components.number import (
+    NumberEntityDescription,
+    NumberMode,
+    RestoreNumber,
+)
+from homeassistant.const import PERCENTAGE, UnitOfEnergy
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .controls import target_in_percent
+from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry
+from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+
+PARALLEL_UPDATES = 0
+
+# Without a capacity or soc_max the kWh slider needs an upper end.
+MAX_TARGET_KWH: Final = 1000.0
+
+
+def _description(coordinator: ScheduleCoordinator) -> NumberEntityDescription:
+    """% of the capacity when one is configured, else kWh."""
+    settings = coordinator.settings
+    if target_in_percent(settings):
+        return NumberEntityDescription(
+            key="target_soc",
+            translation_key="target_soc",
+            native_unit_of_measurement=PERCENTAGE,
+            native_min_value=0,
+            native_max_value=100,
+            native_step=1,
+            mode=NumberMode.SLIDER,
+        )
+    high = settings.soc_bounds[1]
+    return NumberEntityDescription(
+        key="target_soc",
+        translation_key="target_soc",
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        native_min_value=0,
+        native_max_value=MAX_TARGET_KWH if high is None else high,
+        native_step=0.1,
+        mode=NumberMode.BOX,
+    )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the `target_soc` number of each schedule device."""
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: [
+            FlexMeasuresTargetSocNumber(coordinator, _description(coordinator))
+        ],
+    )
+
+
+class FlexMeasuresTargetSocNumber(FlexMeasuresScheduleEntity, RestoreNumber):
+    """The state of charge to reach by `ready_by` (0: no standing target)."""
+
+    _always_available = True
+
+    @property
+    @override
+    def native_value(self) -> float:
+        """The target (% of the capacity, or kWh)."""
+        return self.coordinator.controls.values.target
+
+    @override
+    async def async_set_native_value(self, value: float) -> None:
+        """A new target: a new schedule (debounced)."""
+        self.coordinator.controls.set_target(value)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Take back the target set before the restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        if last is None or last.native_value is None:
+            return
+        value = min(
+            max(last.native_value, self.native_min_value), self.native_max_value
+        )
+        self.coordinator.controls.set_target(value, restored=True)

@@ -1,0 +1,406 @@
+"""The consumption price a device's schedule uses, and the plan's cost.
+
+Where the price comes from is settled once (`async_resolve_source`): the
+configured price sensor, or else the `consumption-price` in the flex-context of
+the power sensor's asset, then of its parent, and so on (a sensor, or a fixed
+quantity such as "0.3 EUR/kWh"), the way FlexMeasures finds it. Then, after
+each schedule, `PriceReader.async_update` reads the price over the schedule's
+horizon in one request (`GET /sensors/<id>/data`; none for a fixed price).
+A failure never reaches the schedule: the price is unknown until the next
+update. The plan's cost is what FlexMeasures reports with the schedule
+(`scheduler_info.commitment_costs`). No Home Assistant state is read here.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import math
+import re
+from typing import Any, Final
+
+from homeassistant.util import slugify
+
+from .api import (
+    FlexMeasuresAccessDeniedError,
+    FlexMeasuresClient,
+    FlexMeasuresError,
+    FlexMeasuresInvalidRequestError,
+    FlexMeasuresNotFoundError,
+    Schedule,
+    SensorData,
+)
+from .const import LOGGER
+from .schedule import Segment, align_down, as_utc, schedule_start
+from .units import price_parts
+
+# The flex-context field of the consumption price (FlexMeasures >= 0.21), and
+# the older one that names a sensor id.
+CONSUMPTION_PRICE: Final = "consumption-price"
+CONSUMPTION_PRICE_SENSOR: Final = "consumption-price-sensor"
+# The commitment of the energy bought and sold: the plan's cost.
+NET_ENERGY_COST: Final = "electricity net energy"
+# How far up the asset tree a price is looked for (a guard against loops).
+MAX_ANCESTORS: Final = 10
+# Prices keep this many significant digits: unit conversion at the server
+# gives values such as 0.06534999999999999.
+SIGNIFICANT_DIGITS: Final = 12
+
+_QUANTITY_RE: Final = re.compile(
+    r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*?)\s*$"
+)
+# Answers that will not change by asking again: the price is not there.
+_PERMANENT_ERRORS: Final = (
+    FlexMeasuresNotFoundError,
+    FlexMeasuresAccessDeniedError,
+    FlexMeasuresInvalidRequestError,
+)
+
+
+class UnsupportedPriceError(ValueError):
+    """The flex-context has a consumption price in a form not read here."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSensor:
+    """The price is a FlexMeasures sensor's data."""
+
+    sensor_id: int
+    unit: str
+    resolution: timedelta
+    # the asset whose flex-context names it; None: configured in the sub-entry
+    asset_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FixedPrice:
+    """The price is one quantity in a flex-context ("0.3 EUR/kWh")."""
+
+    value: float
+    unit: str
+    asset_id: int
+
+
+type PriceSource = PriceSensor | FixedPrice
+
+
+# --- where the price comes from -------------------------------------------------
+
+
+def parse_price_quantity(text: str) -> tuple[float, str]:
+    """A price quantity string ("0.3 EUR/kWh") as (value, unit).
+
+    Raises UnsupportedPriceError when it is not a finite number with a price
+    unit (a currency per energy).
+    """
+    match = _QUANTITY_RE.match(text)
+    if match is None or price_parts(match.group(2)) is None:
+        raise UnsupportedPriceError(f"not a price: {text!r}")
+    value = float(match.group(1))
+    if not math.isfinite(value):
+        raise UnsupportedPriceError(f"not a price: {text!r}")
+    return value, match.group(2)
+
+
+def price_in_flex_context(
+    flex_context: Mapping[str, Any],
+) -> int | tuple[float, str] | None:
+    """The consumption price a flex-context names: a sensor id, a fixed price.
+
+    None when it names none (look further up). Raises UnsupportedPriceError for
+    a price in another form (e.g. a time series): FlexMeasures uses that one,
+    so a price further up would be the wrong one.
+    """
+    value = flex_context.get(CONSUMPTION_PRICE)
+    if value is None:
+        value = flex_context.get(CONSUMPTION_PRICE_SENSOR)
+        if value is None:
+            return None
+        value = {"sensor": value}
+    if isinstance(value, Mapping) and set(value) == {"sensor"}:
+        sensor = value["sensor"]
+        if isinstance(sensor, int) and not isinstance(sensor, bool):
+            return sensor
+        if isinstance(sensor, str) and sensor.isdigit():
+            return int(sensor)
+    if isinstance(value, str):
+        return parse_price_quantity(value)
+    raise UnsupportedPriceError(f"unsupported consumption price: {value!r}")
+
+
+async def _price_sensor(
+    client: FlexMeasuresClient, sensor_id: int, asset_id: int | None
+) -> PriceSensor:
+    """The price sensor (its unit and resolution are read once)."""
+    sensor = await client.get_sensor(sensor_id)
+    return PriceSensor(sensor.id, sensor.unit, sensor.event_resolution, asset_id)
+
+
+async def async_resolve_source(
+    client: FlexMeasuresClient,
+    configured_sensor_id: int | None,
+    asset_id: int | None,
+) -> PriceSource | None:
+    """Where the consumption price comes from; None when nothing names one.
+
+    The configured sensor wins; without one, the flex-context of `asset_id`
+    (the power sensor's asset) and then of its ancestors. Raises
+    FlexMeasuresError (and UnsupportedPriceError).
+    """
+    if configured_sensor_id is not None:
+        return await _price_sensor(client, configured_sensor_id, None)
+    seen: set[int] = set()
+    while asset_id is not None and asset_id not in seen and len(seen) < MAX_ANCESTORS:
+        seen.add(asset_id)
+        asset = await client.get_asset(asset_id)
+        spec = price_in_flex_context(asset.flex_context)
+        if isinstance(spec, int):
+            return await _price_sensor(client, spec, asset.id)
+        if spec is not None:
+            return FixedPrice(spec[0], spec[1], asset.id)
+        asset_id = asset.parent_asset_id
+    return None
+
+
+def currency_of(source: PriceSource | None) -> str | None:
+    """The currency of a price ("EUR" for EUR/kWh), None when not a price unit."""
+    parts = None if source is None else price_parts(source.unit)
+    return None if parts is None else parts[0]
+
+
+# --- the price over time ---------------------------------------------------------
+
+
+def price_window(
+    start: datetime, end: datetime, resolution: timedelta
+) -> tuple[datetime, timedelta]:
+    """The (start, duration) to read a price sensor over [start, end).
+
+    Aligned to the sensor's resolution: FlexMeasures answers only gaps for a
+    window that starts between two of its steps.
+    """
+    start, end = as_utc(start), as_utc(end)
+    if resolution <= timedelta(0):
+        return start, max(end - start, timedelta(0))
+    first = align_down(start, resolution)
+    steps = max(1, math.ceil((end - first) / resolution))
+    return first, resolution * steps
+
+
+def _clean(value: float) -> float:
+    """A price without the float noise of a unit conversion."""
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def price_segments(data: SensorData) -> tuple[Segment, ...]:
+    """The values as runs of equal prices (UTC); a missing value is a gap."""
+    start = as_utc(data.start)
+    found: list[Segment] = []
+    for index, raw in enumerate(data.values):
+        if raw is None or not math.isfinite(raw):
+            continue
+        value = _clean(raw)
+        step_start = start + data.resolution * index
+        step_end = step_start + data.resolution
+        if found and found[-1].end == step_start and found[-1].value == value:
+            found[-1] = Segment(found[-1].start, step_end, value)
+        else:
+            found.append(Segment(step_start, step_end, value))
+    return tuple(found)
+
+
+def price_at(segments: tuple[Segment, ...], when: datetime) -> float | None:
+    """The price of the segment covering `when`, None in a gap or outside."""
+    when = as_utc(when)
+    index = bisect_right([segment.start for segment in segments], when) - 1
+    if index < 0 or when >= segments[index].end:
+        return None
+    return segments[index].value
+
+
+def next_price_change(segments: tuple[Segment, ...], when: datetime) -> datetime | None:
+    """The first segment start or end strictly after `when` (None: none left)."""
+    when = as_utc(when)
+    for segment in segments:
+        if segment.start > when:
+            return segment.start
+        if segment.end > when:
+            return segment.end
+    return None
+
+
+def forecast_attribute(
+    segments: tuple[Segment, ...],
+) -> list[dict[str, str | float]]:
+    """The `forecast` attribute: [{start, end, value}], times in UTC."""
+    return [
+        {
+            "start": segment.start.isoformat(),
+            "end": segment.end.isoformat(),
+            "value": segment.value,
+        }
+        for segment in segments
+    ]
+
+
+# --- the plan's cost -------------------------------------------------------------
+
+
+def commitment_costs(schedule: Schedule | None) -> dict[str, float]:
+    """The numeric `scheduler_info.commitment_costs` of a schedule ({} if none)."""
+    costs = (
+        None if schedule is None else schedule.scheduler_info.get("commitment_costs")
+    )
+    if not isinstance(costs, Mapping):
+        return {}
+    return {
+        str(name): float(value)
+        for name, value in costs.items()
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    }
+
+
+def planned_cost(schedule: Schedule | None) -> float | None:
+    """The cost of the planned energy (negative: it earns), None if not reported."""
+    return commitment_costs(schedule).get(NET_ENERGY_COST)
+
+
+def other_costs(schedule: Schedule | None) -> dict[str, float]:
+    """The other commitment costs, by slug ("electricity_any_consumption_breach")."""
+    return {
+        slugify(name): value
+        for name, value in commitment_costs(schedule).items()
+        if name != NET_ENERGY_COST
+    }
+
+
+# --- reading it after each schedule ---------------------------------------------
+
+
+class PriceReader:
+    """The consumption price of one device, read after each schedule.
+
+    `forecast` is None while the price is unavailable: nothing names a price,
+    or the last read failed.
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], FlexMeasuresClient],
+        configured_sensor_id: int | None,
+        title: str,
+    ) -> None:
+        """Nothing is read yet; `client` gives the account's current client."""
+        self._client = client
+        self._configured = configured_sensor_id
+        self._title = title
+        self._resolved = False
+        self._logged: str | None = None
+        self.source: PriceSource | None = None
+        self.forecast: tuple[Segment, ...] | None = None
+
+    @property
+    def unit(self) -> str | None:
+        """The price's unit (e.g. EUR/kWh), once known."""
+        return None if self.source is None else self.source.unit
+
+    @property
+    def currency(self) -> str | None:
+        """The price's currency (e.g. EUR), once known."""
+        return currency_of(self.source)
+
+    @property
+    def available(self) -> bool:
+        """Whether the last update read a price."""
+        return self.forecast is not None
+
+    def value_at(self, when: datetime) -> float | None:
+        """The price at `when` (None: unavailable, or a gap in the data)."""
+        return None if self.forecast is None else price_at(self.forecast, when)
+
+    def next_change(self, when: datetime) -> datetime | None:
+        """When the price next changes (or starts or stops), after `when`."""
+        return None if self.forecast is None else next_price_change(self.forecast, when)
+
+    def forecast_attribute(self) -> list[dict[str, str | float]]:
+        """The price over the horizon as [{start, end, value}] (UTC)."""
+        return [] if self.forecast is None else forecast_attribute(self.forecast)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Where the price comes from and whether the last read worked."""
+        source = self.source
+        return {
+            "source": None
+            if source is None
+            else {
+                "kind": "sensor" if isinstance(source, PriceSensor) else "fixed",
+                "sensor_id": getattr(source, "sensor_id", None),
+                "asset_id": source.asset_id,
+                "unit": source.unit,
+            },
+            "resolved": self._resolved,
+            "available": self.available,
+            "forecast_steps": None if self.forecast is None else len(self.forecast),
+            "last_problem": self._logged,
+        }
+
+    async def async_update(self, schedule: Schedule, asset_id: int | None) -> None:
+        """Read the price over the schedule's horizon; never raises FlexMeasuresError.
+
+        The first call settles where the price comes from (`asset_id`: the
+        power sensor's asset); later calls make at most one request.
+        """
+        try:
+            if not self._resolved:
+                self.source = await async_resolve_source(
+                    self._client(), self._configured, asset_id
+                )
+                self._resolved = True
+            self.forecast = await self._async_read(schedule)
+        except UnsupportedPriceError as err:
+            self._resolved = True
+            self._give_up(str(err))
+        except _PERMANENT_ERRORS as err:
+            if not self._resolved:
+                self._resolved = True  # the named sensor or asset is not there
+                self._give_up(str(err))
+            else:
+                self._failed(err)
+        except FlexMeasuresError as err:
+            self._failed(err)
+        else:
+            if self._logged is not None:
+                LOGGER.info("Consumption price of %s is back", self._title)
+                self._logged = None
+
+    async def _async_read(self, schedule: Schedule) -> tuple[Segment, ...] | None:
+        """The price over the schedule's horizon (None: no price at all)."""
+        source = self.source
+        if source is None:
+            return None
+        start, end = schedule_start(schedule), schedule.end
+        if isinstance(source, FixedPrice):
+            return (Segment(start, end, _clean(source.value)),)
+        first, duration = price_window(start, end, source.resolution)
+        data = await self._client().get_sensor_data(
+            source.sensor_id, start=first, duration=duration, unit=source.unit
+        )
+        return price_segments(data)
+
+    def _give_up(self, reason: str) -> None:
+        """No price until the entry is reloaded."""
+        self.source = None
+        self.forecast = None
+        LOGGER.info("No consumption price for %s: %s", self._title, reason)
+
+    def _failed(self, err: FlexMeasuresError) -> None:
+        """The price is unavailable until a read succeeds; logged once."""
+        self.forecast = None
+        reason = f"{type(err).__name__}: {err}"
+        log = LOGGER.debug if self._logged is not None else LOGGER.info
+        log("Could not read the consumption price of %s: %s", self._title, reason)
+        self._logged = reason

@@ -1,0 +1,71 @@
+"""Select entity of a schedule device: the mode (smart, charge now, stop)."""
+
+from __future__ import annotations
+
+from typing import Final, override
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from .controls import Mode
+from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry
+from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+
+PARALLEL_UPDATES = 0
+
+MODE: Final = SelectEntityDescription(key="mode", translation_key="mode")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the mode select of each schedule device."""
+    async_add_schedule_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator: [FlexMeasuresModeSelect(coordinator, MODE)],
+    )
+
+
+def mode_options(coordinator: ScheduleCoordinator) -> list[str]:
+    """Smart and stop; charge_now only when the charging power is known."""
+    modes = [Mode.SMART, Mode.CHARGE_NOW, Mode.STOP]
+    if coordinator.job.charging_power is None:
+        modes.remove(Mode.CHARGE_NOW)
+    return [str(mode) for mode in modes]
+
+
+class FlexMeasuresModeSelect(FlexMeasuresScheduleEntity, SelectEntity, RestoreEntity):
+    """What the setpoint follows: the plan, full charging power, or 0."""
+
+    _always_available = True
+
+    @property
+    @override
+    def options(self) -> list[str]:
+        """The modes this device offers."""
+        return mode_options(self.coordinator)
+
+    @property
+    @override
+    def current_option(self) -> str:
+        """The mode now (charge_now falls back to smart by itself)."""
+        return str(self.coordinator.controls.values.mode)
+
+    @override
+    async def async_select_option(self, option: str) -> None:
+        """Follow another mode at once (no request to the server)."""
+        self.coordinator.controls.set_mode(Mode(option))
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Take back the mode chosen before the restart."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is not None and last.state in self.options:
+            self.coordinator.controls.set_mode(Mode(last.state))

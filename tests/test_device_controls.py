@@ -1,0 +1,292 @@
+"""Targets and overrides from the dashboard: ready by, target, mode (issue 17)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant, State
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
+)
+
+from .common import setup_integration
+from .fake_flexmeasures import FakeFlexMeasures
+from .schedule_setup import (
+    NOW,
+    SOC_ENTITY,
+    STEP_START,
+    coordinator_of,
+    entity_id,
+    fake_value,
+    make_entry,
+    set_soc,
+)
+
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
+
+
+@pytest.fixture(autouse=True)
+async def amsterdam(hass: HomeAssistant) -> None:
+    """Home Assistant in Europe/Amsterdam: NOW (05:37 UTC) is 06:37 there."""
+    await hass.config.async_set_time_zone("Europe/Amsterdam")
+
+
+def flex_model(fake_fm: FakeFlexMeasures) -> dict[str, Any]:
+    """The flex-model of the last job."""
+    model = list(fake_fm.jobs.values())[-1].payload["flex-model"]
+    return model[0] if isinstance(model, list) else model
+
+
+async def set_value(hass: HomeAssistant, platform: str, key: str, **data: Any) -> None:
+    service = {"time": "set_value", "number": "set_value", "select": "select_option"}
+    await hass.services.async_call(
+        platform,
+        service[platform],
+        {"entity_id": entity_id(hass, platform, key), **data},
+        blocking=True,
+    )
+
+
+async def after_debounce(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    freezer.tick(timedelta(seconds=4))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def state(hass: HomeAssistant, platform: str, key: str) -> State:
+    found = hass.states.get(entity_id(hass, platform, key))
+    assert found is not None
+    return found
+
+
+async def test_target_by_ready_by_is_sent_as_a_soc_target(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """80 % of 450 kWh by 07:00 local (06:00 UTC): one job, with that target."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    assert state(hass, "number", "target_soc").attributes["unit_of_measurement"] == "%"
+    assert state(hass, "time", "ready_by").state == "07:00:00"
+    jobs = len(fake_fm.jobs)
+
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+
+    assert len(fake_fm.jobs) == jobs + 1
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": "2026-11-23T06:00:00+00:00", "value": "360 kWh"}
+    ]
+
+
+async def test_several_changes_within_the_debounce_send_one_job(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Moving a slider: many values, one job with the last one."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    jobs = len(fake_fm.jobs)
+    for value in (10, 20, 30, 40):
+        await set_value(hass, "number", "target_soc", value=value)
+        freezer.tick(timedelta(seconds=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    await set_value(hass, "time", "ready_by", time="06:00:00")
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs + 1
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": "2026-11-24T05:00:00+00:00", "value": "180 kWh"}
+    ]
+
+
+async def test_the_horizon_is_extended_to_reach_the_target(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 6 h horizon and a target tomorrow 05:00 (04:00 UTC): planned until then."""
+    set_soc(hass)
+    entry = make_entry(fake_fm, duration=6)
+    await setup_integration(hass, entry)
+    await set_value(hass, "time", "ready_by", time="05:00:00")
+    await set_value(hass, "number", "target_soc", value=50)
+    await after_debounce(hass, freezer)
+    job = list(fake_fm.jobs.values())[-1]
+    assert job.payload["duration"] == "PT22H30M"
+    assert flex_model(fake_fm)["soc-targets"][0]["datetime"] == (
+        "2026-11-24T04:00:00+00:00"
+    )
+
+
+async def test_target_in_kwh_without_a_capacity(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    set_soc(hass, "200", "kWh")
+    entry = make_entry(fake_fm, capacity=None)
+    await setup_integration(hass, entry)
+    target = state(hass, "number", "target_soc")
+    assert target.attributes["unit_of_measurement"] == "kWh"
+    assert target.attributes["max"] == 450
+    await set_value(hass, "number", "target_soc", value=300)
+    await after_debounce(hass, freezer)
+    assert flex_model(fake_fm)["soc-targets"][0]["value"] == "300 kWh"
+
+
+async def test_stop_and_charge_now_set_the_setpoint_at_once_without_a_request(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """The setpoint follows the mode; the plan stays in the schedule attribute."""
+    set_soc(hass, "50", "%")
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    planned = state(hass, "sensor", "power_setpoint")
+    assert float(planned.state) == fake_value(0)
+    requests = len(fake_fm.requests)
+
+    await set_value(hass, "select", "mode", option="stop")
+    setpoint = state(hass, "sensor", "power_setpoint")
+    assert float(setpoint.state) == 0.0
+    assert setpoint.attributes["mode"] == "stop"
+    assert setpoint.attributes["schedule"] == planned.attributes["schedule"]
+    assert state(hass, "binary_sensor", "discharging").state == "off"
+    assert state(hass, "sensor", "next_change").state == "unknown"
+
+    await set_value(hass, "select", "mode", option="charge_now")
+    assert float(state(hass, "sensor", "power_setpoint").state) == 500.0
+    assert state(hass, "binary_sensor", "charging").state == "on"
+
+    await set_value(hass, "select", "mode", option="smart")
+    assert float(state(hass, "sensor", "power_setpoint").state) == fake_value(0)
+    assert len(fake_fm.requests) == requests
+
+
+async def test_charge_now_falls_back_to_smart_at_the_target(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """charge_now ends when the state of charge reaches the target (80 %)."""
+    set_soc(hass, "50", "%")
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+    await set_value(hass, "select", "mode", option="charge_now")
+    set_soc(hass, "79", "%")
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "charge_now"
+    set_soc(hass, "80", "%")
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "smart"
+    assert state(hass, "sensor", "power_setpoint").attributes["mode"] == "smart"
+
+
+async def test_charge_now_when_already_full_is_smart_at_once(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    set_soc(hass, "100", "%")
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "select", "mode", option="charge_now")
+    assert state(hass, "select", "mode").state == "smart"
+
+
+async def test_charge_now_without_a_soc_entity_lasts_until_the_mode_changes(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    entry = make_entry(fake_fm, soc_entity=None, soc_min=0)
+    await setup_integration(hass, entry)
+    await set_value(hass, "select", "mode", option="charge_now")
+    hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "%"})
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "charge_now"
+
+
+async def test_charge_now_is_not_offered_without_a_charging_power(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """Neither the form nor the asset's flex-model names a power capacity."""
+    fake_fm.assets[6]["flex_model"] = "{}"
+    set_soc(hass)
+    entry = make_entry(fake_fm, power_capacity=None)
+    await setup_integration(hass, entry)
+    assert state(hass, "select", "mode").attributes["options"] == ["smart", "stop"]
+
+
+async def test_charge_now_uses_the_asset_power_capacity(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """The demo battery's flex-model says "500 kVA"."""
+    set_soc(hass, "10", "%")
+    entry = make_entry(fake_fm, power_capacity=None)
+    await setup_integration(hass, entry)
+    assert "charge_now" in state(hass, "select", "mode").attributes["options"]
+    await set_value(hass, "select", "mode", option="charge_now")
+    assert float(state(hass, "sensor", "power_setpoint").state) == 500.0
+
+
+async def test_controls_are_restored_after_a_restart(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """ready_by, target_soc and mode come back; the target goes into the next job."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (State("time.home_battery_ready_by", "06:15:00"), {}),
+            (State("select.home_battery_mode", "stop"), {}),
+            (
+                State("number.home_battery_target_soc", "60"),
+                {
+                    "native_value": 60.0,
+                    "native_unit_of_measurement": "%",
+                    "native_min_value": 0,
+                    "native_max_value": 100,
+                    "native_step": 1,
+                },
+            ),
+        ],
+    )
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    assert state(hass, "time", "ready_by").state == "06:15:00"
+    assert float(state(hass, "number", "target_soc").state) == 60.0
+    assert state(hass, "select", "mode").state == "stop"
+    assert float(state(hass, "sensor", "power_setpoint").state) == 0.0
+    await after_debounce(hass, freezer)
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": "2026-11-24T05:15:00+00:00", "value": "270 kWh"}
+    ]
+
+
+async def test_the_calendar_shows_the_standing_target(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+    result = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {
+            "entity_id": entity_id(hass, "calendar", "schedule"),
+            "start_date_time": STEP_START,
+            "end_date_time": STEP_START + timedelta(hours=12),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert result is not None
+    events = next(iter(result.values()))["events"]  # type: ignore[index]
+    targets = [event for event in events if event["summary"] == "Target 80 %"]
+    assert len(targets) == 1
+    assert datetime.fromisoformat(targets[0]["start"]) == datetime(
+        2026, 11, 23, 6, 0, tzinfo=UTC
+    )
+    assert coordinator_of(entry).controls.target_kwh() == pytest.approx(360.0)
