@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntryState,
+    ConfigSubentry,
     ConfigSubentryData,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import Sensor
-from custom_components.flexmeasures.const import SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 from custom_components.flexmeasures.flow_helpers import (
     resolution_label,
     sensor_label,
@@ -386,3 +389,143 @@ def test_sensor_label_without_asset_or_unit() -> None:
         asset_id=None,
     )
     assert sensor_label(sensor, {}) == "count (no unit, 1 h)"
+
+
+def _entity_selector_config(result: dict[str, Any]) -> dict[str, Any]:
+    schema = result["data_schema"].schema
+    selector = next(value for key, value in schema.items() if key == "entity_id")
+    return dict(selector.config)
+
+
+def _suggested(result: dict[str, Any], field: str) -> Any:
+    schema = result["data_schema"].schema
+    key = next(key for key in schema if key == field)
+    return (key.description or {}).get("suggested_value")
+
+
+async def test_entity_picker_offers_numeric_entities_not_our_own(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    own = er.async_get(hass).async_get_or_create(
+        "sensor",
+        DOMAIN,
+        "someschedule_power_setpoint",
+        config_entry=entry,
+        suggested_object_id="home_battery_power_setpoint",
+    )
+    hass.states.async_set(own.entity_id, "2.5", {"unit_of_measurement": "kW"})
+    hass.states.async_set("sensor.charger_status", "charging", {})
+    hass.states.async_set("number.charge_limit", "16", {})
+    result = await _start(hass, entry)
+    config = _entity_selector_config(result)
+    assert set(config["domain"]) == {"sensor", "number", "input_number"}
+    excluded = set(config.get("exclude_entities", []))
+    assert own.entity_id in excluded  # it would send the schedule back to itself
+    assert "sensor.charger_status" in excluded  # not a number
+    assert not {SOLAR, GRID, PRICE, "number.charge_limit"} & excluded
+    with pytest.raises(InvalidData):
+        await _submit(
+            hass, result["flow_id"], {"entity_id": own.entity_id, "sensor": "9"}
+        )
+
+
+async def test_entity_that_stopped_being_numeric_is_refused_then_another_goes(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    hass.states.async_set(SOLAR, "sunny", {"friendly_name": "Solar power"})
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["errors"] == {"entity_id": "entity_not_numeric"}
+    # the form now leaves it out; another entity goes through
+    assert SOLAR in _entity_selector_config(result)["exclude_entities"]
+    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_sensor_drop_down_does_not_preselect_a_schedules_power_sensor(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType({"power_sensor": "8"}),
+            subentry_type="schedule",
+            title="toy-battery",
+            unique_id="8",
+        ),
+    )
+    await hass.async_block_till_done()
+    result = await _start(hass, entry)
+    assert _options(result)[0]["value"] == "8"  # sorted first, and scheduled
+    # Home Assistant's form takes the first option unless one is suggested
+    assert _suggested(result, "sensor") == "9"
+
+
+async def test_energy_meter_may_go_to_a_power_sensor(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.states.async_set(
+        "sensor.grid_import",
+        "1234.5",
+        {
+            "unit_of_measurement": "kWh",
+            "state_class": "total_increasing",
+            "friendly_name": "Grid import",
+        },
+    )
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": "sensor.grid_import", "sensor": "9"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_energy_that_is_not_a_meter_cannot_go_to_a_power_sensor(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.states.async_set("sensor.stored_energy", "12", {"unit_of_measurement": "kWh"})
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": "sensor.stored_energy", "sensor": "9"}
+    )
+    assert result["errors"] == {"base": "incompatible_unit"}
+
+
+async def test_own_entity_added_after_the_form_opened_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    own = er.async_get(hass).async_get_or_create(
+        "sensor", DOMAIN, "late_power_setpoint", config_entry=entry
+    )
+    hass.states.async_set(own.entity_id, "1", {"unit_of_measurement": "kW"})
+    result = await _submit(
+        hass, result["flow_id"], {"entity_id": own.entity_id, "sensor": "9"}
+    )
+    assert result["errors"] == {"entity_id": "own_entity"}
+
+
+async def test_nothing_is_preselected_when_every_sensor_is_scheduled(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    for sensor_id in ("8", "9"):
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType({"power_sensor": sensor_id}),
+                subentry_type="schedule",
+                title=f"device {sensor_id}",
+                unique_id=sensor_id,
+            ),
+        )
+    await hass.async_block_till_done()
+    result = await _start(hass, entry)
+    assert _suggested(result, "sensor") == ""
+
+
+async def test_reconfigure_offers_the_current_entity_even_while_it_has_no_number(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    hass.states.async_set(GRID, "unavailable", {})
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    assert GRID not in _entity_selector_config(result)["exclude_entities"]

@@ -74,24 +74,21 @@ def test_parse_generic_forecast_skips_bad_items() -> None:
 def test_resample_hourly_prices_to_quarter_hours_and_means() -> None:
     t = T0
     points = [(t, t + 3600, 1.0), (t + 3600, t + 7200, 2.0)]
-    start, values = resample(points, Q) or (0.0, [])
-    assert start == t
-    assert values == [1.0] * 4 + [2.0] * 4
-    # quarter hours down to an hour: the mean per step
+    assert resample(points, Q) == [(t + i * Q, 1.0 + (i >= 4)) for i in range(8)]
+    # quarter hours up to an hour: the mean per step
     quarters = [(t + i * Q, None, float(i)) for i in range(4)]
-    start, values = resample(quarters, 3600) or (0.0, [])
-    assert (start, values) == (t, [1.5])
+    assert resample(quarters, 3600) == [(t, 1.5)]
 
 
 def test_resample_leaves_uncovered_steps_empty() -> None:
     points = [(T0, T0 + Q, 1.0), (T0 + 2 * Q, T0 + 3 * Q, 3.0)]
-    assert resample(points, Q) == (T0, [1.0, None, 3.0])
+    assert resample(points, Q) == [(T0, 1.0), (T0 + 2 * Q, 3.0)]
 
 
 def test_resample_single_point_lasts_one_step_and_empty_input_is_none() -> None:
-    assert resample([(T0, None, 4.0)], Q) == (T0, [4.0])
-    assert resample([], Q) is None
-    assert resample([(T0, T0, 4.0)], Q) is None
+    assert resample([(T0, None, 4.0)], Q) == [(T0, 4.0)]
+    assert resample([], Q) == []
+    assert resample([(T0, T0, 4.0)], Q) == []
 
 
 def test_timezone_of_forecast_times_is_respected() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 import logging
-from typing import Any, cast
+from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -20,76 +20,34 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.flexmeasures import outbox as outbox_module
 from custom_components.flexmeasures.api import (
     FlexMeasuresAuthenticationError,
-    FlexMeasuresClient,
     FlexMeasuresConnectionError,
     FlexMeasuresInvalidRequestError,
     FlexMeasuresRateLimitError,
     FlexMeasuresServerError,
-    Sensor,
 )
 from custom_components.flexmeasures.const import DOMAIN
-from custom_components.flexmeasures.forwarder import (
-    MeasurementForwarder,
-    MeasurementMapping,
-)
+from custom_components.flexmeasures.forwarder import MeasurementMapping
 
 from .common import mock_account_entry
+from .forwarder_common import (
+    ENTITY,
+    ENTRY_ID,
+    STORE_KEY,
+    T0,
+    FakeClient,
+    Q,
+    at,
+    make_entry,
+    make_sensor,
+    start_forwarder,
+)
 
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a PT15M boundary
-Q = timedelta(minutes=15)
-ENTITY = "sensor.house_power"
-ENTRY_ID = "01JFORWARDERTESTENTRY0000"
-STORE_KEY = f"{DOMAIN}.outbox.{ENTRY_ID}"
-
-
-def _sensor(sensor_id: int = 8, unit: str = "kW", resolution: timedelta = Q) -> Sensor:
-    return Sensor(
-        id=sensor_id,
-        name="power",
-        unit=unit,
-        event_resolution=resolution,
-        timezone="Europe/Amsterdam",
-        asset_id=6,
-    )
-
-
-class FakeClient:
-    """Records posts; raises the queued errors first."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.errors: list[Exception] = []
-
-    async def post_sensor_data(
-        self,
-        sensor_id: int,
-        *,
-        start: datetime,
-        duration: timedelta,
-        values: list[float | None],
-        unit: str,
-        prior: datetime | None = None,
-    ) -> str:
-        self.calls.append(
-            {
-                "sensor_id": sensor_id,
-                "start": start,
-                "duration": duration,
-                "values": list(values),
-                "unit": unit,
-                "prior": prior,
-            }
-        )
-        if self.errors:
-            raise self.errors.pop(0)
-        return "PROCESSED"
+_sensor = make_sensor
 
 
 @pytest.fixture
 def entry(hass: HomeAssistant) -> MockConfigEntry:
-    config_entry = mock_account_entry(entry_id=ENTRY_ID)
-    config_entry.add_to_hass(hass)
-    return config_entry
+    return make_entry(hass)
 
 
 @pytest.fixture
@@ -97,29 +55,8 @@ def client() -> FakeClient:
     return FakeClient()
 
 
-async def _start(
-    hass: HomeAssistant,
-    entry: MockConfigEntry,
-    client: FakeClient,
-    mappings: list[MeasurementMapping] | None = None,
-) -> MeasurementForwarder:
-    forwarder = MeasurementForwarder(
-        hass,
-        entry,
-        cast("FlexMeasuresClient", client),
-        mappings or [MeasurementMapping("sub1", ENTITY, _sensor())],
-    )
-    await forwarder.async_start()
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return forwarder
-
-
-async def _at(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
-) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass, when)
-    await hass.async_block_till_done(wait_background_tasks=True)
+_start = start_forwarder
+_at = at
 
 
 async def test_step_is_time_weighted_converted_and_sent_at_its_end(
@@ -320,29 +257,6 @@ async def test_outbox_survives_a_restart(
     await forwarder.async_stop()
 
 
-async def test_stored_outbox_of_another_sensor_is_ignored(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    entry: MockConfigEntry,
-    client: FakeClient,
-    hass_storage: dict[str, Any],
-) -> None:
-    freezer.move_to(T0)
-    hass_storage[STORE_KEY] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": STORE_KEY,
-        "data": {
-            "tracks": {
-                "sub1": {"sensor_id": 99, "outbox": [[T0.timestamp(), 1.0]]},
-            }
-        },
-    }
-    forwarder = await _start(hass, entry, client)
-    assert client.calls == []
-    await forwarder.async_stop()
-
-
 async def test_full_outbox_drops_the_oldest_and_says_so(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -352,7 +266,7 @@ async def test_full_outbox_drops_the_oldest_and_says_so(
 ) -> None:
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", {"unit_of_measurement": "kW"})
-    with patch.object(outbox_module, "MAX_OUTBOX", 2):
+    with patch.object(outbox_module, "OUTBOX_SECONDS", 900.0):  # 2 values
         forwarder = await _start(hass, entry, client)
     client.errors = [FlexMeasuresConnectionError("down")] * 3
     for index in range(1, 4):
@@ -698,7 +612,7 @@ class TestBackfillFailure:
         config_entry.add_to_hass(hass)
         client = FakeClient()
         with patch(
-            "homeassistant.components.recorder.history.state_changes_during_period",
+            "homeassistant.components.recorder.history.get_significant_states",
             side_effect=RuntimeError("database is locked"),
         ):
             forwarder = await _start(hass, config_entry, client)
@@ -715,8 +629,8 @@ class TestBackfillFailure:
         ([("1000", "W"), ("4", "kW")], 2.6),
         # 2000 W, unavailable without a unit, 2000 W: still W, and a gap
         ([("2000", "W"), ("unavailable", None), ("2000", "W")], 2.0),
-        # °C does not convert to W: what came before it is forgotten
-        ([("1000", "W"), ("20", "°C"), ("3000", "W")], 3.0),
+        # °C does not convert to kW: a gap (counted as rejected) between W values
+        ([("1000", "W"), ("20", "°C"), ("3000", "W")], 2.0),
         # °C to °F converts (affine): 20 °C for 7 min, 77 °F = 25 °C for 8 min
         ([("20", "°C"), ("77", "°F")], (20 * 7 + 25 * 8) / 15),
     ],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from homeassistant.config_entries import ConfigSubentry
@@ -32,7 +31,6 @@ from .const import (
     SERVER_MODEL,
     SUBENTRY_TYPE_SCHEDULE,
 )
-from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .devices import async_remove_config_entry_device
 from .forwarder import MeasurementForwarder
@@ -40,6 +38,7 @@ from .frontend import async_load_card, async_register_card_path, async_unload_ca
 from .issues import async_clear_server_unreachable
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
+from .planners import async_first_plans, build_planners, restore_plans, set_offline
 from .requests import ScheduleSettings
 from .services import async_setup_services
 from .store import EntryStore, entry_store
@@ -123,19 +122,11 @@ async def async_setup_entry(
         configuration_url=client.url,
     )
 
-    coordinators = {
-        subentry.subentry_id: ScheduleCoordinator(hass, entry, subentry)
-        for subentry in schedules
-    }
-    entry.runtime_data.coordinators.update(coordinators)
-    for subentry_id, coordinator in coordinators.items():
-        coordinator.restore(store.plan(subentry_id))
+    build_planners(hass, entry)
+    restore_plans(entry, store)
     if state.online:
         async_clear_server_unreachable(hass, entry.entry_id)
-        # async_refresh, not async_config_entry_first_refresh: an infeasible
-        # schedule or a state of charge that is not there yet must not hold up
-        # the account (nor the measurements); the entities say what is missing.
-        await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+        await async_first_plans(entry)
     else:
         _start_offline(entry, client, state)
 
@@ -170,8 +161,7 @@ def _start_offline(
         state.error,
     )
     runtime = entry.runtime_data
-    for subentry_id, coordinator in runtime.coordinators.items():
-        coordinator.set_offline(runtime.store.sensor(subentry_id))
+    set_offline(entry, runtime.store)
     runtime.connection.report(False)
 
     async def probe() -> None:

@@ -1,58 +1,121 @@
 """Rebuilding the steps missed while Home Assistant was down, from the recorder.
 
 After a restart each track starts from the end of its last queued step (at
-most BACKFILL_LIMIT back): the recorder's states since then are replayed into
+most BACKFILL_LIMIT back): the recorder's states since then (with their
+attributes, so each is converted with the unit it had then) are replayed into
 the track, so the missed steps are queued before live states follow.
+
+Nothing is invented for the time Home Assistant was not running: the gaps
+between the recorder's runs (a run closed as incorrect, after a crash or a
+power cut, ends at the last state recorded in it, not at the next start) and
+the clock jumps seen before are gaps in the replay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Final
+from typing import Final, cast
 
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.recorder import get_instance, session_scope
 
 from .const import LOGGER
 from .delivery import utc
-from .measurements import StepAccumulator, floor_step, parse_value
+from .gaps import Gap, downtimes, merge
 from .tracking import Track
 
 BACKFILL_LIMIT: Final = 7 * 86400.0
 
+# per mapping (subentry id): the start to rebuild from and the states since
 type History = dict[str, tuple[float, list[State]]]
 
 
+def _begin(track: Track, now: float) -> float | None:
+    """Where a track's rebuild starts, or None when it has nothing to rebuild."""
+    grid = track.grid
+    last_end = track.box.last_end
+    if grid is None or last_end is None or last_end > now:
+        return None
+    return max(grid.floor(last_end), grid.floor(now - BACKFILL_LIMIT))
+
+
+def _recorder_downtimes(hass: HomeAssistant) -> list[Gap]:
+    """The gaps between the recorder's runs (in the recorder's executor)."""
+    # pylint: disable=import-outside-toplevel
+    from homeassistant.components.recorder.db_schema import (  # noqa: PLC0415
+        RecorderRuns,
+        States,
+    )
+    from homeassistant.components.recorder.models import (  # noqa: PLC0415
+        process_timestamp,
+    )
+    from sqlalchemy import func  # noqa: PLC0415
+
+    runs: list[tuple[float, float | None]] = []
+    with session_scope(hass=hass, read_only=True) as session:
+        for run in session.query(RecorderRuns).order_by(RecorderRuns.start):
+            start = process_timestamp(run.start).timestamp()
+            end = None if run.end is None else process_timestamp(run.end).timestamp()
+            if run.closed_incorrect and end is not None:
+                last = (
+                    session.query(func.max(States.last_updated_ts))
+                    .filter(
+                        States.last_updated_ts >= start, States.last_updated_ts <= end
+                    )
+                    .scalar()
+                )
+                end = start if last is None else max(float(last), start)
+            runs.append((start, end))
+    return downtimes(runs)
+
+
 async def async_history(
-    hass: HomeAssistant, tracks: Sequence[Track], now: float
-) -> History:
-    """Per mapping (subentry id): the start to rebuild from and the states since."""
+    hass: HomeAssistant, tracks: Sequence[Track], now: float, known: Sequence[Gap]
+) -> tuple[History, list[Gap]]:
+    """States to rebuild each track from, and the gaps (downtime, `known` jumps)."""
     if "recorder" not in hass.config.components:
-        return {}
+        return {}, []
     # pylint: disable-next=import-outside-toplevel
     from homeassistant.components.recorder.history import (  # noqa: PLC0415
-        state_changes_during_period,
+        get_significant_states,
     )
 
-    result: History = {}
+    begins = {
+        id(track): begin
+        for track in tracks
+        if (begin := _begin(track, now)) is not None
+    }
+    if not begins:
+        return {}, []
     recorder = get_instance(hass)
+    try:
+        gaps = merge(
+            [*await recorder.async_add_executor_job(_recorder_downtimes, hass), *known]
+        )
+    except Exception:  # noqa: BLE001 - the recorder must not stop live data
+        LOGGER.warning(
+            "Could not read when Home Assistant was running; missed measurements "
+            "are not rebuilt (rather than guessed)",
+            exc_info=True,
+        )
+        return {}, []
+    result: History = {}
     for track in tracks:
-        last_end = track.box.last_end
-        if track.step <= 0 or last_end is None or last_end > now:
+        if (begin := begins.get(id(track))) is None:
             continue
-        begin = max(last_end, floor_step(now - BACKFILL_LIMIT, track.step))
         entity_id = track.box.mapping.entity_id
         try:
             states = await recorder.async_add_executor_job(
                 partial(
-                    state_changes_during_period,
+                    get_significant_states,
                     hass,
                     utc(begin - 0.001),  # a change right at `begin` too
                     utc(now),
-                    entity_id,
-                    no_attributes=True,
+                    [entity_id],
                     include_start_time_state=True,
+                    significant_changes_only=False,  # unit changes too
+                    no_attributes=False,
                 )
             )
         except Exception:  # noqa: BLE001 - the recorder must not stop live data
@@ -62,30 +125,44 @@ async def async_history(
                 exc_info=True,
             )
             continue
-        result[track.box.mapping.subentry_id] = (begin, states.get(entity_id, []))
-    return result
+        past = cast("list[State]", states.get(entity_id, []))
+        result[track.box.mapping.subentry_id] = (begin, past)
+    return result, gaps
 
 
 def replay(
     track: Track,
     begin: float,
     past: Sequence[State],
+    *,
     current: State | None,
     now: float,
+    gaps: Sequence[Gap] = (),
 ) -> None:
-    """Open the track at `begin`, replay the past states, close until `now`."""
-    acc = track.acc = StepAccumulator(track.step, begin)
-    for past_state in past:
-        ts = max(past_state.last_changed.timestamp(), begin)
-        acc.add(ts, parse_value(past_state.state), track.closed)
+    """Open the track at `begin`, replay past states and gaps, close until `now`."""
+    # (time, 0 for a state / 1 for the start of a gap, state): a state recorded
+    # as Home Assistant stopped comes before the gap that follows it
+    events: list[tuple[float, int, State | None]] = [
+        (max(state.last_updated_timestamp, begin), 0, state) for state in past
+    ]
     if current is not None:
-        acc.add(
-            max(current.last_changed_timestamp, acc.since),
-            parse_value(current.state),
-            track.closed,
-        )
-    acc.close_until(now, track.closed)
-    track.queue_closed()
+        events.append((max(current.last_updated_timestamp, begin), 0, current))
+    events.extend(
+        (max(start, begin), 1, None)
+        for start, end in gaps
+        if end > begin and start < now
+    )
+    events.sort(key=lambda event: (event[0], event[1]))
+    initial: State | None = None
+    if events and events[0][0] == begin and events[0][1] == 0:
+        initial = events.pop(0)[2]
+    track.open(begin, initial)
+    for ts, is_gap, state in events:
+        if is_gap:
+            track.gap(ts)
+        else:
+            track.follow(ts, state)
+    track.close_until(now)
     LOGGER.debug(
         "Rebuilt %s from the recorder since %s; outbox %d",
         track.box.mapping.entity_id,

@@ -12,7 +12,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -25,6 +25,7 @@ from .entity import (
     FlexMeasuresScheduleEntityDescription,
     async_add_schedule_entities,
 )
+from .measurement_entities import async_add_measurement_entities
 from .schedule import WindowKind, kind_of
 
 PARALLEL_UPDATES = 0
@@ -104,6 +105,9 @@ async def async_setup_entry(
             FlexMeasuresScheduleBinarySensor(coordinator, description)
             for description in BINARY_SENSORS
         ),
+    )
+    async_add_measurement_entities(
+        hass, entry, async_add_entities, Platform.BINARY_SENSOR
     )
 
 

@@ -36,3 +36,10 @@ SUBENTRY_TYPE_MEASUREMENT: Final = "measurement"
 CONF_ENTITY_ID: Final = "entity_id"
 CONF_SENSOR: Final = "sensor"
 CONF_FORECAST_ATTRIBUTE: Final = "forecast_attribute"
+
+# Site subentry (subentry_type "site") data keys: several schedule devices below
+# one asset, planned in one job.
+SUBENTRY_TYPE_SITE: Final = "site"
+CONF_ASSET: Final = "asset"
+CONF_DEVICES: Final = "devices"
+CONF_SITE_POWER_CAPACITY: Final = "site_power_capacity"

@@ -1,16 +1,13 @@
 """Schedule coordinator: one per schedule sub-entry.
 
 Each update reads the state of charge from Home Assistant, triggers a schedule
-at FlexMeasures starting at the current step, waits for it and keeps it. The
-request is built by `requests.py`; errors are translated by `exceptions.py`.
+at FlexMeasures starting at the current step (jobs.py builds and runs it),
+waits for it and keeps it; the consumption price is read with it (prices.py).
+What every plan coordinator shares (failures, the step timer, one job at a
+time, unloading) lives in plan_coordinator.py.
 
-Failure semantics (README "Data updates"): a failed update raises UpdateFailed
-as usual, so `last_update_success` turns False (that is the `stale` binary
-sensor) while `data` keeps the last good schedule. Entities do not use
-CoordinatorEntity's `available` (= last update succeeded); they are available
-while the kept schedule covers now (see entity.py). So the setpoint keeps
-following the last good schedule until it ends, and the coordinator still
-reports the failure in the standard way (logs once, retries, reauth).
+A device in a site (site_coordinator.py) runs no job of its own: the site's
+job plans it, and its updates and triggers go to the site.
 """
 
 from __future__ import annotations
@@ -19,66 +16,61 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final, overload, override
+from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import CoreState, HomeAssistant, callback
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from .api import FlexMeasuresClient, Schedule, Sensor
+from .api import Schedule, Sensor
 from .const import DOMAIN, LOGGER
 from .controls import Mode
 from .data import FlexMeasuresConfigEntry
 from .device_controls import DeviceControls
 from .exceptions import ErrorKind, ScheduleRequestError
-from .issues import async_clear_schedule_failed, async_raise_schedule_failed
 from .jobs import DeviceJob, JobOptions
+from .plan_coordinator import PlanCoordinator
 from .prices import PriceReader
-from .requests import (
-    ScheduleSettings,
-    SocTarget,
-)
+from .requests import ScheduleSettings, SocTarget
 from .schedule import covers, earliest, next_step_boundary, value_at
 from .soc import SocEntity
 from .store import StoredPlan
-from .timers import StepTimer
 from .units import kwh_quantity
+
+if TYPE_CHECKING:
+    from .site_coordinator import SiteCoordinator
 
 # Seconds until the next try when the state of charge entity has no value (a
 # fallback: the coordinator also refreshes as soon as the entity has one).
 SOC_RETRY_AFTER: Final = 60.0
 
 
-class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
+class ScheduleCoordinator(PlanCoordinator[Schedule]):
     """Keeps one schedule sub-entry's schedule fresh.
 
     `data` is the last good schedule (values in kW, consumption positive), or
     None before the first one.
     """
 
-    config_entry: FlexMeasuresConfigEntry
-
     def __init__(
         self,
         hass: HomeAssistant,
         config_entry: FlexMeasuresConfigEntry,
         subentry: ConfigSubentry,
+        site: SiteCoordinator | None = None,
     ) -> None:
         """Parse the sub-entry; nothing is sent yet."""
-        self.subentry = subentry
         self.settings = ScheduleSettings.from_data(subentry.data)
+        # a device in a site is planned by the site's job: it does not poll
+        self.site = site
         super().__init__(
             hass,
-            LOGGER,
-            config_entry=config_entry,
+            config_entry,
+            subentry,
             name=f"{DOMAIN} schedule {subentry.title}",
-            update_interval=self.settings.update_interval,
+            update_interval=None if site else self.settings.update_interval,
         )
-        self.last_success: datetime | None = None
-        self.last_error: ScheduleRequestError | None = None
-        self.last_error_message: str | None = None  # translated
-        self.last_error_time: datetime | None = None
         self.soc_targets: tuple[SocTarget, ...] = ()
         self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
         # the consumption price, read after each job (see prices.py)
@@ -86,17 +78,6 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             lambda: self.client,
             self.settings.consumption_price_sensor_id,
             subentry.title,
-        )
-        self._lock = asyncio.Lock()
-        # counts the schedules that arrived; the job tasks running now
-        self._generation = 0
-        self._data_inputs = -1  # the controls' version the data was made with
-        self._jobs: set[asyncio.Task[Schedule]] = set()
-        self._logged_reason: str | None = None
-        self._step_timer = StepTimer(
-            hass,
-            self._next_boundary,
-            self.async_update_listeners,
         )
         self.soc = SocEntity(hass, self.settings)
         self.controls = DeviceControls(
@@ -108,32 +89,17 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         )
 
     @property
-    def client(self) -> FlexMeasuresClient:
-        """The account's API client."""
-        return self.config_entry.runtime_data.client
-
-    @property
-    def subentry_id(self) -> str:
-        """The schedule sub-entry's id."""
-        return self.subentry.subentry_id
-
-    @property
     def job_id(self) -> str | None:
         """The id of the last job triggered at FlexMeasures."""
         return self.job.job_id
 
     @property
-    def stale(self) -> bool:
-        """True when the last update failed (the kept schedule may be old)."""
-        return not self.last_update_success
+    @override
+    def inputs_version(self) -> int:
+        """A new standing target outdates a schedule made before it."""
+        return self.controls.version
 
-    @property
-    def failure_reason(self) -> str | None:
-        """Why FlexMeasures could not compute the last schedule (e.g. infeasible)."""
-        if self.last_error is None or self.last_error.kind is not ErrorKind.INFEASIBLE:
-            return None
-        return self.last_error.reason
-
+    @override
     def covers_now(self) -> bool:
         """Whether the kept schedule has a step covering the current time."""
         return covers(self.data, dt_util.utcnow())
@@ -153,16 +119,11 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         self._step_timer.arm()
 
     @callback
-    def set_offline(self, sensor: Sensor | None) -> None:
-        """The server was unreachable at start: follow the kept plan, stale."""
+    def set_offline_with(self, sensor: Sensor | None) -> None:
+        """Offline at start: the power sensor as kept, the kept plan, stale."""
         if sensor is not None and sensor.id == self.settings.power_sensor_id:
             self.job.sensor = sensor
-        err = ScheduleRequestError(
-            ErrorKind.UNREACHABLE, "cannot_connect", {"url": self.client.url}
-        )
-        self._record_failure(err)
-        self.last_update_success = False
-        self.last_exception = err.update_error()
+        self.set_offline()
 
     # -- updates ----------------------------------------------------------
 
@@ -171,11 +132,16 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         """Trigger a schedule with the configured flex model, wait, return it.
 
         An update that waited while a manual trigger ran keeps that fresher
-        schedule instead of asking for another.
+        schedule instead of asking for another. In a site, the site plans.
         """
+        if self.site is not None:
+            await self.site.async_request_refresh()
+            return self.data
         generation = self._generation
         try:
-            schedule = await self._async_fetch(None, unless_newer_than=generation)
+            schedule = await self._async_run_locked(
+                self._async_job(None), unless_newer_than=generation
+            )
         except ScheduleRequestError as err:
             if self._shutdown_requested:
                 # unloaded meanwhile: nothing to report for an entry that is gone
@@ -220,8 +186,18 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
         until their time has passed (an empty sequence clears them).
         `flex_model` / `flex_context` are merged over the configured ones for
         this trigger only. Raises HomeAssistantError (ServiceValidationError
-        when FlexMeasures refused the overrides given).
+        when FlexMeasures refused the overrides given). In a site, the site's
+        job runs (`flex_context` and `duration` are the site's to set).
         """
+        if self.site is not None:
+            return await self._async_trigger_site(
+                self.site,
+                soc_at_start=soc_at_start,
+                soc_targets=soc_targets,
+                duration=duration,
+                flex_model=flex_model,
+                flex_context=flex_context,
+            )
         options = JobOptions(
             soc_at_start=soc_at_start,
             soc_targets=self.soc_targets if soc_targets is None else tuple(soc_targets),
@@ -234,127 +210,104 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             soc_at_start is not None
         )
         try:
-            schedule = await self._async_fetch(options)
+            schedule = await self._async_run_locked(self._async_job(options))
         except ScheduleRequestError as err:
-            if not self._shutdown_requested:
-                self._record_failure(err)
-                if err.kind is ErrorKind.AUTH:
-                    self.config_entry.async_start_reauth(self.hass)
-                if not (err.kind is ErrorKind.REFUSED and overrides_given):
-                    # the last update failed: `stale` says so at once
-                    self.async_set_update_error(err.update_error())
+            self._trigger_failed(err, overrides_given=overrides_given)
             raise err.action_error(overrides_given=overrides_given) from err
+        if schedule is None:  # pragma: no cover - only updates are skipped
+            raise RuntimeError("a manual trigger always runs")
         if soc_targets is not None:
             self.soc_targets = tuple(soc_targets)
         self._record_success(schedule)
         self.async_set_updated_data(schedule)
         return schedule
 
-    @overload
-    async def _async_fetch(self, options: JobOptions) -> Schedule: ...
+    async def _async_trigger_site(
+        self,
+        site: SiteCoordinator,
+        *,
+        soc_at_start: str | None,
+        soc_targets: Sequence[SocTarget] | None,
+        duration: timedelta | None,
+        flex_model: Mapping[str, Any] | None,
+        flex_context: Mapping[str, Any] | None,
+    ) -> Schedule:
+        """A trigger on a device in a site: the site's job, with this device's overrides."""
+        if flex_context is not None or duration is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="set_on_the_site",
+                translation_placeholders={
+                    "device": self.subentry.title,
+                    "site": site.subentry.title,
+                },
+            )
+        await site.async_trigger(
+            self,
+            soc_at_start=soc_at_start,
+            soc_targets=soc_targets,
+            flex_model=flex_model,
+        )
+        if soc_targets is not None:
+            self.soc_targets = tuple(soc_targets)
+        if self.data is None:  # pragma: no cover - the site pushed it
+            raise RuntimeError("the site's plan has no part for this device")
+        return self.data
 
-    @overload
-    async def _async_fetch(
-        self, options: None, *, unless_newer_than: int
-    ) -> Schedule | None: ...
+    def job_options(self, options: JobOptions | None, now: datetime) -> JobOptions:
+        """What a job of this device asks, the state of charge now included.
 
-    async def _async_fetch(
-        self, options: JobOptions | None, *, unless_newer_than: int | None = None
-    ) -> Schedule | None:
-        """Run a job (one at a time); failures are raised as ScheduleRequestError.
-
-        With `unless_newer_than`, None when a schedule arrived since that
-        generation (while this call waited for the lock). Unloading cancels
-        the job (`async_shutdown`).
+        The kept targets and the standing target go along. Raises
+        ScheduleRequestError when the state of charge cannot be read.
         """
-        async with self._lock:
-            if (
-                unless_newer_than is not None
-                and unless_newer_than != self._generation
-                and self._data_inputs == self.controls.version
-            ):
-                return None  # a job with the same inputs just finished
-            inputs = self.controls.version
-            now = dt_util.utcnow()
-            options = options or JobOptions(soc_targets=self.soc_targets)
-            options = replace(
-                options, standing_target=self.controls.standing_target(now)
-            )
-            if options.soc_at_start is None and self.settings.soc_entity:
-                options = replace(
-                    options,
-                    soc_at_start=kwh_quantity(self.soc.kwh()),
-                )
-            job = self.config_entry.async_create_background_task(
-                self.hass,
-                self._async_run_job(options, now),
-                name=f"{self.name} job",
-            )
-            self._jobs.add(job)
-            try:
-                schedule = await job
-            except asyncio.CancelledError as err:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise  # the caller itself is cancelled
-                raise ScheduleRequestError(
-                    ErrorKind.CANCELLED,
-                    "schedule_cancelled",
-                    {"device": self.subentry.title},
-                ) from err
-            finally:
-                self._jobs.discard(job)
-            self._generation += 1
-            self._data_inputs = inputs
-            return schedule
+        options = options or JobOptions(soc_targets=self.soc_targets)
+        options = replace(options, standing_target=self.controls.standing_target(now))
+        if options.soc_at_start is None and self.settings.soc_entity:
+            options = replace(options, soc_at_start=kwh_quantity(self.soc.kwh()))
+        return options
 
-    async def _async_run_job(self, options: JobOptions, now: datetime) -> Schedule:
+    async def _async_job(self, options: JobOptions | None) -> Schedule:
         """Run the job, then read the prices over its horizon (never fails it)."""
-        schedule = await self.job.async_run(options, now)
+        now = dt_util.utcnow()
+        schedule = await self.job.async_run(self.job_options(options, now), now)
         sensor = self.job.sensor
         await self.prices.async_update(
             schedule, None if sensor is None else sensor.asset_id
         )
         return schedule
 
+    # -- a device in a site -------------------------------------------------
+
+    @callback
+    def site_plan_arrived(self, schedule: Schedule) -> None:
+        """The site's job planned this device: follow its part."""
+        self._record_success(schedule)
+        self.async_set_updated_data(schedule)
+
+    @callback
+    def site_plan_failed(self, err: ScheduleRequestError) -> None:
+        """The site's job failed: the kept part stays, `stale` says so."""
+        self._record_failure(err)
+        self.async_set_update_error(err.update_error())
+
     # -- bookkeeping ------------------------------------------------------
 
-    def _record_success(self, schedule: Schedule) -> None:
-        """Remember the success; a failure's repair issue is resolved."""
-        self.last_success = dt_util.utcnow()
-        self.last_error = None
-        self.last_error_message = None
-        if self._logged_reason is not None:
-            LOGGER.info("Schedule for %s is back", self.subentry.title)
-        self._logged_reason = None
+    @override
+    def _on_success(self, data: Schedule) -> None:
+        """Keep the schedule and the power sensor for a start without the server."""
         self._untrack_soc()
-        async_clear_schedule_failed(self.hass, self.subentry_id)
         runtime = self.config_entry.runtime_data
-        runtime.store.keep_plan(self.subentry_id, schedule, self.last_success)
+        runtime.store.keep_plan(self.subentry_id, data, dt_util.utcnow())
         if self.job.sensor is not None:
             runtime.store.keep_sensor(self.subentry_id, self.job.sensor)
 
-    def _record_failure(self, err: ScheduleRequestError) -> None:
-        """Remember the failure; an infeasible schedule gets a repair issue."""
-        self.last_error = err
-        self.last_error_message = str(err.update_error())
-        self.last_error_time = dt_util.utcnow()
+    @override
+    def _on_failure(self, err: ScheduleRequestError) -> None:
+        """A state of charge without a value: refresh when it has one."""
         if err.kind is ErrorKind.SOC_UNAVAILABLE:
             self._track_soc()
         else:
             self._untrack_soc()
-        if err.kind is not ErrorKind.INFEASIBLE or err.reason is None:
-            return
-        if self._logged_reason != err.reason:
-            LOGGER.warning(
-                "FlexMeasures could not compute a schedule for %s: %s",
-                self.subentry.title,
-                err.reason,
-            )
-        self._logged_reason = err.reason
-        async_raise_schedule_failed(
-            self.hass, self.subentry_id, self.subentry.title, err.reason
-        )
 
     # -- waiting for the state of charge ----------------------------------
 
@@ -391,15 +344,26 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
 
     def setpoint(self, now: datetime) -> float | None:
         """The power setpoint now: the plan's value, unless the mode says otherwise."""
-        return self.controls.setpoint(value_at(self.data, now), self.job.charging_power)
+        return self.controls.setpoint(
+            value_at(self.data, now), self.charging_power(now)
+        )
+
+    def charging_power(self, now: datetime) -> float | None:
+        """The power charge_now uses: in a site, at most what the others leave."""
+        power = self.job.charging_power
+        if power is None or self.site is None:
+            return power
+        room = self.site.room_for(self, now)
+        return power if room is None else max(0.0, min(power, room))
 
     @property
     def follows_plan(self) -> bool:
         """Whether the setpoint follows the FlexMeasures plan (mode smart)."""
         return self.controls.values.mode is Mode.SMART
 
-    # -- step timer -------------------------------------------------------
+    # -- step timer and shutdown ---------------------------------------------
 
+    @override
     def _next_boundary(self) -> datetime | None:
         """The next step of the schedule or change of the price."""
         now = dt_util.utcnow()
@@ -407,22 +371,9 @@ class ScheduleCoordinator(DataUpdateCoordinator[Schedule | None]):
             next_step_boundary(self.data, now), self.prices.next_change(now)
         )
 
-    @callback
-    @override
-    def async_update_listeners(self) -> None:
-        """Tell entities, then wake up again at the next step boundary."""
-        super().async_update_listeners()
-        if not self._shutdown_requested:
-            self._step_timer.arm()
-
     @override
     async def async_shutdown(self) -> None:
         """Stop the timers, the state of charge tracking and any job in flight."""
         await super().async_shutdown()
-        self._step_timer.cancel()
         self.soc.shutdown()
         self.controls.shutdown()
-        for job in self._jobs:
-            job.cancel()
-        if self._jobs:
-            await asyncio.gather(*self._jobs, return_exceptions=True)

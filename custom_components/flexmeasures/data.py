@@ -14,6 +14,7 @@ from .store import EntryStore
 if TYPE_CHECKING:
     from .coordinator import ScheduleCoordinator
     from .forwarder import MeasurementForwarder
+    from .site_coordinator import SiteCoordinator
 
 type FlexMeasuresConfigEntry = ConfigEntry[FlexMeasuresData]
 
@@ -30,4 +31,6 @@ class FlexMeasuresData:
     connection: ConnectionMonitor
     # one per schedule subentry, by subentry id
     coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)
+    # one per site subentry, by subentry id
+    sites: dict[str, SiteCoordinator] = field(default_factory=dict)
     forwarder: MeasurementForwarder | None = None

@@ -1,17 +1,20 @@
 """Delivery of the outbox to FlexMeasures: batching, backoff and rejections.
 
-Consecutive steps of a mapping go up in one request. Retryable failures
-(network, 5xx, 429) keep the outbox and retry with exponential backoff;
-rejections (4xx) are counted, logged once and raise a repair issue; a refused
-login starts reauth and delivery waits for it.
+Consecutive steps of a mapping go up in one request; one request at a time
+per account, taking turns over the mappings with something to send (round
+robin), so a mapping whose posts fail never delays another. Retryable
+failures (network, 5xx, 429) keep that mapping's outbox and retry it with its
+own exponential backoff; rejections (4xx) are counted, logged once and raise
+a repair issue; a refused login starts reauth and delivery waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -30,7 +33,7 @@ from .api import (
 from .const import LOGGER
 from .issues import async_clear_measurements_rejected, async_raise_measurements_rejected
 from .measurements import Step, runs
-from .outbox import MappingOutbox, Outbox
+from .outbox import MappingOutbox, Outbox, PendingForecast
 
 MAX_BATCH: Final = 2016  # 7 days of PT5M in one request at most
 RETRY_FIRST: Final = 10.0
@@ -42,16 +45,33 @@ _PERMANENT: Final = (
     FlexMeasuresAccessDeniedError,
 )
 
-type Batch = tuple[MappingOutbox, list[Step], float, float, datetime | None]
-
 
 def utc(ts: float) -> datetime:
     """A timestamp as an aware UTC datetime."""
     return dt_util.utc_from_timestamp(ts)
 
 
+@dataclass(slots=True, eq=False)
+class Lane:
+    """One mapping's turn in delivery: its own backoff."""
+
+    box: MappingOutbox
+    backoff: float = RETRY_FIRST
+    retry_at: float | None = None  # loop time of the next try, while backing off
+    retry_delay: float | None = None
+    unreachable: bool = False  # an outage of this mapping, logged once
+
+
+class Batch(NamedTuple):
+    """One request: consecutive steps of a mapping (or of one of its forecasts)."""
+
+    lane: Lane
+    items: list[Step]
+    forecast: PendingForecast | None
+
+
 class Delivery:
-    """Sends an entry's outbox, one request at a time."""
+    """Sends an entry's outbox, one request at a time, mappings in turn."""
 
     def __init__(
         self,
@@ -59,7 +79,9 @@ class Delivery:
         entry: ConfigEntry,
         client: FlexMeasuresClient,
         outbox: Outbox,
+        *,
         spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]],
+        on_change: Callable[[MappingOutbox], None] = lambda _box: None,
     ) -> None:
         """Nothing is sent until `ready` is set and `request` is called."""
         self._hass = hass
@@ -67,27 +89,35 @@ class Delivery:
         self._client = client
         self._outbox = outbox
         self._spawn = spawn
+        self._on_change = on_change
         self._task: asyncio.Task[None] | None = None
-        self._retry_unsub: CALLBACK_TYPE | None = None
-        self.backoff = RETRY_FIRST
+        self._timer: CALLBACK_TYPE | None = None
+        self.lanes = {id(box): Lane(box) for box in outbox.boxes}
+        self._order = list(self.lanes.values())
+        self._turn = 0
         self.ready = False
         self.stopped = False
         self.auth_failed = False
-        self._unreachable = False  # logged once per outage
+
+    def lane(self, box: MappingOutbox) -> Lane:
+        """The delivery state of one mapping's outbox."""
+        return self.lanes[id(box)]
 
     @property
     def retry_in(self) -> float | None:
-        """Seconds until the next try, while waiting to retry."""
-        return self.backoff if self._retry_unsub is not None else None
+        """Seconds of the soonest retry that waits, if any."""
+        delays = [
+            lane.retry_delay for lane in self._order if lane.retry_delay is not None
+        ]
+        return min(delays) if delays else None
 
     @callback
     def request(self) -> None:
-        """Send what is waiting, unless sending, waiting to retry, or stopped."""
+        """Send what is waiting (each mapping as its backoff allows)."""
         if (
             self.stopped
             or not self.ready
             or self.auth_failed
-            or self._retry_unsub is not None
             or (self._task is not None and not self._task.done())
         ):
             return
@@ -97,26 +127,31 @@ class Delivery:
     def stop(self) -> None:
         """Send nothing more (the caller cancels the running task)."""
         self.stopped = True
-        if self._retry_unsub is not None:
-            self._retry_unsub()
-            self._retry_unsub = None
+        self._cancel_timer()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
 
     async def _async_flush(self) -> None:
-        """Send everything in the outbox, one request per run of steps."""
+        """Send everything that may go now, one request per run of steps."""
         while not self.stopped:
-            batch = self._next_batch()
+            batch = self._next_batch(self._hass.loop.time())
             if batch is None:
-                return
-            box, items, start, step, prior = batch
+                break
+            lane, items, forecast = batch
+            box = lane.box
             sensor = box.mapping.sensor
+            grid = box.grid
             try:
                 await self._client.post_sensor_data(
                     sensor.id,
-                    start=utc(start),
-                    duration=timedelta(seconds=step * len(items)),
+                    start=utc(items[0][0]) if grid is None else grid.aware(items[0][0]),
+                    duration=timedelta(seconds=box.step * len(items)),
                     values=[value for _, value in items],
                     unit=sensor.unit,
-                    prior=prior,
+                    prior=None if forecast is None else forecast.prior,
                 )
             except FlexMeasuresAuthenticationError:
                 LOGGER.warning(
@@ -127,97 +162,118 @@ class Delivery:
                 self._entry.async_start_reauth(self._hass)
                 return
             except _PERMANENT as err:
-                self._done(box, items, prior)
+                self._done(box, items, forecast)
                 self.reject(box, len(items), describe(err))
             except FlexMeasuresError as err:
-                self._retry_later(err)
-                return
+                self._retry_later(lane, err)
             else:
-                self._delivered(box, items, prior)
+                self._delivered(lane, items, forecast)
+        self._arm_timer()
 
-    def _retry_later(self, err: FlexMeasuresError) -> None:
-        """Keep the outbox; try again after the backoff (the outage logged once)."""
-        if not self._unreachable:
-            self._unreachable = True
+    def _next_batch(self, now: float) -> Batch | None:
+        """The next mapping's (in turn) first run of steps, or its forecast."""
+        count = len(self._order)
+        for offset in range(count):
+            lane = self._order[(self._turn + offset) % count]
+            if lane.retry_at is not None and lane.retry_at > now:
+                continue
+            if (batch := self._batch_of(lane)) is not None:
+                self._turn = (self._turn + offset + 1) % count
+                return batch
+        return None
+
+    @staticmethod
+    def _batch_of(lane: Lane) -> Batch | None:
+        box = lane.box
+        if box.items:
+            if box.grid is None:
+                return Batch(lane, [box.items[0]], None)
+            return Batch(lane, runs(box.items, box.grid, MAX_BATCH)[0], None)
+        if box.forecasts and box.grid is not None:
+            forecast = box.forecasts[0]
+            return Batch(lane, runs(forecast.items, box.grid, MAX_BATCH)[0], forecast)
+        return None
+
+    def _arm_timer(self) -> None:
+        """Wake up for the soonest retry of a mapping with something to send."""
+        self._cancel_timer()
+        waiting = [
+            lane.retry_at
+            for lane in self._order
+            if lane.retry_at is not None and (lane.box.items or lane.box.forecasts)
+        ]
+        if waiting and not self.stopped:
+            delay = max(min(waiting) - self._hass.loop.time(), 0.0)
+            self._timer = async_call_later(self._hass, delay, self._on_timer)
+
+    @callback
+    def _on_timer(self, _now: datetime) -> None:
+        self._timer = None
+        self.request()
+
+    def _retry_later(self, lane: Lane, err: FlexMeasuresError) -> None:
+        """Keep the outbox; try this mapping again after its backoff."""
+        mapping = lane.box.mapping
+        if not lane.unreachable:
+            lane.unreachable = True
             LOGGER.info(
-                "Cannot deliver measurements to FlexMeasures (%s); they wait in "
-                "the outbox and are retried",
+                "Cannot deliver measurements of %s to FlexMeasures sensor %s (%s); "
+                "they wait in the outbox and are retried",
+                mapping.entity_id,
+                mapping.sensor.id,
                 describe(err),
             )
         LOGGER.debug(
-            "Sending measurements failed (%s); retrying in %.0f s",
+            "Sending to sensor %s failed (%s); retrying in %.0f s",
+            mapping.sensor.id,
             describe(err),
-            self.backoff,
+            lane.backoff,
         )
-        self._retry_unsub = async_call_later(self._hass, self.backoff, self._on_retry)
-        self.backoff = min(self.backoff * 2, RETRY_MAX)
+        lane.retry_delay = lane.backoff
+        lane.retry_at = self._hass.loop.time() + lane.backoff
+        lane.backoff = min(lane.backoff * 2, RETRY_MAX)
 
     def _delivered(
-        self, box: MappingOutbox, items: list[Step], prior: datetime | None
+        self, lane: Lane, items: list[Step], forecast: PendingForecast | None
     ) -> None:
         """The server took the batch."""
-        self._done(box, items, prior)
-        self.backoff = RETRY_FIRST
-        if self._unreachable:
-            self._unreachable = False
-            LOGGER.info("Measurements are delivered to FlexMeasures again")
+        box = lane.box
+        lane.backoff = RETRY_FIRST
+        lane.retry_at = lane.retry_delay = None
+        if lane.unreachable:
+            lane.unreachable = False
+            LOGGER.info(
+                "Measurements of %s are delivered to FlexMeasures again",
+                box.mapping.entity_id,
+            )
         box.drop_warned = False
-        if prior is None and box.step > 0:
-            end = items[-1][0] + box.step
+        if forecast is None:
+            last = items[-1][0]
+            end = last if box.grid is None else box.grid.next(last)
             box.delivered_end = max(box.delivered_end or end, end)
-        if box.issue_raised:
-            box.issue_raised = False
+        if box.rejection is not None:
+            box.rejection = None
+            box.rejection_logged = False
             async_clear_measurements_rejected(self._hass, box.mapping.subentry_id)
-
-    def _next_batch(self) -> Batch | None:
-        """The first run of consecutive steps to send, or a forecast."""
-        for box in self._outbox.boxes:
-            if box.items:
-                if box.step <= 0:
-                    item = box.items[0]
-                    return box, [item], item[0], 0.0, None
-                first = runs(box.items, box.step, MAX_BATCH)[0]
-                return box, first, first[0][0], box.step, None
-        for box in self._outbox.boxes:
-            if box.forecast_pending is not None:
-                start, values = box.forecast_pending
-                items: list[Step] = [
-                    (start + index * box.step, value)
-                    for index, value in enumerate(values)
-                    if value is not None
-                ]
-                if not items:
-                    box.forecast_pending = None
-                    continue
-                first = runs(items, box.step, MAX_BATCH)[0]
-                return box, first, first[0][0], box.step, dt_util.utcnow()
-        return None
+        self._done(box, items, forecast)
 
     def _done(
-        self, box: MappingOutbox, items: list[Step], prior: datetime | None
+        self, box: MappingOutbox, items: list[Step], forecast: PendingForecast | None
     ) -> None:
-        """Take sent (or rejected) items out of the outbox or pending forecast."""
-        if prior is None:
-            sent = {id(item) for item in items}
+        """Take sent (or rejected) items out of the outbox or their forecast.
+
+        A forecast batch leaves its own forecast only: one that arrived while it
+        was being sent keeps its own times.
+        """
+        sent = {id(item) for item in items}
+        if forecast is None:
             box.items = [item for item in box.items if id(item) not in sent]
             self._outbox.save()
-            return
-        pending = box.forecast_pending
-        if pending is None:  # pragma: no cover - replaced while sending
-            return
-        start, values = pending
-        last = round((items[-1][0] - start) / box.step)
-        rest = values[last + 1 :]
-        box.forecast_pending = (
-            (start + (last + 1) * box.step, rest)
-            if any(value is not None for value in rest)
-            else None
-        )
-
-    @callback
-    def _on_retry(self, _now: datetime) -> None:
-        self._retry_unsub = None
-        self.request()
+        else:
+            forecast.items = [item for item in forecast.items if id(item) not in sent]
+            if not forecast.items and forecast in box.forecasts:
+                box.forecasts.remove(forecast)
+        self._on_change(box)
 
     def reject(self, box: MappingOutbox, count: int, reason: str) -> None:
         """Count data the server will never accept; log once; raise an issue."""
@@ -234,17 +290,25 @@ class Delivery:
             )
         else:
             LOGGER.debug("Sensor %s rejected %d value(s)", mapping.sensor.id, count)
-        box.issue_raised = True
-        async_raise_measurements_rejected(
-            self._hass,
-            mapping.subentry_id,
-            {
-                "entity_id": mapping.entity_id,
-                "sensor_id": str(mapping.sensor.id),
-                "error": reason,
-            },
-        )
+        box.rejection = reason
+        raise_rejected_issue(self._hass, box)
         self._outbox.save()
+        self._on_change(box)
+
+
+@callback
+def raise_rejected_issue(hass: HomeAssistant, box: MappingOutbox) -> None:
+    """The repair issue of a mapping whose values the server refused."""
+    mapping = box.mapping
+    async_raise_measurements_rejected(
+        hass,
+        mapping.subentry_id,
+        {
+            "entity_id": mapping.entity_id,
+            "sensor_id": str(mapping.sensor.id),
+            "error": box.rejection or "",
+        },
+    )
 
 
 def describe(err: FlexMeasuresError) -> str:

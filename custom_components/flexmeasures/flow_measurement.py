@@ -7,6 +7,8 @@ from typing import Any, Final
 
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     EntitySelector,
     EntitySelectorConfig,
@@ -25,9 +27,19 @@ from .api import (
     FlexMeasuresNotFoundError,
     Sensor,
 )
-from .const import CONF_ENTITY_ID, CONF_FORECAST_ATTRIBUTE, CONF_SENSOR, LOGGER
+from .const import (
+    CONF_ENTITY_ID,
+    CONF_FORECAST_ATTRIBUTE,
+    CONF_POWER_SENSOR,
+    CONF_SENSOR,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_TYPE_SCHEDULE,
+)
 from .flow_helpers import loaded_data, sensor_label
-from .units import unit_converter
+from .measurements import parse_value
+from .meters import ATTR_STATE_CLASS, meter_mode
+from .units import is_power_unit, unit_converter
 
 
 class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
@@ -85,6 +97,10 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         state = self.hass.states.get(user_input[CONF_ENTITY_ID])
         if state is None:
             return {CONF_ENTITY_ID: "entity_not_found"}, {}, None
+        if state.entity_id in own_entities(self.hass):
+            return {CONF_ENTITY_ID: "own_entity"}, {}, None
+        if not is_numeric(state):
+            return {CONF_ENTITY_ID: "entity_not_numeric"}, {}, None
         attribute = (user_input.get(CONF_FORECAST_ATTRIBUTE) or "").strip()
         if attribute and not isinstance(state.attributes.get(attribute), list | tuple):
             return {CONF_FORECAST_ATTRIBUTE: "forecast_attribute_not_found"}, {}, None
@@ -99,7 +115,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             LOGGER.exception("Unexpected error while reading a FlexMeasures sensor")
             return {"base": "unknown"}, {}, None
         entity_unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-        if unit_converter(entity_unit, sensor.unit) is None:
+        if not sends_to(state, sensor):
             return (
                 {"base": "incompatible_unit"},
                 {"entity_unit": str(entity_unit), "sensor_unit": sensor.unit},
@@ -154,20 +170,56 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         suggested: Mapping[str, Any] | None = user_input
         if suggested is None and reconfiguring:
             suggested = self._get_reconfigure_subentry().data
+        if suggested is None:
+            # Home Assistant's form takes the first option of a drop-down unless
+            # one is suggested: not a schedule's power sensor (that would send
+            # measurements where schedules are computed by accident).
+            suggested = {CONF_SENSOR: self._default_sensor()}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                self._schema(), suggested or {}
+                self._schema(
+                    self._get_reconfigure_subentry().data[CONF_ENTITY_ID]
+                    if reconfiguring
+                    else None
+                ),
+                suggested or {},
             ),
             errors=errors,
             description_placeholders=placeholders,
         )
 
-    def _schema(self) -> probatio.Schema:
+    def _default_sensor(self) -> str:
+        """The first sensor that no schedule of this account computes for."""
+        scheduled = {
+            str(subentry.data.get(CONF_POWER_SENSOR))
+            for subentry in self._get_entry().subentries.values()
+            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+        }
+        return next(
+            (
+                option["value"]
+                for option in self._options
+                if option["value"] not in scheduled
+            ),
+            "",
+        )
+
+    def _schema(self, current: str | None) -> probatio.Schema:
+        """The form; `current` (the entity a reconfigure starts from) stays offered."""
+        own = own_entities(self.hass)
+        not_numeric = {
+            state.entity_id
+            for state in self.hass.states.async_all(MEASUREMENT_DOMAINS)
+            if not is_numeric(state) and state.entity_id != current
+        }
+        excluded = sorted(own | not_numeric)
         return probatio.Schema(
             {
                 probatio.Required(CONF_ENTITY_ID): EntitySelector(
-                    EntitySelectorConfig(domain=MEASUREMENT_DOMAINS)
+                    EntitySelectorConfig(
+                        domain=MEASUREMENT_DOMAINS, exclude_entities=excluded
+                    )
                 ),
                 probatio.Required(CONF_SENSOR): SelectSelector(
                     SelectSelectorConfig(
@@ -180,6 +232,44 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
 
 
 MEASUREMENT_DOMAINS: Final = ["sensor", "number", "input_number"]
+
+
+def own_entities(hass: HomeAssistant) -> set[str]:
+    """The entities of this integration (a setpoint would send a schedule back)."""
+    registry = er.async_get(hass)
+    return {
+        entry.entity_id
+        for entry in registry.entities.values()
+        if entry.platform == DOMAIN
+    }
+
+
+def is_numeric(state: State) -> bool:
+    """A number, or a sensor with a unit or state class (numeric when available)."""
+    if state.domain != "sensor":
+        return True  # number and input_number hold numbers
+    attributes = state.attributes
+    return (
+        attributes.get(ATTR_UNIT_OF_MEASUREMENT) is not None
+        or attributes.get(ATTR_STATE_CLASS) is not None
+        or parse_value(state.state) is not None
+    )
+
+
+def sends_to(state: State, sensor: Sensor) -> bool:
+    """Whether the entity's values can go to the sensor.
+
+    Its unit converts to the sensor's; or it is an energy meter and the sensor
+    has a resolution and a power unit (its mean power per step is sent).
+    """
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit_converter(unit, sensor.unit) is not None:
+        return True
+    return (
+        meter_mode(state.attributes) is not None
+        and is_power_unit(sensor.unit)
+        and sensor.event_resolution.total_seconds() > 0
+    )
 
 
 def measurement_unique_id(entity_id: str, sensor_id: int) -> str:

@@ -2,7 +2,7 @@
 
 Pure functions: `parse_forecast` reads Nord Pool (`raw_today`/`raw_tomorrow`),
 ENTSO-e (`prices_today`/`prices_tomorrow`) and generic `forecast` lists;
-`resample` takes their time-weighted mean per step.
+`resample` takes their time-weighted mean per step of a sensor's grid.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import datetime
 import math
 from typing import Any, Final
 
-from .measurements import floor_step
+from .grid import Grid
+from .measurements import Step, as_grid
 
 # A forecast point: (start, end or None, value)
 type ForecastPoint = tuple[float, float | None, float]
@@ -89,17 +90,15 @@ def parse_forecast(
     return points
 
 
-def resample(
-    points: Sequence[ForecastPoint], step: float
-) -> tuple[float, list[float | None]] | None:
-    """Time-weighted mean of forecast points per step: (first start, values).
+def resample(points: Sequence[ForecastPoint], grid: Grid | float) -> list[Step]:
+    """Time-weighted mean of forecast points per step of `grid`: (start, value).
 
     A point without an end lasts until the next point starts (the last one:
-    as long as the one before it, or one step). Steps no point covers are None.
+    as long as the one before it, or one step). Steps no point covers are
+    left out.
     """
-    if not points:
-        return None
-    intervals: list[tuple[float, float, float]] = []
+    grid = as_grid(grid)
+    sums: dict[float, list[float]] = {}  # step start -> [weighted, covered]
     for index, (start, given_end, value) in enumerate(points):
         if given_end is not None:
             end = given_end
@@ -108,27 +107,14 @@ def resample(
         elif index > 0:
             end = start + (start - points[index - 1][0])
         else:
-            end = start + step
-        if end > start:
-            intervals.append((start, end, value))
-    if not intervals:
-        return None
-    first = floor_step(intervals[0][0], step)
-    last_end = max(end for _, end, _ in intervals)
-    count = math.ceil((last_end - first) / step - 1e-9)
-    weighted = [0.0] * count
-    covered = [0.0] * count
-    for start, end, value in intervals:
-        index = int((start - first) // step)
-        while index < count:
-            step_start = first + index * step
-            overlap = min(end, step_start + step) - max(start, step_start)
-            if overlap <= 0:
-                break
-            weighted[index] += value * overlap
-            covered[index] += overlap
-            index += 1
-    values: list[float | None] = [
-        w / c if c > 0 else None for w, c in zip(weighted, covered, strict=True)
-    ]
-    return first, values
+            end = grid.next(grid.floor(start)) - grid.floor(start) + start
+        step_start = grid.floor(start)
+        while step_start < end:
+            step_end = grid.next(step_start)
+            overlap = min(end, step_end) - max(start, step_start)
+            if overlap > 0:
+                entry = sums.setdefault(step_start, [0.0, 0.0])
+                entry[0] += value * overlap
+                entry[1] += overlap
+            step_start = step_end
+    return [(start, w / c) for start, (w, c) in sorted(sums.items())]

@@ -133,21 +133,22 @@ class DeviceJob:
                 sensor_id=self.settings.power_sensor_id,
                 max_wait=MAX_WAIT,
             ) from err
-        return self._in_kw(schedule)
+        return schedule_in_kw(schedule, self.title)
 
-    def _in_kw(self, schedule: Schedule) -> Schedule:
-        """The schedule in kW (FlexMeasures answers in the sensor's unit)."""
-        factor = power_factor_to_kw(schedule.unit)
-        if factor is None:
-            LOGGER.warning(
-                "Schedule for %s has unit %r, not a power unit; values are used as is",
-                self.title,
-                schedule.unit,
-            )
-            return schedule
-        values = (
-            schedule.values
-            if factor == 1.0
-            else tuple(value * factor for value in schedule.values)
+
+def schedule_in_kw(schedule: Schedule, title: str) -> Schedule:
+    """The schedule in kW (FlexMeasures answers in the sensor's unit)."""
+    factor = power_factor_to_kw(schedule.unit)
+    if factor is None:
+        LOGGER.warning(
+            "Schedule for %s has unit %r, not a power unit; values are used as is",
+            title,
+            schedule.unit,
         )
-        return replace(schedule, unit="kW", values=values)
+        return schedule
+    values = (
+        schedule.values
+        if factor == 1.0
+        else tuple(value * factor for value in schedule.values)
+    )
+    return replace(schedule, unit="kW", values=values)

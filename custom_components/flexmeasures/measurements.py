@@ -1,11 +1,11 @@
 """Pure logic of the measurement forwarder (no Home Assistant instance needed).
 
-- `StepAccumulator`: the time-weighted mean of a value per resolution step,
-  O(1) per sample.
+- `StepAccumulator`: the time-weighted mean of a value per step of a grid
+  (`grid.py`), O(1) per sample.
 - `runs`: consecutive steps, split at gaps, for one request each.
 
-Times are float seconds since the epoch (UTC); steps are aligned to the epoch,
-which puts PT5M/PT15M/PT1H steps on the usual clock boundaries.
+Times are float seconds since the epoch (UTC). Energy meters, whose change per
+step is sent instead of a mean, are in `meters.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 import math
 
-# A closed step: (start, mean value)
+from .grid import Grid, UtcGrid
+
+# A closed step: (start, value)
 type Step = tuple[float, float]
 
 
@@ -31,6 +33,11 @@ def floor_step(ts: float, step: float) -> float:
     return ts - (ts % step)
 
 
+def as_grid(grid: Grid | float) -> Grid:
+    """A grid, or the UTC grid of a step length in seconds."""
+    return UtcGrid(grid) if isinstance(grid, int | float) else grid
+
+
 class StepAccumulator:
     """Time-weighted mean per step of a piecewise-constant signal.
 
@@ -43,20 +50,20 @@ class StepAccumulator:
     __slots__ = (
         "covered",
         "end",
+        "grid",
         "since",
         "start",
-        "step",
         "value",
         "weighted",
     )
 
-    def __init__(self, step: float, now: float, value: float | None = None) -> None:
+    def __init__(
+        self, grid: Grid | float, now: float, value: float | None = None
+    ) -> None:
         """Open the step holding `now` with `value` holding from `now`."""
-        if step <= 0:
-            raise ValueError("step must be positive")
-        self.step = step
-        self.start = floor_step(now, step)
-        self.end = self.start + step
+        self.grid = as_grid(grid)
+        self.start = self.grid.floor(now)
+        self.end = self.grid.next(self.start)
         self.value = value
         self.since = now
         self.weighted = 0.0
@@ -77,7 +84,7 @@ class StepAccumulator:
 
     def close_until(self, now: float, out: list[Step]) -> None:
         """Close every step that ends at or before `now`, appending to `out`."""
-        step = self.step
+        grid = self.grid
         while self.end <= now:
             end = self.end
             value = self.value
@@ -94,24 +101,35 @@ class StepAccumulator:
             self.since = end
             if value is None:
                 # jump straight to the step holding `now`: nothing in between
-                self.start = max(end, floor_step(now, step))
+                self.start = max(end, grid.floor(now))
             else:
                 self.start = end
-            self.end = self.start + step
+            self.end = grid.next(self.start)
             self.since = max(self.since, self.start)
 
 
-def runs(steps: Sequence[Step], step: float, limit: int) -> list[list[Step]]:
-    """Split sorted steps into runs of consecutive steps (at most `limit` each)."""
+def runs(steps: Sequence[Step], grid: Grid | float, limit: int) -> list[list[Step]]:
+    """Split sorted steps into runs of consecutive steps (at most `limit` each).
+
+    FlexMeasures spreads the values of one request evenly over its duration, so
+    on a grid of local days a run only holds days of the nominal length: a
+    23- or 25-hour day (DST) goes up on its own.
+    """
+    grid = as_grid(grid)
     result: list[list[Step]] = []
     current: list[Step] = []
+    step = grid.step
     for item in steps:
+        odd = not grid.uniform and abs(grid.next(item[0]) - item[0] - step) > 1e-6
         if current and (
-            abs(item[0] - current[-1][0] - step) > 1e-6 or len(current) >= limit
+            odd or len(current) >= limit or abs(item[0] - current[-1][0] - step) > 1e-6
         ):
             result.append(current)
             current = []
         current.append(item)
+        if odd:
+            result.append(current)
+            current = []
     if current:
         result.append(current)
     return result

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from . import const
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -219,7 +219,19 @@ def device_flex_model(
     return model
 
 
-def price_flex_context(settings: ScheduleSettings) -> dict[str, Any]:
+class PriceSettings(Protocol):
+    """The price sensors a schedule or a site names (None: the asset's)."""
+
+    @property
+    def consumption_price_sensor_id(self) -> int | None:
+        """The consumption price sensor."""
+
+    @property
+    def production_price_sensor_id(self) -> int | None:
+        """The production price sensor."""
+
+
+def price_flex_context(settings: PriceSettings) -> dict[str, Any]:
     """The price sensors; none configured means what is stored on the asset."""
     context: dict[str, Any] = {}
     if (price := settings.consumption_price_sensor_id) is not None:
@@ -234,3 +246,46 @@ def asset_flex_models(
 ) -> list[dict[str, Any]]:
     """The `flex-model` list of an asset-level job: one model per power sensor."""
     return [{"sensor": sensor_id, **model} for sensor_id, model in models.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """A site sub-entry's data, parsed: devices below one asset, one job."""
+
+    asset_id: int
+    device_sensor_ids: tuple[int, ...]
+    site_power_capacity: float | None = None
+    consumption_price_sensor_id: int | None = None
+    production_price_sensor_id: int | None = None
+    duration: timedelta = timedelta(hours=const.DEFAULT_DURATION)
+    update_interval: timedelta = timedelta(minutes=const.DEFAULT_UPDATE_INTERVAL)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> SiteSettings:
+        """Parse sub-entry data (`devices`: power sensor ids as strings)."""
+        duration = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
+        interval = (
+            _optional_float(data, const.CONF_UPDATE_INTERVAL)
+            or const.DEFAULT_UPDATE_INTERVAL
+        )
+        return cls(
+            asset_id=int(data[const.CONF_ASSET]),
+            device_sensor_ids=tuple(int(d) for d in data.get(const.CONF_DEVICES, ())),
+            site_power_capacity=_optional_float(data, const.CONF_SITE_POWER_CAPACITY),
+            consumption_price_sensor_id=_optional_sensor_id(
+                data, const.CONF_CONSUMPTION_PRICE_SENSOR
+            ),
+            production_price_sensor_id=_optional_sensor_id(
+                data, const.CONF_PRODUCTION_PRICE_SENSOR
+            ),
+            duration=timedelta(hours=duration),
+            update_interval=timedelta(minutes=interval),
+        )
+
+
+def site_flex_context(settings: SiteSettings) -> dict[str, Any]:
+    """The site's prices and, when set, its power capacity (else the asset's)."""
+    context = price_flex_context(settings)
+    if settings.site_power_capacity is not None:
+        context["site-power-capacity"] = kw_quantity(settings.site_power_capacity)
+    return context

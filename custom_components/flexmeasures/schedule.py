@@ -11,7 +11,7 @@ makes every step exactly `resolution` long.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -261,3 +261,34 @@ def earliest(*times: datetime | None) -> datetime | None:
     """The earliest of the times given (None ones left out), or None."""
     present = [when for when in times if when is not None]
     return min(present) if present else None
+
+
+def sum_schedules(parts: Sequence[Schedule], *, job_id: str) -> Schedule | None:
+    """The schedules of a site's devices added up, step by step (kW).
+
+    On the grid of the finest resolution, from the earliest start to the latest
+    end; a device whose schedule does not cover a step adds nothing to it.
+    None without any part.
+    """
+    if not parts:
+        return None
+    resolution = min(part.resolution for part in parts)
+    if resolution <= timedelta(0):
+        return None
+    start = min(schedule_start(part) for part in parts)
+    end = max(schedule_end(part) for part in parts)
+    count = -(-(end - start) // resolution)
+    values = tuple(
+        sum(value_at(part, start + resolution * index) or 0.0 for part in parts) + 0.0
+        for index in range(count)
+    )
+    info = parts[0].scheduler_info
+    return Schedule(
+        sensor_id=0,
+        job_id=job_id,
+        start=start,
+        resolution=resolution,
+        unit="kW",
+        values=values,
+        scheduler_info=dict(info),
+    )

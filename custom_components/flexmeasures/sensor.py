@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfPower
+from homeassistant.const import EntityCategory, Platform, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -25,6 +25,7 @@ from .entity import (
     FlexMeasuresScheduleEntityDescription,
     async_add_schedule_entities,
 )
+from .measurement_entities import async_add_measurement_entities
 from .prices import other_costs, planned_cost
 from .schedule import next_change, schedule_attribute
 
@@ -148,6 +149,7 @@ async def async_setup_entry(
             for description in SENSORS
         ),
     )
+    async_add_measurement_entities(hass, entry, async_add_entities, Platform.SENSOR)
 
 
 class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):

@@ -1,27 +1,44 @@
 """Following one mapped entity's states into closed steps (and forecasts).
 
-A `Track` keeps the open step of one mapping (the time-weighted mean of
-`measurements.StepAccumulator`), the entity's unit, and the last forecast
-seen. Closed steps are converted to the FlexMeasures sensor's unit and put
-into the mapping's outbox; values that cannot be converted are rejected.
+A `Track` keeps the open step of one mapping on its sensor's grid, the
+entity's unit, and the last forecast seen. Each state is converted when it
+comes, with the unit it has then:
+- a power (or any other) entity: to the sensor's unit, then the time-weighted
+  mean per step (`measurements.StepAccumulator`);
+- an energy meter (`meters.meter_mode`): to kWh, then its change per step
+  (`meters.MeterAccumulator`), sent as energy per step or, to a power sensor,
+  as mean power over the step.
+A value in a unit that does not convert is a gap, and the steps it was held
+in are counted as rejected. Closed steps go to the mapping's outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import State
 
 from .forecasts import forecast_attributes, parse_forecast, resample
-from .measurements import Step, StepAccumulator
-from .outbox import MappingOutbox
-from .units import unit_converter
+from .grid import Grid, step_count
+from .measurements import Step, StepAccumulator, parse_value
+from .meters import (
+    ATTR_LAST_RESET,
+    ATTR_STATE_CLASS,
+    MeterAccumulator,
+    MeterMode,
+    meter_mode,
+)
+from .outbox import MappingOutbox, PendingForecast
+from .units import Converter, energy_factor_to_kwh, per_step_converter, unit_converter
 
 # (outbox, number of values, reason): values that will never be accepted.
 type Reject = Callable[[MappingOutbox, int, str], None]
+
+_UNSET: Final = object()
+KWH: Final = UnitOfEnergy.KILO_WATT_HOUR
 
 
 @dataclass(slots=True, eq=False)
@@ -30,10 +47,18 @@ class Track:
 
     box: MappingOutbox
     reject: Reject
-    acc: StepAccumulator | None = None
-    unit: str | None = None
+    acc: StepAccumulator | MeterAccumulator | None = None
+    mode: MeterMode | None = None  # a meter, or None: time-weighted means
+    unit: Any = _UNSET  # the entity's unit (of its last valid state)
+    state_class: Any = _UNSET
+    convert: Converter | None = None  # entity unit -> sensor unit (or kWh)
+    last_reset: Any = None
+    new_cycle: bool = False
+    bad_since: float | None = None  # holding a value in a unit that won't convert
+    bad_unit: str | None = None
+    bad_counted: float | None = None  # start of the last step counted rejected
     forecast_raw: Any = None
-    forecast_sent: tuple[float, list[float | None]] | None = None
+    forecast_sent: list[Step] | None = None
     closed: list[Step] = field(default_factory=list)
 
     @property
@@ -41,54 +66,131 @@ class Track:
         """The sensor's resolution in seconds (0: instantaneous)."""
         return self.box.step
 
-    def follow(self, ts: float, value: float | None, state: State | None) -> bool:
+    @property
+    def grid(self) -> Grid | None:
+        """The sensor's step grid (None: instantaneous)."""
+        return self.box.grid
+
+    # ------------------------------------------------------------ states
+
+    def open(self, now: float, state: State | None) -> None:
+        """Start following at `now`, with `state` holding from then."""
+        value = self._sample(now, state)
+        if self.grid is not None:
+            self.acc = self._new_acc(self.grid, now, value)
+
+    def _new_acc(
+        self, grid: Grid, now: float, value: float | None
+    ) -> StepAccumulator | MeterAccumulator:
+        self.box.per_step = self.mode is not None
+        if self.mode is None:
+            return StepAccumulator(grid, now, value)
+        return MeterAccumulator(
+            grid, now, value, increasing=self.mode is MeterMode.TOTAL_INCREASING
+        )
+
+    def follow(self, ts: float, state: State | None) -> bool:
         """The entity changed at `ts`; True when something was queued."""
-        queued = False
-        # a gap (unavailable, unknown) often has no unit: keep the last one
-        if state is not None and value is not None:
-            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
-            if unit != self.unit:
-                if self.acc is not None:
-                    queued = self._change_unit(self.acc, unit, ts)
-                self.unit = unit
-        if self.acc is not None:
-            self.acc.add(ts, value, self.closed)
-            # steps close here only when a boundary timer was late
-            return self.queue_closed() or queued
-        if value is not None:
-            self.queue([(ts, value)])
-            return True
-        return queued
+        value = self._sample(ts, state)
+        acc = self.acc
+        if acc is None:  # instantaneous: every valid sample
+            if value is not None:
+                self.queue([(ts, value)])
+                return True
+            return False
+        if isinstance(acc, MeterAccumulator):
+            acc.add(ts, value, self.closed, self.new_cycle)
+        else:
+            acc.add(ts, value, self.closed)
+        return self.queue_closed()
+
+    def gap(self, start: float) -> bool:
+        """Nothing is known from `start` on (until the next state)."""
+        if self.acc is None:
+            return False
+        self._end_bad(start)
+        self.acc.add(start, None, self.closed)
+        return self.queue_closed()
+
+    def _sample(self, ts: float, state: State | None) -> float | None:
+        """A state's value, converted; None for a gap (or a unit that won't do)."""
+        value = None if state is None else parse_value(state.state)
+        if value is None or state is None:
+            # a gap (unavailable, unknown) often has no unit: keep the last one
+            if self.bad_since is not None:
+                self._end_bad(ts)
+            return None
+        attributes = state.attributes
+        unit = attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        state_class = attributes.get(ATTR_STATE_CLASS)
+        if unit != self.unit or state_class != self.state_class:
+            self._set_unit(ts, unit, attributes)
+        convert = self.convert
+        if convert is None:
+            if self.bad_since is None:
+                self.bad_since = ts
+                self.bad_unit = unit
+            return None
+        if self.bad_since is not None:
+            self._end_bad(ts)
+        if self.mode is MeterMode.TOTAL:
+            last_reset = attributes.get(ATTR_LAST_RESET)
+            self.new_cycle = last_reset is not None and last_reset != self.last_reset
+            self.last_reset = last_reset
+        return convert(value)
+
+    def _set_unit(self, ts: float, unit: str | None, attributes: Any) -> None:
+        """The entity's unit is `unit` from `ts` on: how to convert, meter or not."""
+        self.unit = unit
+        self.state_class = attributes.get(ATTR_STATE_CLASS)
+        mode = meter_mode(attributes) if self.grid is not None else None
+        if mode is not self.mode:
+            if self.acc is not None:  # a switch of kind: queue, then a fresh step
+                self.acc.close_until(ts, self.closed)
+                self.queue_closed()
+            self.mode = mode
+            self.new_cycle = False
+            self.last_reset = attributes.get(ATTR_LAST_RESET)
+            if self.acc is not None:
+                self.acc = self._new_acc(self.acc.grid, ts, None)
+        if mode is None:
+            self.convert = unit_converter(unit, self.box.mapping.sensor.unit)
+        else:
+            factor = energy_factor_to_kwh(unit)
+            self.convert = None if factor is None else (lambda value: value * factor)
 
     def close_until(self, now: float) -> bool:
         """Close the steps that ended by `now`; True when something was queued."""
+        if self.bad_since is not None:
+            self._end_bad(now)
+            self.bad_since = now
         if self.acc is None or self.acc.end > now:
             return False
         self.acc.close_until(now, self.closed)
         return self.queue_closed()
 
-    def _change_unit(self, acc: StepAccumulator, unit: str | None, ts: float) -> bool:
-        """The entity's unit changed at `ts`: keep the open step in one unit.
+    def _end_bad(self, until: float) -> None:
+        """Count the steps a value in a unit that won't convert was held in."""
+        since = self.bad_since
+        self.bad_since = None
+        if since is None or until <= since:
+            return
+        reason = (
+            f"unit {self.bad_unit} cannot be converted to "
+            f"{self.box.mapping.sensor.unit}"
+        )
+        grid = self.grid
+        if grid is None:
+            self.reject(self.box, 1, reason)
+            return
+        first = grid.floor(since)
+        if self.bad_counted is not None and first <= self.bad_counted:
+            first = grid.next(self.bad_counted)
+        if (count := step_count(grid, first, until)) > 0:
+            self.bad_counted = grid.floor(until - 1e-6)
+            self.reject(self.box, count, reason)
 
-        Steps that ended before `ts` are queued in the old unit (True when
-        any were); the open step's sums are converted to the new unit (all
-        converters are affine), or forgotten when the units do not convert.
-        """
-        queued = False
-        if ts >= acc.end:
-            acc.close_until(ts, self.closed)
-            queued = self.queue_closed()
-        convert = unit_converter(self.unit, unit)
-        if convert is None:
-            acc.weighted = acc.covered = 0.0
-            acc.value = None
-            return queued
-        offset = convert(0.0)
-        scale = convert(1.0) - offset
-        acc.weighted = scale * acc.weighted + offset * acc.covered
-        if acc.value is not None:
-            acc.value = convert(acc.value)
-        return queued
+    # ------------------------------------------------------------ queueing
 
     def queue_closed(self) -> bool:
         """Queue the steps that closing put in `closed`; False when there were none.
@@ -103,23 +205,33 @@ class Track:
         return True
 
     def queue(self, steps: Sequence[Step]) -> None:
-        """Convert closed steps to the sensor's unit and put them in the outbox."""
+        """Put closed steps (in the sensor's unit; a meter's in kWh) in the outbox."""
         box = self.box
-        sensor = box.mapping.sensor
-        if box.step > 0:
-            box.last_end = steps[-1][0] + box.step
-        convert = unit_converter(self.unit, sensor.unit)
-        if convert is None:
-            self.reject(
-                box,
-                len(steps),
-                f"unit {self.unit} cannot be converted to {sensor.unit}",
-            )
+        grid = self.grid
+        if grid is not None:
+            box.last_end = grid.next(steps[-1][0])
+        if self.mode is None or grid is None:
+            box.add(steps)
             return
-        box.add([(start, convert(value)) for start, value in steps])
+        unit = box.mapping.sensor.unit
+        converted: list[Step] = []
+        for start, energy in steps:
+            convert = per_step_converter(KWH, unit, grid.next(start) - start)
+            if convert is None:
+                self.reject(
+                    box, len(steps), f"a meter's energy cannot be sent in {unit}"
+                )
+                return
+            converted.append((start, convert(energy)))
+        box.add(converted)
+
+    # ------------------------------------------------------------ forecasts
 
     def check_forecast(self, state: State) -> bool:
-        """Queue the forecast in the state's attributes if new; True when queued."""
+        """Queue the forecast in the state's attributes if new; True when queued.
+
+        Its `prior` is when the state was last updated: when it became known.
+        """
         attribute = self.box.mapping.forecast_attribute
         if attribute is None:
             return False
@@ -129,24 +241,23 @@ class Track:
         if raw == self.forecast_raw:
             return False
         self.forecast_raw = raw
-        if self.step <= 0:
+        if self.grid is None:
             return False
-        resampled = resample(parse_forecast(state.attributes, attribute), self.step)
-        if resampled is None or resampled == self.forecast_sent:
+        resampled = resample(parse_forecast(state.attributes, attribute), self.grid)
+        if not resampled or resampled == self.forecast_sent:
             return False
         convert = unit_converter(
             state.attributes.get(ATTR_UNIT_OF_MEASUREMENT),
             self.box.mapping.sensor.unit,
         )
         if convert is None:
-            self.reject(
-                self.box, len(resampled[1]), "forecast unit cannot be converted"
-            )
+            self.reject(self.box, len(resampled), "forecast unit cannot be converted")
             return False
-        start, values = resampled
         self.forecast_sent = resampled
-        self.box.forecast_pending = (
-            start,
-            [None if value is None else convert(value) for value in values],
+        self.box.add_forecast(
+            PendingForecast(
+                [(start, convert(value)) for start, value in resampled],
+                state.last_updated,
+            )
         )
         return True

@@ -120,6 +120,32 @@ def unit_converter(from_unit: str | None, to_unit: str | None) -> Converter | No
     return lambda value: value * ratio
 
 
+def per_step_converter(
+    from_unit: str | None, to_unit: str | None, seconds: float
+) -> Converter | None:
+    """Amounts per step of `seconds` in `from_unit` as values in `to_unit`.
+
+    What `unit_converter` converts, plus energy per step <-> mean power over
+    the step (1.4 kWh in 15 minutes is 5.6 kW), for energy meters.
+    """
+    if (direct := unit_converter(from_unit, to_unit)) is not None:
+        return direct
+    hours = seconds / 3600
+    if hours <= 0:
+        return None
+    kwh = energy_factor_to_kwh(from_unit)
+    kw = power_factor_to_kw(to_unit)
+    if kwh is not None and kw is not None:  # energy per step -> mean power
+        factor = kwh / hours / kw
+        return lambda value: value * factor
+    kw = power_factor_to_kw(from_unit)
+    kwh = energy_factor_to_kwh(to_unit)
+    if kw is not None and kwh is not None:  # mean power -> energy per step
+        factor = kw * hours / kwh
+        return lambda value: value * factor
+    return None
+
+
 def _identity(value: float) -> float:
     return value
 

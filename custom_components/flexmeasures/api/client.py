@@ -478,14 +478,40 @@ class FlexMeasuresClient:
         _, body = await self._request(
             "POST", path, json_body=payload, accept=frozenset({200, 202})
         )
-        job = (
-            body.get("schedule") or body.get("job")
-            if isinstance(body, Mapping)
-            else None
+        return _job_id(body)
+
+    async def trigger_asset_schedule(
+        self,
+        asset_id: int,
+        *,
+        start: datetime,
+        duration: timedelta,
+        flex_models: Sequence[Mapping[str, Any]],
+        flex_context: Mapping[str, Any] | None = None,
+        force_new_job: bool = False,
+    ) -> str:
+        """Schedule several devices below an asset in one job; return its uuid.
+
+        `POST /assets/<asset_id>/schedules/trigger` with `flex-model` as the
+        list (each item names its power `sensor`). Each device's schedule is
+        then read with `get_schedule` for its sensor and this job.
+        """
+        payload: dict[str, Any] = {
+            "start": format_datetime(start),
+            "duration": format_duration(duration),
+            "flex-model": [dict(model) for model in flex_models],
+        }
+        if flex_context is not None:
+            payload["flex-context"] = dict(flex_context)
+        if force_new_job:
+            payload["force-new-job-creation"] = True
+        _, body = await self._request(
+            "POST",
+            f"{API_PREFIX}/assets/{asset_id}/schedules/trigger",
+            json_body=payload,
+            accept=frozenset({200, 202}),
         )
-        if not isinstance(job, str) or not job:
-            raise FlexMeasuresUnexpectedResponseError("No job id in the answer")
-        return job
+        return _job_id(body)
 
     async def get_schedule(
         self,
@@ -587,3 +613,11 @@ class FlexMeasuresClient:
             else:
                 raise
         return parse(lambda data: job_status_from_api(data, job_id=job_id), body)
+
+
+def _job_id(body: Any) -> str:
+    """The job uuid of a trigger's answer."""
+    job = body.get("schedule") or body.get("job") if isinstance(body, Mapping) else None
+    if not isinstance(job, str) or not job:
+        raise FlexMeasuresUnexpectedResponseError("No job id in the answer")
+    return job

@@ -1,0 +1,205 @@
+"""The device of a measurement and its diagnostic entities (is data delivered).
+
+Each forwarded measurement subentry gets a device (named after the mapping,
+via the account's device) with
+- sensor `last_delivered`: the end of the last step the server accepted;
+- sensor `pending`: values waiting in the outbox;
+- binary sensor `rejected` (problem): the server refused values for good,
+  until it accepts the mapping's values again.
+They are pushed by the forwarder when the mapping's state changes (no
+polling). `sensor.py` and `binary_sensor.py` add them with
+`async_add_measurement_entities`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EntityCategory, Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, MANUFACTURER
+from .data import FlexMeasuresConfigEntry
+from .forwarder import MeasurementForwarder, MeasurementStatus
+
+MEASUREMENT_MODEL: Final = "Measurement"
+_NO_STATUS: Final = MeasurementStatus(None, 0, None, 0, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementSensorEntityDescription(SensorEntityDescription):
+    """Describes a measurement device sensor."""
+
+    value_fn: Callable[[MeasurementStatus], datetime | int | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a measurement device binary sensor."""
+
+    is_on_fn: Callable[[MeasurementStatus], bool]
+    attributes_fn: Callable[[MeasurementStatus], Mapping[str, Any]]
+
+
+SENSORS: Final[tuple[MeasurementSensorEntityDescription, ...]] = (
+    MeasurementSensorEntityDescription(
+        key="last_delivered",
+        translation_key="last_delivered",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda status: status.last_delivered,
+    ),
+    MeasurementSensorEntityDescription(
+        key="pending",
+        translation_key="pending",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda status: status.pending,
+    ),
+)
+
+BINARY_SENSORS: Final[tuple[MeasurementBinarySensorEntityDescription, ...]] = (
+    MeasurementBinarySensorEntityDescription(
+        key="rejected",
+        translation_key="rejected",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        is_on_fn=lambda status: status.rejection is not None,
+        attributes_fn=lambda status: {
+            "reason": status.rejection,
+            "rejected_values": status.rejected,
+            "dropped_values": status.dropped,
+        },
+    ),
+)
+
+
+@callback
+def async_add_measurement_entities(
+    hass: HomeAssistant,
+    entry: FlexMeasuresConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    platform: Platform,
+) -> None:
+    """Add a platform's entities of each forwarded measurement, to its subentry."""
+    forwarder = entry.runtime_data.forwarder
+    if forwarder is None:
+        return
+    for subentry_id in forwarder.subentry_ids:
+        device_info = _device_info(hass, entry, entry.subentries[subentry_id])
+        entities: list[Entity]
+        if platform is Platform.SENSOR:
+            entities = [
+                MeasurementSensor(forwarder, subentry_id, device_info, description)
+                for description in SENSORS
+            ]
+        else:
+            entities = [
+                MeasurementBinarySensor(
+                    forwarder, subentry_id, device_info, description
+                )
+                for description in BINARY_SENSORS
+            ]
+        async_add_entities(entities, config_subentry_id=subentry_id)
+
+
+def _device_info(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry, subentry: ConfigSubentry
+) -> DeviceInfo:
+    device_info = DeviceInfo(
+        identifiers={(DOMAIN, subentry.subentry_id)},
+        name=subentry.title,
+        manufacturer=MANUFACTURER,
+        model=MEASUREMENT_MODEL,
+        entry_type=DeviceEntryType.SERVICE,
+    )
+    # The server account device is registered by async_setup_entry.
+    account = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    if account is not None:
+        device_info["via_device_id"] = account.id
+    return device_info
+
+
+class MeasurementEntity(Entity):
+    """An entity of a measurement device, pushed by the forwarder."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self,
+        forwarder: MeasurementForwarder,
+        subentry_id: str,
+        device_info: DeviceInfo,
+        description: EntityDescription,
+    ) -> None:
+        """Link the entity to its subentry's device."""
+        self.entity_description = description
+        self._forwarder = forwarder
+        self._subentry_id = subentry_id
+        self._attr_unique_id = f"{subentry_id}_{description.key}"
+        self._attr_device_info = device_info
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the forwarder's state of this mapping."""
+        self.async_on_remove(
+            self._forwarder.async_add_listener(
+                self._subentry_id, self.async_write_ha_state
+            )
+        )
+
+    def _status(self) -> MeasurementStatus:
+        # entities exist for the forwarded mappings only
+        return self._forwarder.status(self._subentry_id) or _NO_STATUS
+
+
+class MeasurementSensor(MeasurementEntity, SensorEntity):
+    """A sensor of a measurement device."""
+
+    entity_description: MeasurementSensorEntityDescription
+
+    @property
+    @override
+    def native_value(self) -> datetime | int | None:
+        """The value now."""
+        return self.entity_description.value_fn(self._status())
+
+
+class MeasurementBinarySensor(MeasurementEntity, BinarySensorEntity):
+    """A binary sensor of a measurement device."""
+
+    entity_description: MeasurementBinarySensorEntityDescription
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """On or off now."""
+        return self.entity_description.is_on_fn(self._status())
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        """Why, and how many values were refused or dropped."""
+        return self.entity_description.attributes_fn(self._status())

@@ -1,0 +1,212 @@
+"""Site coordinator: one job for the devices of a site sub-entry.
+
+A site is an asset (a home with one grid connection) and some of the account's
+schedule devices below it. Each update runs one FlexMeasures job for all of
+them (site_job.py) with the site's prices, horizon and power capacity, and
+hands each device its own part: the devices' entities follow their parts as
+they follow their own schedules. The devices run no jobs of their own; their
+Reschedule button and `trigger_schedule` run the site's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .api import Schedule
+from .const import DOMAIN
+from .coordinator import ScheduleCoordinator
+from .data import FlexMeasuresConfigEntry
+from .exceptions import ScheduleRequestError
+from .jobs import JobOptions
+from .plan_coordinator import PlanCoordinator
+from .prices import PriceReader
+from .requests import SiteSettings, SocTarget
+from .schedule import covers, earliest, next_step_boundary, value_at
+from .site_job import MemberRequest, SiteJob, SitePlan
+from .store import StoredPlan
+
+
+class SiteCoordinator(PlanCoordinator[SitePlan]):
+    """Keeps one site's plan: each device's part and their sum."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        config_entry: FlexMeasuresConfigEntry,
+        subentry: ConfigSubentry,
+    ) -> None:
+        """Parse the sub-entry; the members join when they are made."""
+        self.settings = SiteSettings.from_data(subentry.data)
+        super().__init__(
+            hass,
+            config_entry,
+            subentry,
+            name=f"{DOMAIN} site {subentry.title}",
+            update_interval=self.settings.update_interval,
+        )
+        self.members: list[ScheduleCoordinator] = []
+        self.job = SiteJob(lambda: self.client, self.settings, subentry.title)
+        # the site's consumption price, which its devices show too
+        self.prices = PriceReader(
+            lambda: self.client,
+            self.settings.consumption_price_sensor_id,
+            subentry.title,
+        )
+        self.kept_total: StoredPlan | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        """The id of the last job triggered at FlexMeasures."""
+        return self.job.job_id
+
+    @property
+    @override
+    def inputs_version(self) -> int:
+        """A device's new standing target outdates the site's plan."""
+        return sum(member.controls.version for member in self.members)
+
+    @override
+    def covers_now(self) -> bool:
+        """Whether the kept plan covers the current time."""
+        return covers(self.total, dt_util.utcnow())
+
+    @property
+    def total(self) -> Schedule | None:
+        """The devices' plans added up (kW), from the last plan or as kept."""
+        if self.data is not None:
+            return self.data.total
+        return None if self.kept_total is None else self.kept_total.schedule
+
+    @callback
+    def join(self, member: ScheduleCoordinator) -> None:
+        """A schedule device of this site; it follows the site's prices."""
+        self.members.append(member)
+        member.prices = self.prices
+
+    @callback
+    def restore(self, plan: StoredPlan | None) -> None:
+        """Start from the kept sum of the devices' plans, if it still runs."""
+        if plan is None or plan.schedule.end <= dt_util.utcnow():
+            return
+        self.kept_total = plan
+        self.last_success = plan.arrived
+        self._step_timer.arm()
+
+    def room_for(self, member: ScheduleCoordinator, now: datetime) -> float | None:
+        """The site's power capacity minus the other devices' setpoints (kW)."""
+        capacity = self.settings.site_power_capacity
+        if capacity is None:
+            return None
+        others = sum(
+            value_at(other.data, now) or 0.0
+            for other in self.members
+            if other is not member
+        )
+        return capacity - others
+
+    # -- updates ------------------------------------------------------------
+
+    @override
+    async def _async_update_data(self) -> SitePlan | None:
+        """One job for all devices; each device gets its part."""
+        generation = self._generation
+        try:
+            plan = await self._async_run_locked(
+                self._async_job({}, force_new_job=False),
+                unless_newer_than=generation,
+            )
+        except ScheduleRequestError as err:
+            if self._shutdown_requested:
+                raise asyncio.CancelledError from err
+            self._record_failure(err)
+            raise err.update_error() from err
+        if plan is None:
+            return self.data
+        self._record_success(plan)
+        return plan
+
+    async def async_trigger(
+        self,
+        member: ScheduleCoordinator | None = None,
+        *,
+        soc_at_start: str | None = None,
+        soc_targets: Sequence[SocTarget] | None = None,
+        flex_model: Mapping[str, Any] | None = None,
+    ) -> SitePlan:
+        """Run the site's job now (its Reschedule button, or a device's trigger).
+
+        `member`'s overrides (state of charge at start, targets, flex-model)
+        go into that device's flex-model. Raises HomeAssistantError.
+        """
+        overrides: dict[int, JobOptions] = {}
+        if member is not None:
+            overrides[member.settings.power_sensor_id] = JobOptions(
+                soc_at_start=soc_at_start,
+                soc_targets=member.soc_targets
+                if soc_targets is None
+                else tuple(soc_targets),
+                flex_model=flex_model,
+            )
+        overrides_given = bool(flex_model or soc_targets) or soc_at_start is not None
+        try:
+            plan = await self._async_run_locked(
+                self._async_job(overrides, force_new_job=True)
+            )
+        except ScheduleRequestError as err:
+            self._trigger_failed(err, overrides_given=overrides_given)
+            raise err.action_error(overrides_given=overrides_given) from err
+        if plan is None:  # pragma: no cover - only updates are skipped
+            raise RuntimeError("a manual trigger always runs")
+        self._record_success(plan)
+        self.async_set_updated_data(plan)
+        return plan
+
+    async def _async_job(
+        self, overrides: Mapping[int, JobOptions], *, force_new_job: bool
+    ) -> SitePlan:
+        """Each device's flex-model (its state of charge now), one job, the prices."""
+        now = dt_util.utcnow()
+        requests = [
+            MemberRequest(
+                member.job,
+                member.job_options(overrides.get(member.settings.power_sensor_id), now),
+            )
+            for member in self.members
+        ]
+        plan = await self.job.async_run(requests, now, force_new_job=force_new_job)
+        await self.prices.async_update(plan.total, self.settings.asset_id)
+        return plan
+
+    # -- bookkeeping --------------------------------------------------------
+
+    @override
+    def _on_success(self, data: SitePlan) -> None:
+        """Hand each device its part; keep the sum for a start without the server."""
+        self.kept_total = None
+        self.config_entry.runtime_data.store.keep_plan(
+            self.subentry_id, data.total, dt_util.utcnow()
+        )
+        for member in self.members:
+            if (part := data.parts.get(member.settings.power_sensor_id)) is not None:
+                member.site_plan_arrived(part)
+
+    @override
+    def _on_failure(self, err: ScheduleRequestError) -> None:
+        """The devices keep their parts; their `stale` turns on too."""
+        for member in self.members:
+            member.site_plan_failed(err)
+
+    @override
+    def _next_boundary(self) -> datetime | None:
+        """The next step of the sum, or change of the price."""
+        now = dt_util.utcnow()
+        return earliest(
+            next_step_boundary(self.total, now), self.prices.next_change(now)
+        )

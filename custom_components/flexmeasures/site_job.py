@@ -1,0 +1,135 @@
+"""Running one FlexMeasures job for a site: several devices behind one connection.
+
+One trigger on the site's asset with a flex-model per device and the site's
+flex-context (its prices and power capacity), then each device's part read
+with the same job id. Every failure is a ScheduleRequestError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
+from .const import LOGGER
+from .controls import horizon_for
+from .exceptions import schedule_error
+from .jobs import MAX_WAIT, DeviceJob, JobOptions, schedule_in_kw
+from .requests import (
+    SiteSettings,
+    asset_flex_models,
+    device_flex_model,
+    site_flex_context,
+)
+from .schedule import align_down, sum_schedules
+
+
+@dataclass(frozen=True, slots=True)
+class SitePlan:
+    """A site job's answer: each device's part (kW) and the sum."""
+
+    job_id: str
+    parts: dict[int, Schedule]  # by power sensor id
+    total: Schedule
+    scheduler_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRequest:
+    """One device of the site and what its flex-model asks for this job."""
+
+    job: DeviceJob
+    options: JobOptions
+
+
+class SiteJob:
+    """Schedules a site's devices together at FlexMeasures."""
+
+    def __init__(
+        self,
+        client: Callable[[], FlexMeasuresClient],
+        settings: SiteSettings,
+        title: str,
+    ) -> None:
+        """Nothing is sent yet."""
+        self._client = client
+        self.settings = settings
+        self.title = title
+        self.job_id: str | None = None
+
+    async def async_run(
+        self, members: Sequence[MemberRequest], now: datetime, *, force_new_job: bool
+    ) -> SitePlan:
+        """Trigger one job for all devices from the step holding `now`, wait, split."""
+        client = self._client()
+        first_sensor = members[0].job.settings.power_sensor_id if members else 0
+        try:
+            sensors = [await member.job.async_sensor() for member in members]
+            step = max(sensor.event_resolution for sensor in sensors)
+            start = align_down(now, step)
+            horizon = self.settings.duration
+            for member in members:
+                horizon = horizon_for(
+                    start, horizon, member.options.standing_target, step
+                )
+            models: dict[int, dict[str, Any]] = {}
+            for member, sensor in zip(members, sensors, strict=True):
+                targets = [*member.options.soc_targets]
+                if member.options.standing_target is not None:
+                    targets.append(member.options.standing_target)
+                model = device_flex_model(
+                    member.job.settings,
+                    soc_at_start=member.options.soc_at_start,
+                    soc_targets=sorted(targets, key=lambda target: target.when),
+                    start=start,
+                    end=start + horizon,
+                )
+                model.update(member.options.flex_model or {})
+                models[sensor.id] = model
+            context = site_flex_context(self.settings)
+            self.job_id = await client.trigger_asset_schedule(
+                self.settings.asset_id,
+                start=start,
+                duration=horizon,
+                flex_models=asset_flex_models(models),
+                flex_context=context or None,
+                force_new_job=force_new_job,
+            )
+            LOGGER.debug(
+                "Triggered site schedule %s for asset %s (sensors %s) from %s for %s",
+                self.job_id,
+                self.settings.asset_id,
+                list(models),
+                start,
+                horizon,
+            )
+            parts: dict[int, Schedule] = {}
+            for sensor in sensors:
+                # the first wait lasts until the job is done; the rest are there
+                schedule = await client.wait_for_schedule(
+                    sensor.id,
+                    self.job_id,
+                    resolution=sensor.event_resolution,
+                    duration=horizon,
+                    max_wait=MAX_WAIT,
+                )
+                parts[sensor.id] = schedule_in_kw(schedule, self.title)
+        except FlexMeasuresError as err:
+            raise schedule_error(
+                err,
+                url=client.url,
+                device=self.title,
+                sensor_id=first_sensor,
+                max_wait=MAX_WAIT,
+            ) from err
+        total = sum_schedules(list(parts.values()), job_id=self.job_id)
+        if total is None:  # pragma: no cover - a site has devices
+            total = Schedule(0, self.job_id, start, step, "kW", ())
+        return SitePlan(
+            job_id=self.job_id,
+            parts=parts,
+            total=total,
+            scheduler_info=dict(total.scheduler_info),
+        )

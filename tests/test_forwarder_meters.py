@@ -1,0 +1,246 @@
+"""Energy meters (total_increasing / total in an energy unit) send their change per step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flexmeasures.forwarder import MeasurementMapping
+
+from .forwarder_common import (
+    ENTITY,
+    T0,
+    FakeClient,
+    Q,
+    at,
+    make_entry,
+    make_sensor,
+    start_forwarder,
+)
+
+METER = "sensor.grid_import"
+TOTAL_INCREASING = {"unit_of_measurement": "kWh", "state_class": "total_increasing"}
+
+
+@pytest.fixture
+def entry(hass: HomeAssistant) -> MockConfigEntry:
+    return make_entry(hass)
+
+
+@pytest.fixture
+def client() -> FakeClient:
+    return FakeClient()
+
+
+async def _run(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+    readings: list[tuple[timedelta, str, dict[str, Any]]],
+    *,
+    unit: str = "kWh",
+    steps: int = 1,
+) -> None:
+    """Readings at offsets from T0 (the first one at T0), then `steps` steps end."""
+    freezer.move_to(T0)
+    _, first, attributes = readings[0]
+    hass.states.async_set(METER, first, attributes)
+    mapping = MeasurementMapping("sub1", METER, make_sensor(unit=unit))
+    forwarder = await start_forwarder(hass, entry, client, [mapping])
+    for offset, state, attributes in readings[1:]:
+        await at(hass, freezer, T0 + offset)
+        hass.states.async_set(METER, state, attributes)
+    await at(hass, freezer, T0 + steps * Q)
+    await forwarder.async_stop()
+
+
+async def test_total_increasing_kwh_meter_sends_energy_per_step_not_the_reading(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "1000.0", TOTAL_INCREASING),
+            (timedelta(minutes=5), "1000.5", TOTAL_INCREASING),
+            (timedelta(minutes=10), "1001.4", TOTAL_INCREASING),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(1.4))]  # not ~1000.6
+    assert client.calls[0]["unit"] == "kWh"
+
+
+async def test_meter_to_a_power_sensor_sends_mean_power(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "1000.0", TOTAL_INCREASING),
+            (timedelta(minutes=10), "1001.4", TOTAL_INCREASING),
+        ],
+        unit="kW",
+    )
+    # 1.4 kWh in a quarter of an hour is 5.6 kW on average
+    assert client.sent() == [(T0, pytest.approx(5.6))]
+    assert client.calls[0]["unit"] == "kW"
+
+
+async def test_meter_in_wh_to_a_w_sensor_and_a_unit_change_between_readings(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    wh = {"unit_of_measurement": "Wh", "state_class": "total_increasing"}
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "1000000", wh),
+            (timedelta(minutes=5), "1000.25", TOTAL_INCREASING),  # now in kWh
+            (timedelta(minutes=10), "1000500", wh),
+        ],
+        unit="W",
+    )
+    assert client.sent() == [(T0, pytest.approx(2000.0))]  # 500 Wh in 15 min
+
+
+async def test_total_increasing_drop_is_a_reset_and_counts_from_zero(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "5.0", TOTAL_INCREASING),
+            (timedelta(minutes=4), "6.0", TOTAL_INCREASING),
+            (timedelta(minutes=5), "0.2", TOTAL_INCREASING),  # a new cycle
+            (timedelta(minutes=10), "0.7", TOTAL_INCREASING),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(1.0 + 0.2 + 0.5))]
+
+
+async def test_total_with_a_new_last_reset_starts_a_new_cycle(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    def total(last_reset: str) -> dict[str, Any]:
+        return {
+            "unit_of_measurement": "kWh",
+            "state_class": "total",
+            "last_reset": last_reset,
+        }
+
+    first = (T0 - timedelta(days=1)).isoformat()
+    second = (T0 + timedelta(minutes=5)).isoformat()
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "3.0", total(first)),
+            (timedelta(minutes=4), "3.5", total(first)),
+            # the cycle restarted at 12:05 and has counted 0.3 kWh since
+            (timedelta(minutes=6), "0.3", total(second)),
+            (timedelta(minutes=10), "0.9", total(second)),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(0.5 + 0.3 + 0.6))]
+
+
+async def test_total_without_last_reset_keeps_its_decreases_net_meter(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    net = {"unit_of_measurement": "kWh", "state_class": "total"}
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "100.0", net),
+            (timedelta(minutes=5), "100.5", net),
+            (timedelta(minutes=20), "99.0", net),  # solar exports more than used
+        ],
+        steps=2,
+    )
+    assert client.sent() == [(T0, pytest.approx(0.5)), (T0 + Q, pytest.approx(-1.5))]
+
+
+async def test_meter_step_with_an_unknown_boundary_is_not_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    # The meter is unavailable across the 12:15 boundary: neither the step
+    # before nor the one after is known; a gap inside one step is harmless.
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "10.0", TOTAL_INCREASING),
+            (timedelta(minutes=3), "unavailable", {}),
+            (timedelta(minutes=4), "10.1", TOTAL_INCREASING),
+            (timedelta(minutes=14), "unavailable", {}),
+            (timedelta(minutes=16), "10.9", TOTAL_INCREASING),
+            (timedelta(minutes=35), "11.0", TOTAL_INCREASING),
+            (timedelta(minutes=50), "11.5", TOTAL_INCREASING),
+        ],
+        steps=4,
+    )
+    assert client.sent() == [
+        (T0 + 2 * Q, pytest.approx(0.1)),
+        (T0 + 3 * Q, pytest.approx(0.5)),
+    ]
+
+
+async def test_power_entity_stays_a_time_weighted_mean(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    power = {"unit_of_measurement": "kW", "state_class": "measurement"}
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "2", power)
+    forwarder = await start_forwarder(hass, entry, client)
+    await at(hass, freezer, T0 + timedelta(minutes=5))
+    hass.states.async_set(ENTITY, "5", power)
+    await at(hass, freezer, T0 + Q)
+    assert client.sent() == [(T0, pytest.approx(4.0))]
+    await forwarder.async_stop()

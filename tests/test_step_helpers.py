@@ -1,0 +1,168 @@
+"""Pure helpers of the forwarder: gaps, grids, meters, units, stored outboxes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import logging
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.flexmeasures import gaps
+from custom_components.flexmeasures.api import Sensor
+from custom_components.flexmeasures.grid import LocalDayGrid, UtcGrid, step_count
+from custom_components.flexmeasures.measurements import Step
+from custom_components.flexmeasures.meters import MeterAccumulator, meter_mode
+from custom_components.flexmeasures.outbox import (
+    MAX_FORECASTS,
+    MappingOutbox,
+    MeasurementMapping,
+    PendingForecast,
+    max_items,
+    migrate,
+)
+from custom_components.flexmeasures.restore import ComputedFor, restore_items
+from custom_components.flexmeasures.units import per_step_converter
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp()
+Q = 900.0
+AMS = ZoneInfo("Europe/Amsterdam")
+
+
+def test_downtimes_are_between_runs_in_order_of_start() -> None:
+    runs = [(300.0, None), (0.0, 100.0), (150.0, 200.0), (120.0, 150.0)]
+    # 100..120 down; 120..150 and 150..200 touch; 200..300 down
+    assert gaps.downtimes(runs) == [(100.0, 120.0), (200.0, 300.0)]
+    assert gaps.downtimes([(0.0, None)]) == []
+
+
+def test_merge_joins_overlaps_and_leaves_out_empty_gaps() -> None:
+    assert gaps.merge([(5.0, 9.0), (0.0, 6.0), (20.0, 20.0), (9.0, 12.0)]) == [
+        (0.0, 12.0)
+    ]
+
+
+def test_clock_watch_sees_a_forward_jump_only() -> None:
+    clock = {"wall": 1000.0, "mono": 50.0}
+    with (
+        patch.object(gaps.time, "time", side_effect=lambda: clock["wall"]),
+        patch.object(gaps, "monotonic", side_effect=lambda: clock["mono"]),
+    ):
+        watch = gaps.ClockWatch()
+        clock["wall"] += 10
+        clock["mono"] += 10
+        assert watch.jump() is None  # time went by
+        clock["wall"] += 3600
+        clock["mono"] += 1
+        assert watch.jump() == (1011.0, 4610.0)
+        clock["wall"] -= 600  # backwards: nothing jumped over
+        assert watch.jump() is None
+
+
+def test_step_count_on_both_grids() -> None:
+    assert step_count(UtcGrid(Q), T0, T0) == 0
+    assert step_count(UtcGrid(Q), T0, T0 + 1) == 1
+    assert step_count(UtcGrid(Q), T0, T0 + 2 * Q) == 2
+    grid = LocalDayGrid(1, AMS)
+    start = datetime(2026, 3, 28, tzinfo=AMS).timestamp()
+    assert step_count(grid, start, datetime(2026, 3, 31, tzinfo=AMS).timestamp()) == 3
+
+
+def test_a_meter_that_only_goes_up_ignores_a_negative_reading() -> None:
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 5.0)
+    acc.add(T0 + 10, -1.0, out)
+    acc.add(T0 + 20, 6.0, out)
+    acc.close_until(T0 + Q, out)
+    assert out == [(T0, 1.0)]
+    assert meter_mode({"state_class": "total", "unit_of_measurement": "°C"}) is None
+    assert (
+        meter_mode({"state_class": "measurement", "unit_of_measurement": "kWh"}) is None
+    )
+
+
+def test_per_step_converter_between_energy_and_mean_power() -> None:
+    to_kw = per_step_converter("Wh", "kW", 900)
+    assert to_kw is not None
+    assert to_kw(500) == pytest.approx(2.0)
+    to_kwh = per_step_converter("W", "kWh", 1800)
+    assert to_kwh is not None
+    assert to_kwh(2000) == pytest.approx(1.0)
+    assert per_step_converter("kWh", "kW", 0) is None
+    assert per_step_converter("kWh", "°C", 900) is None
+    assert per_step_converter("kWh", "MWh", 900) is not None
+
+
+def _box(*, resolution: timedelta = timedelta(minutes=15)) -> MappingOutbox:
+    sensor = Sensor(8, "p", "kW", resolution, "Europe/Amsterdam", 1)
+    return MappingOutbox(
+        MeasurementMapping("sub", "sensor.p", sensor),
+        resolution.total_seconds(),
+        UtcGrid(resolution.total_seconds()),
+        10,
+    )
+
+
+def test_too_many_forecasts_drop_the_oldest_and_warn_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    box = _box()
+    now = datetime.fromtimestamp(T0, UTC)
+    for index in range(MAX_FORECASTS + 2):
+        box.add_forecast(PendingForecast([(T0, float(index))], now))
+    assert len(box.forecasts) == MAX_FORECASTS
+    assert box.forecasts[0].items == [(T0, 2.0)]
+    assert box.dropped == 2
+    assert caplog.text.count("Dropping") == 1
+
+
+def test_migrate_an_old_store_and_refuse_another_major_version() -> None:
+    old = {"tracks": {"sub": {"sensor_id": 8, "outbox": [[T0, 1.0]]}}}
+    assert migrate(1, 1, old) == {
+        "tracks": {
+            "sub": {
+                "unit": None,
+                "resolution": None,
+                "sensor_id": 8,
+                "outbox": [[T0, 1.0]],
+            }
+        },
+        "gaps": [],
+    }
+    current = {"tracks": {}, "gaps": [[1.0, 2.0]]}
+    assert migrate(1, 2, current) is current
+    with pytest.raises(NotImplementedError):
+        migrate(2, 1, old)
+
+
+def test_max_items_covers_seven_days_at_any_resolution() -> None:
+    for step in (60.0, 300.0, 900.0, 3600.0, 86400.0, 1.0):
+        assert (max_items(step) - 1) * step >= 7 * 86400
+    assert max_items(0) == 10_080
+
+
+def test_restore_refuses_days_counted_in_another_time_zone() -> None:
+    source = ComputedFor(8, "kW", 86400.0, "UTC", False)
+    target = ComputedFor(8, "kW", 86400.0, "Europe/Amsterdam", False)
+    items, reason = restore_items([(T0, 1.0)], source, target)
+    assert items == []
+    assert reason is not None
+    assert "days in UTC" in reason
+    assert restore_items([], source, target) == ([], None)
+
+
+def test_restore_converts_a_meters_daily_energy_per_day_length() -> None:
+    grid = LocalDayGrid(1, AMS)
+    short = datetime(2026, 3, 29, tzinfo=AMS).timestamp()  # 23 hours
+    source = ComputedFor(8, "kWh", 86400.0, "Europe/Amsterdam", True)
+    target = ComputedFor(9, "kW", 86400.0, "Europe/Amsterdam", True)
+    items, reason = restore_items([(short, 46.0)], source, target, grid)
+    assert reason is None
+    assert items == [(short, pytest.approx(2.0))]
+    items, reason = restore_items(
+        [(short, 46.0)], source, target._replace(unit="°C"), grid
+    )
+    assert items == []
+    assert reason == "they were computed for kWh; sensor 9 is in °C"

@@ -1,0 +1,111 @@
+"""Track: one mapping's states into steps (edges that the forwarder tests miss)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from homeassistant.core import State
+import pytest
+
+from custom_components.flexmeasures.api import Sensor
+from custom_components.flexmeasures.grid import UtcGrid
+from custom_components.flexmeasures.outbox import MappingOutbox, MeasurementMapping
+from custom_components.flexmeasures.tracking import Track
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp()
+Q = 900.0
+METER = {"unit_of_measurement": "kWh", "state_class": "total_increasing"}
+
+
+def _track(
+    unit: str = "kW", step: float = Q, forecast: str | None = None
+) -> tuple[Track, list[tuple[int, str]]]:
+    sensor = Sensor(8, "p", unit, timedelta(seconds=step), "Europe/Amsterdam", 1)
+    mapping = MeasurementMapping("sub", "sensor.p", sensor, forecast)
+    grid = UtcGrid(step) if step > 0 else None
+    box = MappingOutbox(mapping, step, grid, 10_000)
+    rejected: list[tuple[int, str]] = []
+    return Track(box, lambda _box, count, reason: rejected.append((count, reason))), (
+        rejected
+    )
+
+
+def _state(state: str, **attributes: Any) -> State:
+    return State("sensor.p", state, attributes)
+
+
+def test_a_unit_that_does_not_convert_counts_each_step_it_was_held_in_once() -> None:
+    track, rejected = _track()
+    track.open(T0, _state("1", unit_of_measurement="kW"))
+    track.follow(T0 + 300, _state("20", unit_of_measurement="°C"))
+    track.follow(T0 + 400, _state("21", unit_of_measurement="°C"))  # still bad
+    track.follow(T0 + 500, _state("unavailable"))  # a gap ends the bad time
+    track.follow(T0 + 600, _state("22", unit_of_measurement="°C"))  # same step
+    track.close_until(T0 + 3 * Q)  # held until then: two more steps
+    track.follow(T0 + 3 * Q + 10, _state("2", unit_of_measurement="kW"))
+    assert sum(count for count, _ in rejected) == 4  # 12:00 (once), 12:15, 12:30, 12:45
+    assert rejected[0][1] == "unit °C cannot be converted to kW"
+    assert track.box.items == [(T0, 1.0)]  # the 5 convertible minutes
+
+
+def test_an_instantaneous_sensor_counts_each_sample_in_a_bad_unit() -> None:
+    track, rejected = _track(unit="%", step=0)
+    track.open(T0, None)
+    track.follow(T0 + 1, _state("5", unit_of_measurement="kWh"))
+    track.follow(T0 + 2, _state("50", unit_of_measurement="%"))
+    assert rejected == [(1, "unit kWh cannot be converted to %")]
+    assert track.box.items == [(T0 + 2, 50.0)]
+    assert track.gap(T0 + 3) is False  # nothing to close
+    assert track.close_until(T0 + 4) is False
+
+
+def test_switching_from_power_to_a_meter_closes_the_old_kind_first() -> None:
+    track, _ = _track(unit="kWh")
+    track.open(T0, _state("2", unit_of_measurement="kWh"))  # a level: means
+    assert track.mode is None
+    track.follow(T0 + Q + 60, _state("100", **METER))  # now a meter
+    assert track.mode is not None
+    assert track.box.items == [(T0, 2.0)]  # the mean step, as it was
+    track.follow(T0 + 2 * Q + 5, _state("101", **METER))
+    track.follow(T0 + 3 * Q + 5, _state("103", **METER))
+    track.close_until(T0 + 4 * Q)
+    # the first meter step is not known (it opened mid-step)
+    assert track.box.items == [(T0, 2.0), (T0 + 2 * Q, 1.0), (T0 + 3 * Q, 2.0)]
+    assert track.box.per_step is True
+
+
+def test_a_meter_to_a_sensor_of_another_kind_is_rejected() -> None:
+    track, rejected = _track(unit="°C")
+    track.open(T0, _state("1", **METER))
+    track.follow(T0 + 60, _state("2", **METER))
+    track.close_until(T0 + Q)
+    assert rejected == [(1, "a meter's energy cannot be sent in °C")]
+    assert track.box.items == []
+
+
+def test_a_meter_reading_in_no_energy_unit_is_a_gap() -> None:
+    track, rejected = _track(unit="kWh")
+    track.open(T0, _state("1", **METER))
+    track.follow(T0 + 60, _state("5", unit_of_measurement="kWh", state_class="total"))
+    track.follow(T0 + 120, _state("7", unit_of_measurement="kWh", state_class="total"))
+    track.close_until(T0 + 2 * Q)
+    assert track.box.items == [(T0 + Q, 0.0)]  # kind switched at 12:01: fresh
+    assert rejected == []
+
+
+def test_forecasts_need_a_resolution_and_a_unit_that_converts() -> None:
+    track, rejected = _track(step=0, forecast="forecast")
+    forecast = [{"start": datetime.fromtimestamp(T0, UTC).isoformat(), "value": 1}]
+    assert track.check_forecast(_state("1", forecast=forecast)) is False
+    track, rejected = _track(forecast="forecast")
+    state = _state("1", forecast=forecast, unit_of_measurement="°C")
+    assert track.check_forecast(state) is False
+    assert rejected == [(1, "forecast unit cannot be converted")]
+    assert track.check_forecast(state) is False  # the same again: not looked at
+
+
+@pytest.mark.parametrize("step", [0.0, Q])
+def test_gap_on_a_track_without_a_step_open_does_nothing(step: float) -> None:
+    track, _ = _track(step=step)
+    assert track.gap(T0) is False
