@@ -1,7 +1,7 @@
 """Faults found in review of the client and schedule life cycle (issue 11).
 
-Each test here fails on the code it was written against and is marked
-`xfail(strict=True)` until the defect it names is fixed.
+Each test here failed on the code it was written against (an adversarial
+review); the fix made it pass.
 """
 
 from __future__ import annotations
@@ -41,12 +41,6 @@ pytestmark = [
 SCHEDULE_ISSUE = f"schedule_failed_{SUBENTRY_ID}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="async_remove_entry forgets the stores but not the repair issues: a "
-    "removed account's schedule_failed (and server_unreachable, "
-    "measurements_rejected) issues stay in Repairs for good",
-)
 async def test_removing_the_account_withdraws_its_repair_issues(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -62,11 +56,6 @@ async def test_removing_the_account_withdraws_its_repair_issues(
     assert ir.async_get(hass).async_get_issue(DOMAIN, SCHEDULE_ISSUE) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="removing a schedule sub-entry reloads the entry, but its "
-    "schedule_failed issue is never withdrawn (no coordinator is left to clear it)",
-)
 async def test_removing_a_schedule_device_withdraws_its_repair_issue(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -82,13 +71,6 @@ async def test_removing_a_schedule_device_withdraws_its_repair_issue(
     assert ir.async_get(hass).async_get_issue(DOMAIN, SCHEDULE_ISSUE) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="diagnostics' _scrub replaces every occurrence of the password (and "
-    "email) as plain text anywhere: a password that is a word elsewhere in the "
-    "diagnostics (a device title, a sensor name) is revealed by where "
-    "**REDACTED** appears, and the diagnostics are mangled",
-)
 async def test_diagnostics_do_not_reveal_a_password_that_is_a_common_word(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -121,14 +103,6 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_async_fetch does not check _shutdown_requested after taking the lock: "
-    "a periodic update that waited behind trigger_schedule starts a new job once "
-    "unloading has cancelled the trigger's job (after HA cancelled the entry's "
-    "background tasks), so a job is triggered and polled for up to 2 minutes after "
-    "the entry unloaded (after a reload, through the new entry's client)",
-)
 async def test_unload_during_a_trigger_starts_no_job_for_an_update_waiting_behind_it(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -158,13 +132,6 @@ async def test_unload_during_a_trigger_starts_no_job_for_an_update_waiting_behin
     assert not polling
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalise_url leaves RFC 3986 equivalents apart: an IDNA host as "
-    "Unicode vs its punycode (what is sent either way), and percent-escapes in "
-    "upper vs lower case or of unreserved characters; each spelling makes another "
-    "unique id, so the same login can be added twice",
-)
 @pytest.mark.parametrize(
     ("one", "other"),
     [
@@ -178,13 +145,6 @@ def test_equivalent_urls_normalise_to_one_spelling(one: str, other: str) -> None
     assert normalise_url(one) == normalise_url(other)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DataUpdateCoordinator writes no state when a failed update follows a "
-    "failed one (nor does async_set_update_error when already failed): when the "
-    "error changes kind, `stale` keeps the previous error and its time until the "
-    "next step boundary writes it, and for good while no kept plan runs",
-)
 async def test_stale_shows_the_latest_error_when_the_error_changes_kind(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

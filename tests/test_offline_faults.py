@@ -1,7 +1,7 @@
 """Faults found in review of a restart during an outage (issue 13).
 
-Each test here fails on the code it was written against and is marked
-`xfail(strict=True)` until the defect it names is fixed.
+Each test here failed on the code it was written against (an adversarial
+review); the fix made it pass.
 """
 
 from __future__ import annotations
@@ -54,13 +54,6 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the offline probe (GET /api/ + login) is weaker than setup: when the "
-    "server answers those but setup still fails (a 5xx/429/odd answer on the user, "
-    "the account or a measurement's sensor), the entry reloads every 30 s forever "
-    "(each reload a new ConnectionMonitor, backoff reset, the warning logged again)",
-)
 async def test_a_server_that_answers_the_probe_but_not_setup_does_not_reload_in_a_loop(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,
@@ -113,13 +106,6 @@ GOOD_PLAN: dict[str, Any] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EntryStore only guards the file's *reading*: kept state of the wrong "
-    "shape (a list where an object is expected, a plan whose end is past year "
-    "9999) raises AttributeError/TypeError/OverflowError out of async_setup_entry, "
-    "so the account does not load at all although the server answers",
-)
 @pytest.mark.parametrize(
     "kept",
     [
@@ -153,14 +139,6 @@ async def test_kept_state_of_the_wrong_shape_does_not_stop_the_account(
     assert entry.state is ConfigEntryState.LOADED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an offline start takes a measurement's kept sensor facts without "
-    "checking they are of the sensor the sub-entry names now (restore() does check "
-    "the plan's power sensor): after the measurement was reconfigured to another "
-    "FlexMeasures sensor, its states go to the old sensor's outbox and are posted "
-    "there",
-)
 async def test_an_offline_start_sends_a_measurement_to_the_sensor_it_names_now(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,
@@ -200,12 +178,6 @@ def connected(hass: HomeAssistant) -> str:
     return state.state
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client reports every answer below 500 as 'reached': a reverse "
-    "proxy's maintenance page (200 HTML) is an outage for setup (the entry starts "
-    "offline) but turns `connected` on at the first retry, while nothing works",
-)
 async def test_a_proxy_maintenance_page_does_not_count_as_connected(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -229,11 +201,6 @@ async def test_a_proxy_maintenance_page_does_not_count_as_connected(
     assert connected(hass) == "off"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 asks diagnostics to show what `connected` shows (whether the "
-    "server answers, since when not); diagnostics have no connection section",
-)
 async def test_diagnostics_say_whether_the_server_answers_and_since_when_not(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,

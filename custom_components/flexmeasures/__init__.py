@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .account import AccountState, async_read_account
+from .account import AccountState, async_read_account, async_read_online
 from .api import FlexMeasuresClient
 from .connection import ConnectionMonitor
 from .const import (
@@ -35,7 +35,11 @@ from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .devices import async_remove_config_entry_device
 from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
-from .issues import async_clear_server_unreachable
+from .issues import (
+    async_clear_issues_of,
+    async_clear_orphaned_issues,
+    async_clear_server_unreachable,
+)
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
 from .planners import async_first_plans, build_planners, restore_plans, set_offline
@@ -88,6 +92,7 @@ async def async_setup_entry(
         raise ConfigEntryError(
             translation_domain=DOMAIN, translation_key="invalid_url"
         ) from err
+    async_clear_orphaned_issues(hass)  # e.g. of a sub-entry removed meanwhile
     store = EntryStore(hass, entry.entry_id)
     await store.async_load(entry.subentries)
     entry.async_on_unload(store.async_save_now)
@@ -165,8 +170,8 @@ def _start_offline(
     runtime.connection.report(False)
 
     async def probe() -> None:
-        await client.get_server_info()
-        await client.login()
+        # all that setup reads: a server only partly back is not back yet
+        await async_read_online(client, entry)
 
     runtime.connection.start_retrying(probe)
 
@@ -198,6 +203,7 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> None:
-    """Forget the outbox and the kept state of a removed account."""
+    """Forget the outbox, the kept state and the repair issues of a removed account."""
+    async_clear_issues_of(hass, {entry.entry_id, *entry.subentries})
     await outbox_store(hass, entry.entry_id).async_remove()
     await entry_store(hass, entry.entry_id).async_remove()

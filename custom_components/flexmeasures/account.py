@@ -60,7 +60,7 @@ async def async_read_account(
 ) -> AccountState:
     """The account from the server, else (unreachable) from the store."""
     try:
-        state = await _async_read_online(client, entry)
+        state = await async_read_online(client, entry)
     except FlexMeasuresAuthenticationError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN,
@@ -84,9 +84,13 @@ async def async_read_account(
     return state
 
 
-async def _async_read_online(
+async def async_read_online(
     client: FlexMeasuresClient, entry: FlexMeasuresConfigEntry
 ) -> AccountState:
+    """Everything setup reads from the server (raises what the client raises).
+
+    Also the test of whether a server that was unreachable is back.
+    """
     server_info = await client.get_server_info()
     if API_VERSION not in server_info.api_versions:
         raise ConfigEntryError(
@@ -133,7 +137,10 @@ def _offline_state(
     for subentry in entry.subentries.values():
         if subentry.subentry_type != SUBENTRY_TYPE_MEASUREMENT:
             continue
-        if (sensor := store.sensor(subentry.subentry_id)) is None:
+        sensor = store.sensor(subentry.subentry_id)
+        if sensor is not None and str(sensor.id) != str(subentry.data[CONF_SENSOR]):
+            sensor = None  # kept for the sensor it named before a reconfigure
+        if sensor is None:
             LOGGER.warning(
                 "Not following %s until FlexMeasures answers: its sensor was never read",
                 subentry.data[CONF_ENTITY_ID],

@@ -16,6 +16,7 @@ from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
@@ -60,7 +61,9 @@ class ConnectionMonitor:
     @callback
     def report(self, reached: bool) -> None:
         """An exchange reached the server, or did not."""
-        if reached == self.connected or self._stopped:
+        if self._stopped:
+            return
+        if reached == self.connected:
             if not reached:
                 self._check_horizon()
             return
@@ -115,6 +118,8 @@ class ConnectionMonitor:
             return
         try:
             await self._probe()
+        except ConfigEntryError:
+            pass  # it answers, with something setup refuses: let setup say so
         except FlexMeasuresAuthenticationError:
             LOGGER.warning(
                 "FlexMeasures at %s answers but refuses the login", self._url

@@ -55,10 +55,17 @@ async def async_get_config_entry_diagnostics(
         "forwarder": (
             runtime.forwarder.as_diagnostics() if runtime.forwarder else None
         ),
+        "connection": {
+            "connected": runtime.connection.connected,
+            "disconnected_since": _iso(runtime.connection.disconnected_since),
+        },
     }
+    # What entry.data redacts and can come back as text (in an error, a URL):
+    # the URL and the email. Not the password: it is never sent anywhere else,
+    # and scrubbing it as text would show it ("Home **REDACTED**").
     secrets = [
         str(value)
-        for key in TO_REDACT
+        for key in (CONF_URL, CONF_EMAIL)
         if isinstance(value := entry.data.get(key), str) and value
     ]
     scrubbed: dict[str, Any] = _scrub(

@@ -101,3 +101,30 @@ def async_raise_server_unreachable(
 def async_clear_server_unreachable(hass: HomeAssistant, entry_id: str) -> None:
     """The server answers again."""
     ir.async_delete_issue(hass, DOMAIN, server_unreachable_issue_id(entry_id))
+
+
+_SUBENTRY_ISSUES: Final = (ISSUE_SCHEDULE_FAILED, ISSUE_MEASUREMENTS_REJECTED)
+
+
+@callback
+def async_clear_issues_of(hass: HomeAssistant, ids: set[str]) -> None:
+    """Withdraw the issues about these entries or sub-entries (they are gone)."""
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and issue_id.rpartition("_")[2] in ids:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_clear_orphaned_issues(hass: HomeAssistant) -> None:
+    """Withdraw sub-entry issues whose sub-entry no longer exists in any entry."""
+    known = {
+        subentry_id
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for subentry_id in entry.subentries
+    }
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        prefix, _, owner = issue_id.rpartition("_")
+        if domain == DOMAIN and prefix in _SUBENTRY_ISSUES and owner not in known:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

@@ -179,10 +179,16 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
 
     def _record_failure(self, err: ScheduleRequestError) -> None:
         """Remember the failure; an infeasible plan gets a repair issue."""
+        message = str(err.update_error())
+        changed = message != self.last_error_message
         self.last_error = err
-        self.last_error_message = str(err.update_error())
+        self.last_error_message = message
         self.last_error_time = dt_util.utcnow()
         self._on_failure(err)
+        if changed and self._listeners:
+            # the coordinator writes no state for a failure after a failure:
+            # `stale`'s attributes must show this error, not the one before
+            self.async_update_listeners()
         if err.kind is not ErrorKind.INFEASIBLE or err.reason is None:
             return
         if self._logged_reason != err.reason:

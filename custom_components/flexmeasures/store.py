@@ -61,13 +61,16 @@ class EntryStore:
     async def async_load(self, subentry_ids: Iterable[str]) -> None:
         """Load what was kept, dropping what removed sub-entries left."""
         try:
-            self._data = await self._store.async_load() or {}
+            loaded = await self._store.async_load()
         except Exception:  # noqa: BLE001 - a broken file must not stop the entry
             LOGGER.warning("Could not read the kept FlexMeasures state", exc_info=True)
-            self._data = {}
+            loaded = None
+        self._data = loaded if isinstance(loaded, dict) else {}
         keep = set(subentry_ids)
         for section in ("plans", "sensors"):
-            items: dict[str, Any] = self._data.setdefault(section, {})
+            items = self._data.get(section)
+            if not isinstance(items, dict):
+                items = self._data[section] = {}
             for subentry_id in [key for key in items if key not in keep]:
                 del items[subentry_id]
 
@@ -122,7 +125,7 @@ class EntryStore:
         raw = self._data.get("sensors", {}).get(subentry_id)
         try:
             return None if raw is None else _sensor_from_store(raw)
-        except KeyError, TypeError, ValueError:
+        except KeyError, TypeError, ValueError, OverflowError:
             return None
 
     def keep_sensor(self, subentry_id: str, sensor: Sensor) -> None:
@@ -134,7 +137,7 @@ class EntryStore:
         raw = self._data.get("plans", {}).get(subentry_id)
         try:
             return None if raw is None else _plan_from_store(raw)
-        except KeyError, TypeError, ValueError:
+        except KeyError, TypeError, ValueError, OverflowError:
             return None
 
     def keep_plan(
@@ -207,7 +210,7 @@ def _plan_from_store(raw: Mapping[str, Any]) -> StoredPlan:
     if not all(math.isfinite(value) for value in values) or resolution <= timedelta(0):
         raise ValueError("not a usable schedule")
     info = raw.get("scheduler_info")
-    return StoredPlan(
+    plan = StoredPlan(
         Schedule(
             sensor_id=int(raw["sensor_id"]),
             job_id=str(raw["job_id"]),
@@ -219,3 +222,5 @@ def _plan_from_store(raw: Mapping[str, Any]) -> StoredPlan:
         ),
         dt_util.as_utc(parse_datetime(str(raw["arrived"]))),
     )
+    _ = plan.schedule.end  # raises OverflowError for an end past year 9999
+    return plan

@@ -101,8 +101,9 @@ class FlexMeasuresClient:
     def set_reachability_listener(self, listener: Callable[[bool], None]) -> None:
         """Call `listener` after each exchange with whether it reached the server.
 
-        False for a connection error, a timeout or a 5xx answer (also a
-        proxy's error page); True for any other answer.
+        True for FlexMeasures' own answers (JSON, success or a 4xx error);
+        False for a connection error, a timeout, a 5xx, a redirect, and any
+        page that is not FlexMeasures' JSON (a proxy's maintenance page).
         """
         self._reachability_listener = listener
 
@@ -176,15 +177,19 @@ class FlexMeasuresClient:
                 f"Cannot connect to the FlexMeasures server: {type(err).__name__}"
             ) from err
         _LOGGER.debug("%s %s -> %s", method, path, status)
-        self._reached(status < 500)
         if 300 <= status < 400:
+            self._reached(False)
             target = redirect_target(self._url + path, location)
             raise FlexMeasuresRedirectError(
                 status,
                 location=target,
                 suggested_url=redirected_base_url(target, path),
             )
-        return status, decode(raw)
+        body = decode(raw)
+        # FlexMeasures answers JSON: a proxy's page (also a 200 or a 404) is not it
+        json_answer = body is not NOT_JSON and body is not None
+        self._reached(json_answer and status < 500)
+        return status, body
 
     async def _request(
         self,

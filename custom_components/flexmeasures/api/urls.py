@@ -9,10 +9,32 @@ a secret in the URL would end up in logs, unique ids and diagnostics.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# RFC 3986 2.3: unreserved characters, which a percent-escape need not hide
+_UNRESERVED = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+)
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    """RFC 3986 6.2.2: an unreserved character as itself, other escapes upper-case."""
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def _ascii_host(host: str) -> str:
+    """An internationalised host name as its IDNA (punycode) form."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as err:
+        raise ValueError("Not a valid host name") from err
 
 
 class UrlHasCredentialsError(ValueError):
@@ -47,20 +69,21 @@ def _parts(url: str) -> _Parts:
     host = parts.hostname  # lower-cased, IPv6 without brackets
     if scheme not in _DEFAULT_PORTS or not host:
         raise ValueError("Not an http(s) URL with a host name")
-    if ":" in host:
-        host = f"[{host}]"
+    host = f"[{host}]" if ":" in host else _ascii_host(host)
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     has_user_info = "@" in parts.netloc
-    return _Parts(scheme, netloc, parts.path, has_user_info)
+    path = _PERCENT_ESCAPE.sub(_normal_escape, parts.path)
+    return _Parts(scheme, netloc, path, has_user_info)
 
 
 def normalise_url(url: str, *, drop_user_info: bool = False) -> str:
     """The one spelling of a server's base URL.
 
-    Scheme and host lower-cased, the default port dropped (http 80, https 443),
-    no trailing slash, path prefix kept as written (paths are case-sensitive),
-    query and fragment dropped: `HTTPS://FM.Example.com:443/prefix/` ->
-    `https://fm.example.com/prefix`.
+    Scheme and host lower-cased (an internationalised host in its IDNA form),
+    the default port dropped (http 80, https 443), no trailing slash, path
+    prefix kept as written (paths are case-sensitive) but for percent-escapes
+    in their normal form (RFC 3986 6.2.2), query and fragment dropped:
+    `HTTPS://FM.Example.com:443/prefix/` -> `https://fm.example.com/prefix`.
 
     Raises UrlHasCredentialsError (a ValueError) for a URL with user info,
     unless `drop_user_info` (for migrating stored URLs: the user info is
