@@ -75,6 +75,8 @@ class ConnectionMonitor:
             async_clear_server_unreachable(self._hass, self._entry.entry_id)
         else:
             self.disconnected_since = dt_util.utcnow()
+            if self._probe is None:  # an offline start said so already
+                LOGGER.info("FlexMeasures at %s does not answer", self._url)
         for listener in list(self._listeners):
             listener()
 
