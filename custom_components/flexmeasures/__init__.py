@@ -167,13 +167,13 @@ def _start_offline(
     )
     runtime = entry.runtime_data
     set_offline(entry, runtime.store)
-    runtime.connection.report(False)
 
     async def probe() -> None:
         # all that setup reads: a server only partly back is not back yet
         await async_read_online(client, entry)
 
     runtime.connection.start_retrying(probe)
+    runtime.connection.report(False)
 
 
 def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
