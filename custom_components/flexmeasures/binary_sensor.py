@@ -27,6 +27,7 @@ from .entity import (
 )
 from .measurement_entities import async_add_measurement_entities
 from .schedule import WindowKind, kind_of
+from .site_entities import async_add_site_entities
 
 PARALLEL_UPDATES = 0
 
@@ -109,6 +110,7 @@ async def async_setup_entry(
     async_add_measurement_entities(
         hass, entry, async_add_entities, Platform.BINARY_SENSOR
     )
+    async_add_site_entities(entry, async_add_entities, Platform.BINARY_SENSOR)
 
 
 class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorEntity):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Final, override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import FlexMeasuresConfigEntry
 from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+from .site_entities import async_add_site_entities
 
 PARALLEL_UPDATES = 1
 
@@ -23,12 +25,13 @@ async def async_setup_entry(
     entry: FlexMeasuresConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the reschedule button of each schedule device."""
+    """Add the reschedule button of each schedule and each site device."""
     async_add_schedule_entities(
         entry,
         async_add_entities,
         lambda coordinator: [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)],
     )
+    async_add_site_entities(entry, async_add_entities, Platform.BUTTON)
 
 
 class FlexMeasuresRescheduleButton(FlexMeasuresScheduleEntity, ButtonEntity):

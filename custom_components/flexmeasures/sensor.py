@@ -28,6 +28,7 @@ from .entity import (
 from .measurement_entities import async_add_measurement_entities
 from .prices import other_costs, planned_cost
 from .schedule import next_change, schedule_attribute
+from .site_entities import async_add_site_entities
 
 PARALLEL_UPDATES = 0
 
@@ -72,11 +73,11 @@ def _price_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
 def _cost_available(coordinator: ScheduleCoordinator) -> bool:
     """FlexMeasures reported the plan's cost, in a currency we know.
 
-    (A device planned in a site will add `and not in a site`: the site device
-    shows the cost of the whole plan.)
+    Not for a device in a site: the site device shows the cost of the plan.
     """
     return (
-        coordinator.prices.currency is not None
+        coordinator.site is None
+        and coordinator.prices.currency is not None
         and planned_cost(coordinator.data) is not None
     )
 
@@ -150,6 +151,7 @@ async def async_setup_entry(
         ),
     )
     async_add_measurement_entities(hass, entry, async_add_entities, Platform.SENSOR)
+    async_add_site_entities(entry, async_add_entities, Platform.SENSOR)
 
 
 class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
