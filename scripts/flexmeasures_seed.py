@@ -2,8 +2,10 @@
 
 Runs the real `flexmeasures` CLI commands inside one process (each CLI start
 costs ~10 s of imports). Idempotent: the accounts are made once (their ids go to
-$BASE_DIR/ids.env); prices are added for yesterday, today and the next two days
-whenever it runs, so the demo keeps working on later days.
+$BASE_DIR/ids.env); the EV charger below the building is added when missing (also
+to a demo seeded before it existed), found by name and parent, never made twice;
+prices are added for yesterday, today and the next two days unless
+SEED_PRICES=0, so the demo keeps working on later days.
 """
 
 import contextlib
@@ -91,8 +93,112 @@ def seed_accounts() -> dict[str, str]:
         FM_OTHER_ASSET_ID=asset[1],
         FM_OTHER_SENSOR_ID=sensor[1],
     )
-    ids_file.write_text("".join(f"{k}={v}\n" for k, v in ids.items()))
+    write_ids(ids)
     return ids
+
+
+def write_ids(ids: dict[str, str]) -> None:
+    """Replace the ids file at once (`status` may read it meanwhile)."""
+    tmp = ids_file.with_suffix(".tmp")
+    tmp.write_text("".join(f"{k}={v}\n" for k, v in ids.items()))
+    tmp.replace(ids_file)
+
+
+EV_ASSET_NAME = "toy-ev-charger"
+EV_SENSOR_NAME = "power"
+
+
+def seed_ev_charger(ids: dict[str, str]) -> None:
+    """An EV charger (one-way EVSE) below the building, with a kW PT15M power sensor.
+
+    Like the battery's sensor (kW, PT15M, Europe/Amsterdam); no stored
+    flex-model. Looked up by name below the building first, so a second run
+    (or a run after one that stopped half-way) adds nothing twice. The
+    building's stored flex-context is not touched.
+    """
+    from flexmeasures.data import db
+    from flexmeasures.data.models.generic_assets import GenericAsset, GenericAssetType
+    from flexmeasures.data.models.time_series import Sensor
+    from sqlalchemy import select
+
+    building = ids["FM_TOY_BUILDING_ASSET_ID"]
+
+    def find_asset() -> str | None:
+        with app.app_context():
+            found = db.session.execute(
+                select(GenericAsset.id).filter_by(
+                    name=EV_ASSET_NAME,
+                    parent_asset_id=int(building),
+                    account_id=int(ids["FM_TOY_ACCOUNT_ID"]),
+                )
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def find_sensor(asset_id: str) -> str | None:
+        with app.app_context():
+            found = db.session.execute(
+                select(Sensor.id).filter_by(
+                    name=EV_SENSOR_NAME, generic_asset_id=int(asset_id)
+                )
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    asset_id = find_asset()
+    if asset_id is None:
+        with app.app_context():
+            evse_type = str(
+                db.session.execute(
+                    select(GenericAssetType.id).filter_by(name="one-way_evse")
+                ).scalar_one()
+            )
+        made = re.search(
+            r"asset with ID (\d+)",
+            cli(
+                "add",
+                "asset",
+                "--name",
+                EV_ASSET_NAME,
+                "--account",
+                ids["FM_TOY_ACCOUNT_ID"],
+                "--asset-type",
+                evse_type,
+                "--parent-asset",
+                building,
+                "--latitude",
+                "52.374",
+                "--longitude",
+                "4.88969",
+            ),
+        )
+        assert made
+        asset_id = made[1]
+    sensor_id = find_sensor(asset_id)
+    if sensor_id is None:
+        made = re.search(
+            r"sensor with ID (\d+)",
+            cli(
+                "add",
+                "sensor",
+                "--name",
+                EV_SENSOR_NAME,
+                "--unit",
+                "kW",
+                "--event-resolution",
+                "PT15M",
+                "--timezone",
+                "Europe/Amsterdam",
+                "--asset",
+                asset_id,
+            ),
+        )
+        assert made
+        sensor_id = made[1]
+    if (ids.get("FM_TOY_EV_ASSET_ID"), ids.get("FM_TOY_EV_SENSOR_ID")) != (
+        asset_id,
+        sensor_id,
+    ):
+        ids.update(FM_TOY_EV_ASSET_ID=asset_id, FM_TOY_EV_SENSOR_ID=sensor_id)
+        write_ids(ids)
 
 
 def seed_prices(price_sensor_id: str) -> None:
@@ -132,4 +238,6 @@ if ids_file.exists() and ids_file.stat().st_size:
     ids = dict(line.split("=", 1) for line in ids_file.read_text().split())
 else:
     ids = seed_accounts()
-seed_prices(ids["FM_TOY_PRICE_SENSOR_ID"])
+seed_ev_charger(ids)
+if os.environ.get("SEED_PRICES", "1") != "0":
+    seed_prices(ids["FM_TOY_PRICE_SENSOR_ID"])
