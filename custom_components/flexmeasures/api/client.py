@@ -498,13 +498,27 @@ class FlexMeasuresClient:
         """Schedule several devices below an asset in one job; return its uuid.
 
         `POST /assets/<asset_id>/schedules/trigger` with `flex-model` as the
-        list (each item names its power `sensor`). Each device's schedule is
-        then read with `get_schedule` for its sensor and this job.
+        list (each item names its power `sensor`, below the asset); the
+        flex-context is the site's (e.g. `site-power-capacity`). Each device's
+        schedule is then read with `get_schedule` for its sensor and this job.
+
+        Raises ValueError for no flex-model, or one without an int `sensor`
+        (FlexMeasures 1.0.1 answers 500 or 422), before sending. The server's
+        refusals map as for `trigger_schedule` (fixtures in
+        tests/fixtures/site_schedule): a sensor not below the asset or twice
+        in the list -> FlexMeasuresInvalidRequestError (422), an unknown
+        sensor or asset -> FlexMeasuresNotFoundError, another account's asset
+        -> FlexMeasuresAccessDeniedError (403).
         """
+        models = [dict(model) for model in flex_models]
+        if not models:
+            raise ValueError("At least one flex-model is needed")
+        if any(type(model.get("sensor")) is not int for model in models):
+            raise ValueError("Each flex-model needs its power sensor's id (an int)")
         payload: dict[str, Any] = {
             "start": format_datetime(start),
             "duration": format_duration(duration),
-            "flex-model": [dict(model) for model in flex_models],
+            "flex-model": models,
         }
         if flex_context is not None:
             payload["flex-context"] = dict(flex_context)
