@@ -23,6 +23,14 @@ TOY_ACCOUNT_ID = 1
 TOY_ACCOUNT_NAME = "Toy Account"
 TOY_TIMEZONE = "Europe/Amsterdam"
 OTHER_ACCOUNT_ID = 2
+# Assets and sensors of the seed (the fake's ids; the real server's come from
+# `scripts/flexmeasures-server status`): below the building, the battery and the
+# EV charger, each with a kW PT15M power sensor.
+TOY_BUILDING_ASSET_ID = 5
+TOY_BATTERY_ASSET_ID = 6
+TOY_BATTERY_SENSOR_ID = 8
+TOY_EV_ASSET_ID = 9
+TOY_EV_SENSOR_ID = 11
 OTHER_ACCOUNT_NAME = "Other Account"
 
 # Tokens: the one aioclient_mock hands out, and how the fake server's begin.

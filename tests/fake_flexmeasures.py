@@ -21,7 +21,14 @@ over its own aiohttp session.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,7 +58,12 @@ from .const import (
     OTHER_ACCOUNT_NAME,
     TOY_ACCOUNT_ID,
     TOY_ACCOUNT_NAME,
+    TOY_BATTERY_ASSET_ID,
+    TOY_BATTERY_SENSOR_ID,
+    TOY_BUILDING_ASSET_ID,
     TOY_EMAIL,
+    TOY_EV_ASSET_ID,
+    TOY_EV_SENSOR_ID,
     TOY_PASSWORD,
     TOY_TIMEZONE,
     TOY_USER_ID,
@@ -116,9 +128,38 @@ def _price_factor(have: str, want: str) -> float | None:
     return _PER_ENERGY[want_energy] / _PER_ENERGY[have_energy]
 
 
+# What the real server answers for a sensor that is not in the job (fixture
+# tests/fixtures/site_schedule/04_get_site_schedule_sensor_not_in_job.json).
+# Only when nothing was scheduled for that sensor over the job's window: the
+# real server answers the most recent scheduled values of the sensor over the
+# job's window, whichever job wrote them. The fake answers per job.
+NOT_IN_JOB = (
+    "No known schedule for this time period. A scheduling job has been processed "
+    "with your job ID, but the schedule was not found in the database. "
+    "StorageScheduler was used."
+)
+
+
+def default_part(index: int, count: int) -> list[float]:
+    """The planned powers (kW) of a job's member `index` (0: the first sensor).
+
+    `((i + index) % 3 - 1) * 10 * (index + 1)` at step i: the first member's
+    are -10, 0, 10, ... (as a one-device job's always were); each further
+    member is shifted by a step and scaled, so no two members' parts are equal.
+    """
+    return [float((i + index) % 3 - 1) * 10 * (index + 1) for i in range(count)]
+
+
 @dataclass
 class FakeJob:
-    """A scheduling job: 202 for `pending_polls` polls, then done or failed."""
+    """A scheduling job: 202 for `pending_polls` polls, then done or failed.
+
+    A job of several devices (an asset-level trigger with several flex-models)
+    has all their power sensors in `sensor_ids`, in flex-model order
+    (`sensor_id` is the first); `GET /sensors/<id>/schedules/<job>` answers each
+    its own part: `parts[id]`, else `values` for the first sensor, else
+    `default_part`. Polls count for the job, whichever sensor asks.
+    """
 
     sensor_id: int
     start: datetime
@@ -129,8 +170,24 @@ class FakeJob:
     polls: int = 0
     payload: dict[str, Any] = field(default_factory=dict)
     enqueued_at: datetime | None = None
-    # `scheduler_info.commitment_costs` of the answer (None: not reported)
+    # `scheduler_info.commitment_costs` of the answer (None: not reported);
+    # the same in every part's answer, as the real server's
     commitment_costs: dict[str, float] | None = None
+    sensor_ids: list[int] = field(default_factory=list)
+    parts: dict[int, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A job is at least its own sensor's."""
+        if not self.sensor_ids:
+            self.sensor_ids = [self.sensor_id]
+
+    def part(self, sensor_id: int, count: int) -> list[float]:
+        """The planned powers of one member sensor (see the class docstring)."""
+        if sensor_id in self.parts:
+            return self.parts[sensor_id]
+        if sensor_id == self.sensor_id and self.values is not None:
+            return self.values
+        return default_part(self.sensor_ids.index(sensor_id), count)
 
 
 @dataclass
@@ -167,6 +224,8 @@ class FakeFlexMeasures:
     job_commitment_costs: dict[str, float] | None = field(
         default_factory=lambda: dict(COMMITMENT_COSTS)
     )
+    # Parts of the next jobs, per power sensor (copied into each new job).
+    job_parts: dict[int, list[float]] = field(default_factory=dict)
     # Switches: persistent...
     delay: float = 0.0
     down: bool = False
@@ -182,6 +241,8 @@ class FakeFlexMeasures:
     auth_headers: list[str | None] = field(default_factory=list)
     login_count: int = 0
     url: str = ""
+    # Seed the EV charger too (`add_ev_charger`).
+    ev_charger: bool = False
     _token_counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -197,21 +258,47 @@ class FakeFlexMeasures:
                 '"site-power-capacity": "500 kVA"}',
             )
             self.add_asset(
-                6,
+                TOY_BATTERY_ASSET_ID,
                 "toy-battery",
                 1,
                 "battery",
-                parent=5,
+                parent=TOY_BUILDING_ASSET_ID,
                 flex_model='{"soc-max": "450 kWh", "power-capacity": "500 kVA", '
                 '"roundtrip-efficiency": "90%"}',
             )
-            self.add_asset(7, "toy-solar", 1, "solar", parent=5)
+            self.add_asset(7, "toy-solar", 1, "solar", parent=TOY_BUILDING_ASSET_ID)
             self.add_asset(8, "other-asset", 2, "battery")
         if not self.sensors:
             self.add_sensor(7, "day-ahead prices", 4, "EUR/kWh", "PT1H")
-            self.add_sensor(8, "discharging", 6, "kW", "PT15M")
+            self.add_sensor(
+                TOY_BATTERY_SENSOR_ID,
+                "discharging",
+                TOY_BATTERY_ASSET_ID,
+                "kW",
+                "PT15M",
+            )
             self.add_sensor(9, "production", 7, "kW", "PT15M")
             self.add_sensor(10, "other", 8, "kW", "PT15M")
+        if self.ev_charger and TOY_EV_ASSET_ID not in self.assets:
+            self.add_ev_charger()
+
+    def add_ev_charger(self) -> None:
+        """Seed the EV charger below the building, as the demo server has it.
+
+        Asset TOY_EV_ASSET_ID ("toy-ev-charger", one-way EVSE, child of
+        toy-building) with the kW PT15M power sensor TOY_EV_SENSOR_ID: the
+        second device of a site. Not seeded by default (the config-flow tests
+        list the seed's sensors); `ev_charger=True` or the `fake_fm_site`
+        fixture seeds it.
+        """
+        self.add_asset(
+            TOY_EV_ASSET_ID,
+            "toy-ev-charger",
+            1,
+            "one-way_evse",
+            parent=TOY_BUILDING_ASSET_ID,
+        )
+        self.add_sensor(TOY_EV_SENSOR_ID, "power", TOY_EV_ASSET_ID, "kW", "PT15M")
 
     # --- arranging state ------------------------------------------------------
 
@@ -280,8 +367,14 @@ class FakeFlexMeasures:
         pending_polls: int = 0,
         fail_reason: str | None = None,
         values: list[float] | None = None,
+        sensor_ids: Sequence[int] = (),
+        parts: Mapping[int, list[float]] | None = None,
     ) -> str:
-        """Add a scheduling job directly; return its uuid."""
+        """Add a scheduling job directly; return its uuid.
+
+        `sensor_ids`: all power sensors of a several-device job (the first
+        is `sensor_id`); `parts`: planned powers per sensor (see FakeJob).
+        """
         job_id = str(uuid.uuid4())
         self.jobs[job_id] = FakeJob(
             sensor_id,
@@ -291,6 +384,8 @@ class FakeFlexMeasures:
             fail_reason=fail_reason,
             values=values,
             enqueued_at=datetime.now().astimezone(),
+            sensor_ids=list(sensor_ids or [sensor_id]),
+            parts=dict(parts or {}),
         )
         return job_id
 
@@ -711,13 +806,17 @@ class FakeFlexMeasures:
             }
         )
 
-    def _new_job(self, sensor_id: int, body: dict[str, Any]) -> web.StreamResponse:
+    def _new_job(
+        self, sensor_ids: Sequence[int], body: dict[str, Any]
+    ) -> web.StreamResponse:
         job_id = self.add_job(
-            sensor_id,
+            sensor_ids[0],
             start=parse_datetime(body["start"]),
             duration=parse_duration(body.get("duration", "PT48H")),
             pending_polls=self.job_pending_polls,
             fail_reason=self.job_fail_reason,
+            sensor_ids=sensor_ids,
+            parts={s: list(v) for s, v in self.job_parts.items() if s in sensor_ids},
         )
         self.jobs[job_id].payload = body
         if self.job_commitment_costs is not None:
@@ -749,7 +848,7 @@ class FakeFlexMeasures:
                 },
                 status=422,
             )
-        return self._new_job(sensor_id, body)
+        return self._new_job([sensor_id], body)
 
     async def _trigger_asset(
         self, request: web.Request, user_id: int
@@ -764,27 +863,80 @@ class FakeFlexMeasures:
                 },
                 status=422,
             )
-        if (error := self._check_asset(asset_id, user_id)) is not None:
-            return error
         body = await request.json()
-        sensor_id = int(body["flex-model"][0]["sensor"])
-        if self.sensors[sensor_id]["generic_asset_id"] not in self._offspring(asset_id):
+        if "start" not in body:
+            return self._unprocessable({"start": ["Missing data for required field."]})
+        models = body.get("flex-model")
+        if isinstance(models, dict):
+            models = [models]  # the real server takes one model as it is
+        if not models:
+            # What FlexMeasures 1.0.1 answers for no (or an empty) flex-model.
             return web.json_response(
                 {
-                    "message": {
+                    "message": "'NoneType' object has no attribute 'generic_asset'",
+                    "status": 500,
+                },
+                status=500,
+            )
+        sensor_ids, errors = self._model_sensors(models)
+        if errors:
+            return self._unprocessable({"flex-model": errors})
+        if twice := next((s for s in sensor_ids if sensor_ids.count(s) > 1), None):
+            return self._unprocessable(
+                {
+                    "_schema": [
+                        f"Sensor {twice} should not occur more than once in the flex-model"
+                    ]
+                }
+            )
+        offspring = self._offspring(asset_id)
+        for sensor_id in sensor_ids:
+            if self.sensors[sensor_id]["generic_asset_id"] not in offspring:
+                return self._unprocessable(
+                    {
                         "_schema": [
                             (
-                                f"Sensor {sensor_id} does not belong to asset {asset_id} "
-                                "(or to one of its offspring)"
+                                f"Sensor {sensor_id} does not belong to asset "
+                                f"{asset_id} (or to one of its offspring)"
                             )
                         ]
-                    },
-                    "result": "Rejected",
-                    "status": "UNPROCESSABLE_ENTITY",
-                },
-                status=422,
-            )
-        return self._new_job(sensor_id, body)
+                    }
+                )
+        # The real server checks the sensors first (reference answers 76, 77).
+        if (error := self._check_asset(asset_id, user_id)) is not None:
+            return error
+        return self._new_job(sensor_ids, body)
+
+    def _model_sensors(
+        self, models: list[Any]
+    ) -> tuple[list[int], dict[str, dict[str, list[str]]]]:
+        """The flex-models' sensor ids, and the per-model errors (as the server's)."""
+        sensor_ids: list[int] = []
+        errors: dict[str, dict[str, list[str]]] = {}
+        for index, model in enumerate(models):
+            raw = model.get("sensor") if isinstance(model, dict) else None
+            if raw is None:
+                errors[str(index)] = {
+                    "_schema": ["Specify either a sensor or an asset."]
+                }
+                continue
+            sensor_id = int(raw)
+            if sensor_id not in self.sensors:
+                errors[str(index)] = {"sensor": [f"No sensor found with ID {raw}."]}
+                continue
+            sensor_ids.append(sensor_id)
+        return sensor_ids, errors
+
+    @staticmethod
+    def _unprocessable(message: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "message": message,
+                "result": "Rejected",
+                "status": "UNPROCESSABLE_ENTITY",
+            },
+            status=422,
+        )
 
     async def _schedule(self, request: web.Request, user_id: int) -> web.StreamResponse:
         sensor_id, error = self._check_sensor(request, user_id)
@@ -811,11 +963,13 @@ class FakeFlexMeasures:
                 },
                 status=202,
             )
-        if job.fail_reason is not None:
+        if job.fail_reason is not None or sensor_id not in job.sensor_ids:
             return web.json_response(
                 {
                     "message": "No known schedule for this time period. Scheduling job "
-                    f"failed with {job.fail_reason}. StorageScheduler was used.",
+                    f"failed with {job.fail_reason}. StorageScheduler was used."
+                    if job.fail_reason is not None
+                    else NOT_IN_JOB,
                     "result": "Rejected",
                     "status": "UNKNOWN_SCHEDULE",
                 },
@@ -828,11 +982,7 @@ class FakeFlexMeasures:
         )
         step = parse_duration(self.sensors[sensor_id]["event_resolution"])
         count = int(duration / step)
-        values = (
-            job.values
-            if job.values is not None
-            else [float(i % 3 - 1) * 10 for i in range(count)]
-        )
+        values = job.part(sensor_id, count)
         info: dict[str, Any] = {"scheduler": "StorageScheduler"}
         if job.commitment_costs is not None:
             info["commitment_costs"] = job.commitment_costs
@@ -943,6 +1093,13 @@ async def fake_fm(socket_enabled: None) -> AsyncGenerator[FakeFlexMeasures]:
 
 
 @pytest.fixture
+async def fake_fm_site(fake_fm: FakeFlexMeasures) -> FakeFlexMeasures:
+    """`fake_fm` with the EV charger below the building (a site of two devices)."""
+    fake_fm.add_ev_charger()
+    return fake_fm
+
+
+@pytest.fixture
 async def fm_session() -> AsyncGenerator[aiohttp.ClientSession]:
     """A plain aiohttp session for a client, closed after the test."""
     async with aiohttp.ClientSession() as session:
@@ -964,7 +1121,9 @@ __all__ = [
     "FakeFlexMeasures",
     "FakeJob",
     "RecordingServer",
+    "default_part",
     "fake_fm",
+    "fake_fm_site",
     "fm_client",
     "fm_session",
     "fm_sink",
