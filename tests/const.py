@@ -25,12 +25,14 @@ TOY_TIMEZONE = "Europe/Amsterdam"
 OTHER_ACCOUNT_ID = 2
 # Assets and sensors of the seed (the fake's ids; the real server's come from
 # `scripts/flexmeasures-server status`): below the building, the battery and the
-# EV charger, each with a kW PT15M power sensor.
+# EV charger, each with a kW PT15M power sensor. The EV charger's ids are the
+# demo server's (as in tests/fixtures/site_schedule); tests add ad-hoc sensors
+# as 11 and 20-24.
 TOY_BUILDING_ASSET_ID = 5
 TOY_BATTERY_ASSET_ID = 6
 TOY_BATTERY_SENSOR_ID = 8
 TOY_EV_ASSET_ID = 9
-TOY_EV_SENSOR_ID = 11
+TOY_EV_SENSOR_ID = 15
 OTHER_ACCOUNT_NAME = "Other Account"
 
 # Tokens: the one aioclient_mock hands out, and how the fake server's begin.

@@ -345,7 +345,9 @@ class FakeFlexMeasures:
         attributes: str = "{}",
         timezone: str = TOY_TIMEZONE,
     ) -> None:
-        """Add a sensor to an asset."""
+        """Add a sensor to an asset (an id in use is an error of the test)."""
+        if sensor_id in self.sensors:
+            raise ValueError(f"sensor {sensor_id} exists already")
         self.sensors[sensor_id] = {
             "attributes": attributes,
             "entity_address": f"ea1.2026-12.localhost:fm1.{sensor_id}",

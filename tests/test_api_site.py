@@ -106,9 +106,12 @@ async def test_one_job_with_one_flex_model_per_device_and_the_sites_context(
         "force-new-job-creation": True,
     }
     assert fake_fm_site.jobs[job].sensor_ids == [BATTERY, EV]
-    # The recorded real request has the same shape.
+    # The recorded real request has the same shape, and the fake takes it.
     recorded = _fixture("trigger_site_schedule")["request"]["json"]
     assert set(recorded) == set(fake_fm_site.jobs[job].payload)
+    status, answer = await _post_raw(fake_fm_site, fm_client, recorded)
+    assert status == 202
+    assert fake_fm_site.jobs[answer["schedule"]].sensor_ids == [BATTERY, EV]
 
 
 async def test_without_context_or_force_neither_is_sent(
@@ -274,7 +277,8 @@ async def test_the_fake_refuses_like_the_recorded_real_server(
 ) -> None:
     """Same status and body as the real server's recorded refusal."""
     recorded = _fixture(name)
-    body = {**recorded["request"]["json"], "flex-model": _models(*models)}
+    body = recorded["request"]["json"]
+    assert [model["sensor"] for model in body["flex-model"]] == models
     status, answer = await _post_raw(fake_fm_site, fm_client, body)
     assert (status, answer) == (recorded["status"], recorded["body"])
     assert fake_fm_site.jobs == {}
