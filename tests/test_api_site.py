@@ -24,6 +24,7 @@ from custom_components.flexmeasures.api import (
     FlexMeasuresScheduleFailedError,
 )
 from custom_components.flexmeasures.api.models import parse_datetime, parse_duration
+from custom_components.flexmeasures.requests import asset_flex_models
 
 from .const import (
     TOY_BATTERY_ASSET_ID,
@@ -527,3 +528,20 @@ def test_the_recordings_hold_no_token() -> None:
         assert "auth_token" not in text
         # FlexMeasures tokens are base64 JSON ("eyJ...") with dots
         assert not re.search(r"eyJ[\w-]{8,}", text)
+
+
+async def test_a_flex_model_override_cannot_redirect_a_device_to_another_sensor(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    """An override naming "sensor" does not change whose schedule is asked for."""
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    await fm_client.trigger_schedule(
+        8,
+        start=start,
+        duration=timedelta(hours=1),
+        flex_model={"sensor": 9, "soc-at-start": "1 kWh"},
+        asset_id=6,
+    )
+    assert list(fake_fm.jobs.values())[-1].payload["flex-model"][0]["sensor"] == 8
+    models = asset_flex_models({8: {"sensor": 9, "soc-min": "0 kWh"}})
+    assert models == [{"sensor": 8, "soc-min": "0 kWh"}]

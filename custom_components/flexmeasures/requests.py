@@ -245,7 +245,8 @@ def asset_flex_models(
     models: Mapping[int, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """The `flex-model` list of an asset-level job: one model per power sensor."""
-    return [{"sensor": sensor_id, **model} for sensor_id, model in models.items()]
+    # the sensor last: an override naming another sensor must not redirect it
+    return [{**model, "sensor": sensor_id} for sensor_id, model in models.items()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -470,7 +470,8 @@ class FlexMeasuresClient:
             "duration": format_duration(duration),
         }
         if asset_id is not None:
-            payload["flex-model"] = [{"sensor": sensor_id, **(flex_model or {})}]
+            # the sensor last: an override naming another must not redirect it
+            payload["flex-model"] = [{**(flex_model or {}), "sensor": sensor_id}]
             path = f"{API_PREFIX}/assets/{asset_id}/schedules/trigger"
         else:
             if flex_model is not None:
