@@ -130,6 +130,20 @@ def test_charge_now_ends_at_the_target_or_soc_max() -> None:
     assert charge_now_limit(BATTERY, Controls(target=50)) == pytest.approx(30.0)
     assert charge_now_limit(BATTERY, Controls()) == 57.0
     assert charge_now_limit(NO_CAPACITY, Controls()) is None
+    assert charge_now_limit(NO_CAPACITY, Controls(target=12.5)) == 12.5
+
+
+@hsettings(max_examples=50, deadline=None)
+@given(target=st.floats(min_value=0.1, max_value=100))
+def test_charge_now_ends_at_a_state_of_charge_the_entity_can_show(
+    target: float,
+) -> None:
+    """The state of charge read is clamped into [soc_min, soc_max]: a limit
+    above soc_max (a 100 % target with soc_max 57 of 60 kWh) would never end."""
+    limit = charge_now_limit(BATTERY, Controls(target=target))
+    assert limit is not None
+    assert limit <= 57.0
+    assert limit == pytest.approx(min(target / 100 * 60.0, 57.0))
 
 
 @pytest.mark.parametrize(

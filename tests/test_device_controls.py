@@ -290,3 +290,24 @@ async def test_the_calendar_shows_the_standing_target(
         2026, 11, 23, 6, 0, tzinfo=UTC
     )
     assert coordinator_of(entry).controls.target_kwh() == pytest.approx(360.0)
+
+
+async def test_charge_now_ends_at_soc_max_when_the_target_lies_above_it(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 100 % target with soc_max 400 of 450 kWh: the state of charge (clamped
+    into the range) never passes 400 kWh, so charge_now ends there."""
+    set_soc(hass, "50", "%")
+    entry = make_entry(fake_fm, soc_max=400.0)
+    await setup_integration(hass, entry)
+    await set_value(hass, "number", "target_soc", value=100)
+    await after_debounce(hass, freezer)
+    await set_value(hass, "select", "mode", option="charge_now")
+    set_soc(hass, "88", "%")  # 396 kWh
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "charge_now"
+    set_soc(hass, "100", "%")  # read as 400 kWh, the most it may hold
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "smart"
+    assert float(state(hass, "sensor", "power_setpoint").state) == fake_value(0)
+

@@ -101,10 +101,15 @@ def horizon_for(
 
 
 def charge_now_limit(settings: ScheduleSettings, controls: Controls) -> float | None:
-    """The state of charge (kWh) at which charge_now ends (None: never by itself)."""
+    """The state of charge (kWh) at which charge_now ends (None: never by itself).
+
+    The target, but at most `soc_max`: the state of charge read from its
+    entity is clamped into the configured range, so it never passes that.
+    """
+    high = settings.soc_bounds[1]
     if (kwh := target_kwh(settings, controls.target)) is not None:
-        return kwh
-    return settings.soc_bounds[1]
+        return kwh if high is None else min(kwh, high)
+    return high
 
 
 def mode_setpoint(
