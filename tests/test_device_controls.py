@@ -311,3 +311,19 @@ async def test_charge_now_ends_at_soc_max_when_the_target_lies_above_it(
     assert state(hass, "select", "mode").state == "smart"
     assert float(state(hass, "sensor", "power_setpoint").state) == fake_value(0)
 
+
+async def test_lowering_the_target_below_the_soc_ends_charge_now_at_once(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Charging now to 80 % at 70 %: a target of 60 % is reached already."""
+    set_soc(hass, "70", "%")
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+    await set_value(hass, "select", "mode", option="charge_now")
+    assert state(hass, "select", "mode").state == "charge_now"
+    await set_value(hass, "number", "target_soc", value=60)
+    assert state(hass, "select", "mode").state == "smart"
+    assert float(state(hass, "sensor", "power_setpoint").state) == fake_value(0)
+

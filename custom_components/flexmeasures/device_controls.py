@@ -82,11 +82,16 @@ class DeviceControls:
 
     @callback
     def set_target(self, value: float, *, restored: bool = False) -> None:
-        """A new `target_soc` (0: none): a new schedule."""
+        """A new `target_soc` (0: none): a new schedule.
+
+        While charging now, a target the state of charge has reached already
+        ends charge_now at once.
+        """
         if value == self.values.target:
             return
         self.values.target = value
         self._target_changed(restored)
+        self._check_charge_now(self._soc_now())
 
     @callback
     def set_mode(self, mode: Mode) -> None:
