@@ -327,3 +327,27 @@ async def test_lowering_the_target_below_the_soc_ends_charge_now_at_once(
     assert state(hass, "select", "mode").state == "smart"
     assert float(state(hass, "sensor", "power_setpoint").state) == fake_value(0)
 
+
+async def test_moving_ready_by_without_a_target_sends_no_job(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """target_soc 0: no standing target, so the request would be the same."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    jobs = len(fake_fm.jobs)
+    await set_value(hass, "time", "ready_by", time="06:00:00")
+    await after_debounce(hass, freezer)
+    assert state(hass, "time", "ready_by").state == "06:00:00"
+    assert len(fake_fm.jobs) == jobs
+    # once a target stands, the time it is due counts
+    await set_value(hass, "number", "target_soc", value=50)
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs + 1
+    await set_value(hass, "time", "ready_by", time="05:00:00")
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs + 2
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": "2026-11-24T04:00:00+00:00", "value": "225 kWh"}
+    ]
+

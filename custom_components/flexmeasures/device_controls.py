@@ -78,6 +78,9 @@ class DeviceControls:
         if value == self.values.ready_by:
             return
         self.values.ready_by = value
+        if self.values.target <= 0:
+            self._changed()  # no target stands: the same request, no job
+            return
         self._target_changed(restored)
 
     @callback
