@@ -351,3 +351,47 @@ async def test_moving_ready_by_without_a_target_sends_no_job(
         {"datetime": "2026-11-24T04:00:00+00:00", "value": "225 kWh"}
     ]
 
+
+@pytest.mark.parametrize(
+    ("kept", "kept_unit", "changes", "unit"),
+    [
+        # 300 kWh kept from before a capacity was configured: not 100 % (450 kWh)
+        (300.0, "kWh", {}, "%"),
+        # 80 % kept from before the capacity was removed: not 80 kWh
+        (80.0, "%", {"capacity": None}, "kWh"),
+    ],
+)
+async def test_a_target_kept_in_the_other_unit_is_not_taken_back(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    kept: float,
+    kept_unit: str,
+    changes: dict[str, Any],
+    unit: str,
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("number.home_battery_target_soc", str(kept)),
+                {
+                    "native_value": kept,
+                    "native_unit_of_measurement": kept_unit,
+                    "native_min_value": 0,
+                    "native_max_value": 450 if kept_unit == "kWh" else 100,
+                    "native_step": 0.1 if kept_unit == "kWh" else 1,
+                },
+            ),
+        ],
+    )
+    set_soc(hass, "200", "kWh")
+    entry = make_entry(fake_fm, **changes)
+    await setup_integration(hass, entry)
+    jobs = len(fake_fm.jobs)
+    await after_debounce(hass, freezer)
+    target = state(hass, "number", "target_soc")
+    assert target.attributes["unit_of_measurement"] == unit
+    assert float(target.state) == 0.0
+    assert len(fake_fm.jobs) == jobs
+    assert "soc-targets" not in flex_model(fake_fm)

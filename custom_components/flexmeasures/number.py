@@ -13,6 +13,7 @@ from homeassistant.const import PERCENTAGE, UnitOfEnergy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import LOGGER
 from .controls import target_in_percent
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
@@ -82,10 +83,23 @@ class FlexMeasuresTargetSocNumber(FlexMeasuresScheduleEntity, RestoreNumber):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Take back the target set before the restart."""
+        """Take back the target set before the restart.
+
+        Not one kept in the other unit (a capacity was configured or removed
+        since): 300 kWh is not 300 % nor 100 %.
+        """
         await super().async_added_to_hass()
         last = await self.async_get_last_number_data()
         if last is None or last.native_value is None:
+            return
+        if last.native_unit_of_measurement != self.native_unit_of_measurement:
+            LOGGER.debug(
+                "Not restoring target %s %s of %s: the target is in %s now",
+                last.native_value,
+                last.native_unit_of_measurement,
+                self.entity_id,
+                self.native_unit_of_measurement,
+            )
             return
         value = min(
             max(last.native_value, self.native_min_value), self.native_max_value
