@@ -73,7 +73,7 @@ class DeviceControls:
         return mode_setpoint(self.values.mode, charging_power, planned)
 
     @callback
-    def set_ready_by(self, value: time, *, restored: bool = False) -> None:
+    def set_ready_by(self, value: time) -> None:
         """A new `ready_by`: a new schedule when a target stands."""
         if value == self.values.ready_by:
             return
@@ -81,10 +81,10 @@ class DeviceControls:
         if self.values.target <= 0:
             self._changed()  # no target stands: the same request, no job
             return
-        self._target_changed(restored)
+        self._target_changed()
 
     @callback
-    def set_target(self, value: float, *, restored: bool = False) -> None:
+    def set_target(self, value: float) -> None:
         """A new `target_soc` (0: none): a new schedule.
 
         While charging now, a target the state of charge has reached already
@@ -93,7 +93,7 @@ class DeviceControls:
         if value == self.values.target:
             return
         self.values.target = value
-        self._target_changed(restored)
+        self._target_changed()
         self._check_charge_now(self._soc_now())
 
     @callback
@@ -110,9 +110,7 @@ class DeviceControls:
         self._changed()
 
     @callback
-    def _target_changed(self, restored: bool) -> None:
-        if restored and self.values.target <= 0:
-            return  # nothing stands: the kept plan is right as it is
+    def _target_changed(self) -> None:
         self.version += 1
         # one job for many changes: CONTROL_DEBOUNCE after the last of them
         if self._unsub_debounce is not None:

@@ -104,4 +104,4 @@ class FlexMeasuresTargetSocNumber(FlexMeasuresScheduleEntity, RestoreNumber):
         value = min(
             max(last.native_value, self.native_min_value), self.native_max_value
         )
-        self.coordinator.controls.set_target(value, restored=True)
+        self.coordinator.controls.set_target(value)

@@ -57,4 +57,4 @@ class FlexMeasuresReadyByTime(FlexMeasuresScheduleEntity, TimeEntity, RestoreEnt
         if last is None or last.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
             return
         if (restored := dt_util.parse_time(last.state)) is not None:
-            self.coordinator.controls.set_ready_by(restored, restored=True)
+            self.coordinator.controls.set_ready_by(restored)
