@@ -365,6 +365,7 @@ async def test_a_target_kept_in_the_other_unit_is_not_taken_back(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,
     freezer: FrozenDateTimeFactory,
+    *,
     kept: float,
     kept_unit: str,
     changes: dict[str, Any],
@@ -395,3 +396,96 @@ async def test_a_target_kept_in_the_other_unit_is_not_taken_back(
     assert float(target.state) == 0.0
     assert len(fake_fm.jobs) == jobs
     assert "soc-targets" not in flex_model(fake_fm)
+
+
+async def test_charge_now_outlasts_an_unavailable_state_of_charge(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """No value to compare: keep charging; the next value that reaches soc_max
+    ends it."""
+    set_soc(hass, "unavailable", None)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "select", "mode", option="charge_now")
+    assert state(hass, "select", "mode").state == "charge_now"
+    assert float(state(hass, "sensor", "power_setpoint").state) == 500.0
+    set_soc(hass, "90", "%")
+    await hass.async_block_till_done()
+    set_soc(hass, "unknown", None)
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "charge_now"
+    hass.states.async_remove(SOC_ENTITY)
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "charge_now"
+    set_soc(hass, "100", "%")
+    await hass.async_block_till_done()
+    assert state(hass, "select", "mode").state == "smart"
+
+
+async def test_unloading_within_the_debounce_sends_no_job(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    jobs = len(fake_fm.jobs)
+    await set_value(hass, "number", "target_soc", value=80)
+    await set_value(hass, "select", "mode", option="charge_now")
+    controls = coordinator_of(entry).controls
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs
+    set_soc(hass, "100", "%")  # no longer watched: nothing changes
+    await hass.async_block_till_done()
+    assert controls.values.mode == "charge_now"
+
+
+async def test_unloading_within_the_debounce_leaves_no_timer(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """The test harness fails a test that leaves a timer behind."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "number", "target_soc", value=80)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_changed_target_shows_at_once_and_is_sent_after_the_debounce(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """The slider shows the new value and the calendar its event before the job."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    jobs = len(fake_fm.jobs)
+    await set_value(hass, "number", "target_soc", value=70)
+    assert float(state(hass, "number", "target_soc").state) == 70.0
+    freezer.tick(timedelta(seconds=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert len(fake_fm.jobs) == jobs
+    freezer.tick(timedelta(seconds=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(fake_fm.jobs) == jobs + 1
+    # back to 0: one more job, now without a standing target
+    await set_value(hass, "number", "target_soc", value=0)
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs + 2
+    assert "soc-targets" not in flex_model(fake_fm)
+
+
+@pytest.mark.parametrize("kept", ["unknown", "unavailable", "half past six"])
+async def test_ready_by_without_a_kept_time_is_the_default(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, kept: str
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass, [(State("time.home_battery_ready_by", kept), {})]
+    )
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    assert state(hass, "time", "ready_by").state == "07:00:00"
