@@ -12,6 +12,7 @@ from custom_components.flexmeasures.controls import (
     Controls,
     Mode,
     charge_now_limit,
+    due_on_the_grid,
     horizon_for,
     mode_setpoint,
     next_occurrence,
@@ -165,3 +166,31 @@ def test_power_capacities_as_flexmeasures_writes_them(
 ) -> None:
     found = power_quantity_kw(text)
     assert found == (None if kw is None else pytest.approx(kw))
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(
+    after=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=3)),
+    minutes=st.sampled_from([5, 15, 60]),
+)
+def test_a_target_is_due_at_the_last_step_boundary_by_its_time(
+    after: timedelta, minutes: int
+) -> None:
+    """Never after its time (but after the first step): reached by then."""
+    start = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+    step = timedelta(minutes=minutes)
+    target = SocTarget(start + after, "40 kWh")
+    due = due_on_the_grid(target, start, step).when
+    assert (due - start) % step == timedelta(0)
+    assert due > start
+    if after >= step:
+        assert target.when - step < due <= target.when
+    else:
+        assert due == start + step
+
+
+def test_a_target_on_the_grid_stays_as_it_is() -> None:
+    start = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+    target = SocTarget(datetime(2026, 11, 23, 6, 0, tzinfo=UTC), "40 kWh")
+    assert due_on_the_grid(target, start, timedelta(minutes=15)) is target
+    assert due_on_the_grid(target, start, timedelta(0)) is target

@@ -489,3 +489,34 @@ async def test_ready_by_without_a_kept_time_is_the_default(
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
     assert state(hass, "time", "ready_by").state == "07:00:00"
+
+
+@pytest.mark.parametrize(
+    ("ready_by", "sent"),
+    [
+        # 07:10 local is 06:10 UTC, inside the 06:00-06:15 step: due at 06:00
+        ("07:10:00", "2026-11-23T06:00:00+00:00"),
+        ("07:14:59", "2026-11-23T06:00:00+00:00"),
+        ("07:15:00", "2026-11-23T06:15:00+00:00"),
+        # in the step holding now (05:30-05:45 UTC): the earliest, its end
+        ("06:40:00", "2026-11-23T05:45:00+00:00"),
+    ],
+)
+async def test_a_ready_by_between_steps_is_due_at_the_step_before_it(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    ready_by: str,
+    sent: str,
+) -> None:
+    """FlexMeasures puts a target at the end of the step holding its time: one
+    at 07:10 would be reached at 07:15, after the car has left."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    await set_value(hass, "time", "ready_by", time=ready_by)
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": sent, "value": "360 kWh"}
+    ]

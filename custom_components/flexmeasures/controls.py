@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
@@ -89,6 +89,22 @@ def standing_target(
     low, high = settings.soc_bounds
     kwh = max(low, kwh if high is None else min(high, kwh))
     return SocTarget(next_occurrence(controls.ready_by, now, zone), kwh_quantity(kwh))
+
+
+def due_on_the_grid(target: SocTarget, start: datetime, step: timedelta) -> SocTarget:
+    """The target moved to the last step boundary at or before its time.
+
+    FlexMeasures holds a target at the end of the step its time falls in: one
+    at 07:10 in 15-minute steps would be reached at 07:15, after `ready_by`.
+    A time in the first step (from `start`) is due at that step's end, the
+    earliest a schedule can reach anything.
+    """
+    if step <= timedelta(0):
+        return target
+    due = start + step * ((target.when - start) // step)
+    if due <= start:
+        due = start + step
+    return target if due == target.when else replace(target, when=due)
 
 
 def horizon_for(

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule, Sensor
 from .const import LOGGER
-from .controls import horizon_for
+from .controls import due_on_the_grid, horizon_for
 from .exceptions import schedule_error
 from .requests import ScheduleSettings, SocTarget, device_flex_model, price_flex_context
 from .schedule import align_down
@@ -83,15 +83,18 @@ class DeviceJob:
         try:
             sensor = await self.async_sensor()
             start = align_down(now, sensor.event_resolution)
+            standing = options.standing_target
+            if standing is not None:
+                standing = due_on_the_grid(standing, start, sensor.event_resolution)
             horizon = horizon_for(
                 start,
                 options.duration or self.settings.duration,
-                options.standing_target,
+                standing,
                 sensor.event_resolution,
             )
             targets = [*options.soc_targets]
-            if options.standing_target is not None:
-                targets.append(options.standing_target)
+            if standing is not None:
+                targets.append(standing)
             model = device_flex_model(
                 self.settings,
                 soc_at_start=options.soc_at_start,
