@@ -41,6 +41,9 @@ SCHEDULE_ENTITIES = {
     "binary_sensor": ("charging", "discharging", "stale"),
     "calendar": ("schedule",),
     "button": ("reschedule",),
+    "time": ("ready_by",),
+    "number": ("target_soc",),
+    "select": ("mode",),
 }
 A_NUMBER_IN_KW = re.compile(r"-?\d+(?:[.,]\d+)?\s*kW")
 
@@ -72,6 +75,60 @@ async def test_dashboard_shows_the_power_setpoint_in_kw(
         texts = await card.all_inner_texts()  # does not wait
         print("setpoint card:", " ".join(" ".join(texts).split()) or "(none)")
         await screenshot(page, "dashboard")
+
+
+async def test_dashboard_has_the_controls_and_charge_now_works_from_the_tile(
+    ha: HomeAssistant, page: Page
+) -> None:
+    """The README's EV example, cards only: the mode tile (Charge now picked in
+    it sets the setpoint to the charging power, 500 kW), Ready by and Target SoC."""
+    token = ha_config.login(ha.url, ha.username, ha.password)
+    mode = _schedule_entity_id("select", "mode")
+    setpoint = _schedule_entity_id("sensor", "power_setpoint")
+    charge_now = EN["entity"]["select"]["mode"]["state"]["charge_now"]
+    await log_in(page, ha)
+    await page.goto(f"{ha.url}{DASHBOARD}")
+    tile = page.locator("hui-tile-card").filter(has_text="Mode")
+    target = page.locator("hui-entities-card").filter(has_text="Standing target")
+    try:
+        await expect(tile.locator("hui-select-options-card-feature")).to_be_visible()
+        await expect(
+            target.locator("hui-time-entity-row").filter(has_text="Ready by")
+        ).to_be_visible()
+        await expect(
+            target.locator("hui-number-entity-row").filter(has_text="Target SoC")
+        ).to_be_visible()
+        await (
+            tile.locator("hui-select-options-card-feature")
+            .locator("ha-control-select-menu, ha-select")
+            .first.click()
+        )
+        await (
+            page.get_by_role("menuitem", name=charge_now)
+            .or_(page.get_by_role("option", name=charge_now))
+            .first.click()
+        )
+        await expect(tile).to_contain_text(charge_now)
+        card = page.locator("hui-entity-card").filter(has_text="Power setpoint now")
+        await expect(card).to_contain_text(re.compile(r"\b500(?:[.,]0+)?\s*kW"))
+    finally:
+        await screenshot(page, "dashboard-controls")
+    states = {
+        s["entity_id"]: s for s in ha_config.api_get(ha.url, token, "/api/states")
+    }
+    print(
+        mode, "=", states[mode]["state"], ";", setpoint, "=", states[setpoint]["state"]
+    )
+    assert states[mode]["state"] == "charge_now"
+    assert float(states[setpoint]["state"]) == 500.0
+    assert states[setpoint]["attributes"]["mode"] == "charge_now"
+    # back to smart, for the checks after this one
+    ha_config._request(
+        "POST",
+        f"{ha.url}/api/services/select/select_option",
+        token=token,
+        json_body={"entity_id": mode, "option": "smart"},
+    )
 
 
 def _schedule_entity_id(platform: str, key: str) -> str:
