@@ -12,6 +12,7 @@ from collections.abc import Callable
 import json
 from pathlib import Path
 import re
+from typing import Any
 
 from homeassistant.util import slugify
 from playwright.async_api import Page, expect
@@ -53,7 +54,7 @@ def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
     return start_home_assistant(with_entry=True)
 
 
-def states(ha: HomeAssistant, token: str) -> dict[str, dict[str, object]]:
+def states(ha: HomeAssistant, token: str) -> dict[str, dict[str, Any]]:
     return {s["entity_id"]: s for s in ha_config.api_get(ha.url, token, "/api/states")}
 
 
