@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant, State
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -519,4 +520,37 @@ async def test_a_ready_by_between_steps_is_due_at_the_step_before_it(
     await after_debounce(hass, freezer)
     assert flex_model(fake_fm)["soc-targets"] == [
         {"datetime": sent, "value": "360 kWh"}
+    ]
+
+
+async def test_a_ready_by_between_steps_is_due_at_the_step_before_it_in_a_site(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """The same for a device planned in its site's job (ready_by 07:10 local)."""
+    set_soc(hass)
+    site = ConfigSubentryData(
+        data={
+            "name": "Home",
+            "asset": "5",
+            "devices": ["8"],
+            "consumption_price_sensor": "7",
+            "production_price_sensor": "",
+            "duration": 24,
+            "update_interval": 15,
+        },
+        subentry_id="01JSITEHOME000000000000000",
+        subentry_type="site",
+        title="Home",
+        unique_id="5",
+    )
+    entry = make_entry(fake_fm, more=[site])
+    await setup_integration(hass, entry)
+    assert coordinator_of(entry).site is not None
+    jobs = len(fake_fm.jobs)
+    await set_value(hass, "time", "ready_by", time="07:10:00")
+    await set_value(hass, "number", "target_soc", value=80)
+    await after_debounce(hass, freezer)
+    assert len(fake_fm.jobs) == jobs + 1
+    assert flex_model(fake_fm)["soc-targets"] == [
+        {"datetime": "2026-11-23T06:00:00+00:00", "value": "360 kWh"}
     ]

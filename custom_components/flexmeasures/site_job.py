@@ -14,7 +14,7 @@ from typing import Any
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .const import LOGGER
-from .controls import horizon_for
+from .controls import due_on_the_grid, horizon_for
 from .exceptions import schedule_error
 from .jobs import MAX_WAIT, DeviceJob, JobOptions, schedule_in_kw
 from .requests import (
@@ -70,15 +70,20 @@ class SiteJob:
             step = max(sensor.event_resolution for sensor in sensors)
             start = align_down(now, step)
             horizon = self.settings.duration
-            for member in members:
-                horizon = horizon_for(
-                    start, horizon, member.options.standing_target, step
-                )
+            # each standing target due at the last step boundary by its time
+            standing = [
+                None
+                if member.options.standing_target is None
+                else due_on_the_grid(member.options.standing_target, start, step)
+                for member in members
+            ]
+            for target in standing:
+                horizon = horizon_for(start, horizon, target, step)
             models: dict[int, dict[str, Any]] = {}
-            for member, sensor in zip(members, sensors, strict=True):
+            for member, sensor, target in zip(members, sensors, standing, strict=True):
                 targets = [*member.options.soc_targets]
-                if member.options.standing_target is not None:
-                    targets.append(member.options.standing_target)
+                if target is not None:
+                    targets.append(target)
                 model = device_flex_model(
                     member.job.settings,
                     soc_at_start=member.options.soc_at_start,
