@@ -554,3 +554,33 @@ async def test_a_ready_by_between_steps_is_due_at_the_step_before_it_in_a_site(
     assert flex_model(fake_fm)["soc-targets"] == [
         {"datetime": "2026-11-23T06:00:00+00:00", "value": "360 kWh"}
     ]
+    # a changed target is never taken from FlexMeasures' job cache
+    assert list(fake_fm.jobs.values())[-1].payload["force-new-job-creation"] is True
+
+
+async def test_a_changed_target_forces_a_new_job_at_the_server(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """FlexMeasures hands back its earlier job for a request it has seen (within
+    its job cache's time to live), and reads that job's schedule as the sensor's
+    latest beliefs, i.e. those of whatever job ran last: 60 %, then 56 %, then 60 %
+    again within one step would follow the 56 % plan. A changed target is never
+    taken from the cache; a periodic update with nothing changed may be."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+
+    def forced() -> bool:
+        payload = list(fake_fm.jobs.values())[-1].payload
+        return bool(payload.get("force-new-job-creation"))
+
+    assert not forced()  # the first plan
+    for value in (60, 56, 60):
+        await set_value(hass, "number", "target_soc", value=value)
+        await after_debounce(hass, freezer)
+        assert forced()
+    await coordinator_of(entry).async_refresh()  # nothing changed since
+    assert not forced()
+    await set_value(hass, "time", "ready_by", time="06:00:00")
+    await after_debounce(hass, freezer)
+    assert forced()

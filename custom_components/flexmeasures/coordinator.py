@@ -269,7 +269,10 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     async def _async_job(self, options: JobOptions | None) -> Schedule:
         """Run the job, then read the prices over its horizon (never fails it)."""
         now = dt_util.utcnow()
-        schedule = await self.job.async_run(self.job_options(options, now), now)
+        job_options = self.job_options(options, now)
+        if self.inputs_changed:
+            job_options = replace(job_options, force_new_job=True)
+        schedule = await self.job.async_run(job_options, now)
         sensor = self.job.sensor
         await self.prices.async_update(
             schedule, None if sensor is None else sensor.asset_id

@@ -83,6 +83,17 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         """Counts changes of what a job is made from (e.g. a standing target)."""
         return 0
 
+    @property
+    def inputs_changed(self) -> bool:
+        """Whether the inputs changed since the last plan (a job asks anew).
+
+        Such a job forces a new one at FlexMeasures: its job cache hands back an
+        earlier job for a request it has seen, and reads that job's schedule as
+        the sensor's latest beliefs, which are those of whatever job ran last
+        (a target set back to an earlier value would follow the one between).
+        """
+        return self.inputs_version != max(self._data_inputs, 0)
+
     def _on_success(self, data: T) -> None:
         """A new plan arrived (keep it, ...)."""
 

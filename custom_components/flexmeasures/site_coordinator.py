@@ -180,7 +180,9 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
             )
             for member in self.members
         ]
-        plan = await self.job.async_run(requests, now, force_new_job=force_new_job)
+        plan = await self.job.async_run(
+            requests, now, force_new_job=force_new_job or self.inputs_changed
+        )
         await self.prices.async_update(plan.total, self.settings.asset_id)
         return plan
 

@@ -232,3 +232,47 @@ async def test_modes_set_the_setpoint_without_a_job(
         value_at(schedule, dt_util.utcnow()), abs=1e-3
     )
     assert coordinator(entry).job_id == job
+
+
+async def test_a_target_set_back_gets_its_own_plan(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """A, then B, then A again within one step: FlexMeasures' job cache would
+    hand back A's job, whose schedule it reads as the sensor's latest beliefs
+    (B's). The plan must reach A, not B."""
+    ready_local = dt_util.now() + AHEAD
+    ready_local = ready_local.replace(
+        minute=ready_local.minute // 15 * 15, second=0, microsecond=0
+    )
+    ready_by = dt_util.as_utc(ready_local)
+    first = 55 + int(time.time() * 1000) % 25  # unique per run
+    await hass.services.async_call(
+        "time",
+        "set_value",
+        {
+            "entity_id": entity_id(hass, "time", "ready_by"),
+            "time": ready_local.strftime("%H:%M:%S"),
+        },
+        blocking=True,
+    )
+    reached: dict[int, float] = {}
+    jobs = []
+    for percent in (first, first - 10, first):
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": entity_id(hass, "number", "target_soc"), "value": percent},
+            blocking=True,
+        )
+        await pass_the_debounce(hass)
+        schedule = coordinator(entry).data
+        assert schedule is not None
+        jobs.append(schedule.job_id)
+        reached[len(jobs)] = soc_at(schedule, ready_by)
+    print(
+        f"targets {first}, {first - 10}, {first} %: reached "
+        + ", ".join(f"{kwh:.2f}" for kwh in reached.values())
+        + f" kWh; jobs {jobs}"
+    )
+    assert len(set(jobs)) == 3
+    assert reached[3] == pytest.approx(first / 100 * CAPACITY, abs=TOLERANCE)
