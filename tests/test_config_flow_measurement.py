@@ -27,7 +27,12 @@ from custom_components.flexmeasures.flow_helpers import (
     sensor_label,
 )
 
-from .common import measurement_subentry, setup_integration
+from .common import (
+    measurement_subentry,
+    mock_account_entry,
+    schedule_subentry,
+    setup_integration,
+)
 from .fake_flexmeasures import FakeFlexMeasures
 
 SOLAR = "sensor.solar_power"
@@ -107,15 +112,15 @@ async def test_user_flow_creates_measurement_with_title_and_unique_id(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert result["errors"] == {}
+    # sensor 8 receives the grid power already
     assert _options(result) == [
-        {"value": "8", "label": "toy-battery / discharging (kW, 15 min)"},
         {"value": "9", "label": "toy-solar / production (kW, 15 min)"},
     ]
 
     result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Solar power -> production"
+    assert result["title"] == "Solar power → toy-solar / production"
     assert result["data"] == {"entity_id": SOLAR, "sensor": "9"}
     subentry = next(
         sub for sub in entry.subentries.values() if sub.unique_id == f"{SOLAR}_9"
@@ -202,7 +207,7 @@ async def test_unknown_forecast_attribute_is_refused_then_recovers(
         {"entity_id": PRICE, "sensor": "11", "forecast_attribute": " raw_today "},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Nord Pool price -> my prices"
+    assert result["title"] == "Nord Pool price → toy-building / my prices"
     assert result["data"] == {
         "entity_id": PRICE,
         "sensor": "11",
@@ -260,13 +265,12 @@ async def test_unexpected_error_is_unknown_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_same_entity_and_sensor_twice_aborts(
+async def test_same_entity_and_sensor_twice_is_refused(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
     result = await _start(hass, entry)
-    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "8"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    with pytest.raises(InvalidData):
+        await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "8"})
     assert len(entry.subentries) == 1
 
 
@@ -287,7 +291,11 @@ async def test_reconfigure_changes_sensor_attribute_and_title(
         for key in schema
         if key.description and "suggested_value" in key.description
     }
-    assert suggested == {"entity_id": GRID, "sensor": "8"}
+    assert suggested == {
+        "entity_id": GRID,
+        "sensor": "8",
+        "name": "Grid power -> discharging",
+    }
 
     # keeping its own (entity, sensor) pair is not a duplicate
     result = await _submit(
@@ -298,7 +306,7 @@ async def test_reconfigure_changes_sensor_attribute_and_title(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     subentry = entry.subentries[EXISTING_ID]
-    assert subentry.title == "Grid power -> production"
+    assert subentry.title == "Grid power -> discharging"  # the name is kept
     assert subentry.unique_id == f"{GRID}_9"
     assert subentry.data == {
         "entity_id": GRID,
@@ -324,13 +332,16 @@ async def test_reconfigure_keeping_the_same_pair_is_allowed(
 async def test_reconfigure_onto_another_measurement_aborts(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
+    """Onto a sensor that another measurement got while the form was open."""
+    reconfigure = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
     result = await _start(hass, entry)
     result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
-    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
-    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    result = await _submit(
+        hass, reconfigure["flow_id"], {"entity_id": SOLAR, "sensor": "9"}
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert entry.subentries[EXISTING_ID].data["entity_id"] == GRID
@@ -443,20 +454,22 @@ async def test_entity_that_stopped_being_numeric_is_refused_then_another_goes(
 
 
 async def test_sensor_drop_down_does_not_preselect_a_schedules_power_sensor(
-    hass: HomeAssistant, entry: MockConfigEntry
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
 ) -> None:
+    # (sensor 8 receives the grid power: another power sensor of the battery)
+    fake_fm.add_sensor(12, "charging", 6, "kW", "PT15M")
     hass.config_entries.async_add_subentry(
         entry,
         ConfigSubentry(
-            data=MappingProxyType({"power_sensor": "8"}),
+            data=MappingProxyType({"power_sensor": "12"}),
             subentry_type="schedule",
             title="toy-battery",
-            unique_id="8",
+            unique_id="12",
         ),
     )
     await hass.async_block_till_done()
     result = await _start(hass, entry)
-    assert _options(result)[0]["value"] == "8"  # sorted first, and scheduled
+    assert _options(result)[0]["value"] == "12"  # sorted first, and scheduled
     # Home Assistant's form takes the first option unless one is suggested
     assert _suggested(result, "sensor") == "9"
 
@@ -529,3 +542,146 @@ async def test_reconfigure_offers_the_current_entity_even_while_it_has_no_number
     hass.states.async_set(GRID, "unavailable", {})
     result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
     assert GRID not in _entity_selector_config(result)["exclude_entities"]
+
+
+# --- issue 14: names kept, one measurement per sensor -------------------------
+
+
+def _suggested_values(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+
+
+async def test_user_flow_names_by_entity_asset_and_sensor_or_the_name_given(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Default title "entity → asset / sensor"; a name given wins; no name in data."""
+    result = await _start(hass, entry)
+    assert "name" in {str(key) for key in result["data_schema"].schema}
+    result = await _submit(hass, result["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["title"] == "Solar power → toy-solar / production"
+    assert "name" not in result["data"]
+
+    # both sensors are fed now: nothing left to choose
+    result = await _start(hass, entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_sensors_left"
+
+
+async def test_name_given_when_adding_is_the_title(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await _start(hass, entry)
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": SOLAR, "sensor": "9", "name": " Roof panels "},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Roof panels"
+    assert result["data"] == {"entity_id": SOLAR, "sensor": "9"}
+
+
+async def test_reconfigure_keeps_the_name(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """The title is pre-filled and kept, also when the sensor changes."""
+    hass.config_entries.async_update_subentry(
+        entry, entry.subentries[EXISTING_ID], title="Meter in the hall"
+    )
+    await hass.async_block_till_done()
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    assert _suggested_values(result)["name"] == "Meter in the hall"
+
+    result = await _submit(hass, result["flow_id"], {"entity_id": GRID, "sensor": "9"})
+
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[EXISTING_ID].title == "Meter in the hall"
+    assert entry.subentries[EXISTING_ID].data == {"entity_id": GRID, "sensor": "9"}
+
+
+async def test_reconfigure_renames_by_the_name_field(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = dict(await entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    result = await _submit(
+        hass,
+        result["flow_id"],
+        {"entity_id": GRID, "sensor": "8", "name": "Grid meter"},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[EXISTING_ID].title == "Grid meter"
+
+
+@pytest.mark.parametrize("unique_id", ["sensor.grid_power_8", None])
+async def test_sensors_fed_by_a_measurement_are_not_offered(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, unique_id: str | None
+) -> None:
+    """Compared by the stored sensor id; the one reconfigured sees its own."""
+    hass.states.async_set(
+        GRID, "3.5", {"unit_of_measurement": "kW", "friendly_name": "Grid power"}
+    )
+    existing = measurement_subentry(
+        GRID, "8", subentry_id=EXISTING_ID, title="Grid power -> discharging"
+    )
+    config_entry = mock_account_entry(
+        fake_fm.url, subentries_data=[{**existing, "unique_id": unique_id}]
+    )
+    await setup_integration(hass, config_entry)
+
+    result = await _start(hass, config_entry)
+    assert [o["value"] for o in _options(result)] == ["9"]
+    result = dict(await config_entry.start_subentry_reconfigure_flow(hass, EXISTING_ID))
+    assert [o["value"] for o in _options(result)] == ["8", "9"]
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_schedules_power_sensor_stays_available_to_measurements(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """FlexMeasures keeps measured and planned power on one sensor."""
+    config_entry = mock_account_entry(
+        fake_fm.url,
+        subentries_data=[
+            schedule_subentry(
+                {"power_sensor": "8", "consumption_price_sensor": "asset"},
+                subentry_id="01JSCHEDULE000000000000000",
+            )
+        ],
+    )
+    await setup_integration(hass, config_entry)
+
+    result = await _start(hass, config_entry)
+
+    assert "8" in [o["value"] for o in _options(result)]
+    await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_every_sensor_fed_aborts_clearly(
+    hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
+) -> None:
+    fake_fm.sensors.pop(9)
+    result = await _start(hass, entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_sensors_left"
+
+
+async def test_second_measurement_to_one_sensor_is_refused_at_submit(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Two forms open at once: another entity to the same sensor is refused."""
+    first = await _start(hass, entry)
+    second = await _start(hass, entry)
+    result = await _submit(hass, first["flow_id"], {"entity_id": SOLAR, "sensor": "9"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    result = await _submit(hass, second["flow_id"], {"entity_id": GRID, "sensor": "9"})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(entry.subentries) == 2

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from enum import StrEnum
+import re
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.helpers.selector import (
@@ -18,6 +21,7 @@ from homeassistant.helpers.selector import (
 
 from .api import Asset, Sensor
 from .data import FlexMeasuresData
+from .requests import ASSET_PRICE
 
 
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
@@ -54,9 +58,77 @@ def sensor_label(sensor: Sensor, assets: Mapping[int, Asset]) -> str:
     return f"{name} ({unit}, {resolution_label(sensor.event_resolution)})"
 
 
+class Storage(StrEnum):
+    """Whether an asset type can store energy (and so be scheduled)."""
+
+    YES = "yes"  # a battery, an EV charger, a heat pump or boiler, ...
+    NO = "no"  # solar, PV, wind, a grid connection: it produces or meters
+    UNKNOWN = "unknown"  # a building, a process, a type of one's own
+
+
+# Asset types (FlexMeasures' generic asset type names, compared as words in
+# lower case, "-" and "_" read as spaces) whose power cannot be shifted by
+# storing energy. Storage words win: a "PV battery" stores.
+NON_STORAGE_TYPES: Final = frozenset(
+    {"solar", "pv", "wind", "wind turbine", "grid connection", "transmission zone"}
+)
+_NON_STORAGE_WORDS: Final = frozenset({"solar", "pv", "photovoltaic", "wind"})
+_NON_STORAGE_PHRASES: Final = ("grid connection", "transmission zone")
+_STORAGE_WORDS: Final = frozenset(
+    {
+        "battery",
+        "batteries",
+        "storage",
+        "evse",
+        "ev",
+        "charger",
+        "charging",
+        "vehicle",
+        "heat",
+        "boiler",
+        "buffer",
+    }
+)
+
+
+def asset_storage(asset_type: str | None) -> Storage:
+    """Whether an asset of this type can store energy, as far as its name tells."""
+    text = " ".join(re.sub(r"[-_/]", " ", (asset_type or "").casefold()).split())
+    words = set(text.split())
+    if words & _STORAGE_WORDS:
+        return Storage.YES
+    if (
+        text in NON_STORAGE_TYPES
+        or words & _NON_STORAGE_WORDS
+        or any(phrase in text for phrase in _NON_STORAGE_PHRASES)
+    ):
+        return Storage.NO
+    return Storage.UNKNOWN
+
+
 def dropdown(options: list[SelectOptionDict]) -> SelectSelector:
     """A drop-down of server objects (option values are ids as strings)."""
     return SelectSelector(
+        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+    )
+
+
+class PriceSelector(SelectSelector):
+    """A price drop-down whose "" means `asset`, as it did before `asset` existed.
+
+    Home Assistant's form shows an option of value "" as nothing chosen, so the
+    option is `asset` now; input that still says "" (a script, an old form in
+    an open browser tab) is read as `asset`.
+    """
+
+    def __call__(self, data: Any) -> Any:
+        """Validate the selection, "" read as `asset`."""
+        return super().__call__(ASSET_PRICE if data == "" else data)
+
+
+def price_dropdown(options: list[SelectOptionDict]) -> PriceSelector:
+    """A drop-down of price sensors, with the `asset` option among the options."""
+    return PriceSelector(
         SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
     )
 

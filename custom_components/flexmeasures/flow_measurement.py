@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.config_entries import (
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, CONF_NAME
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
@@ -34,6 +38,7 @@ from .const import (
     CONF_SENSOR,
     DOMAIN,
     LOGGER,
+    SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
 from .flow_helpers import loaded_data, sensor_label
@@ -43,12 +48,19 @@ from .units import is_power_unit, unit_converter
 
 
 class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
-    """Add or reconfigure a measurement (an HA entity sent to a sensor)."""
+    """Add or reconfigure a measurement (an HA entity sent to a sensor).
+
+    One measurement per FlexMeasures sensor (the server would keep whichever
+    value came last): sensors another measurement feeds are not offered. The
+    title is the name ("entity → asset / sensor" unless one is given); a
+    reconfigure keeps it unless the name field changes it.
+    """
 
     def __init__(self) -> None:
         """Nothing read from the server yet."""
         self._sensors: dict[str, Sensor] = {}
         self._options: list[SelectOptionDict] = []
+        self._asset_names: dict[int, str] = {}
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -84,6 +96,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             key=lambda item: item[0].casefold(),
         )
         self._sensors = {str(sensor.id): sensor for _, sensor in labelled}
+        self._asset_names = {asset.id: asset.name for asset in assets.values()}
         self._options = [
             SelectOptionDict(value=str(sensor.id), label=label)
             for label, sensor in labelled
@@ -133,6 +146,8 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         if (reason := await self._async_load_sensors(client)) is not None:
             return self.async_abort(reason=reason)
         reconfiguring = step_id == "reconfigure"
+        own = self._get_reconfigure_subentry() if reconfiguring else None
+        fed = fed_sensors(self._get_entry().subentries.values(), own)
         errors: dict[str, str] = {}
         placeholders = {"entity_unit": "", "sensor_unit": ""}
         if user_input is not None:
@@ -141,56 +156,48 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             if sensor is not None:
                 entity_id = user_input[CONF_ENTITY_ID]
                 unique_id = measurement_unique_id(entity_id, sensor.id)
-                own = (
-                    self._get_reconfigure_subentry().subentry_id
-                    if reconfiguring
-                    else None
-                )
-                if any(
-                    sub.unique_id == unique_id and sub.subentry_id != own
-                    for sub in self._get_entry().subentries.values()
-                ):
+                if str(sensor.id) in fed:
+                    # another form saved it while this one was open
                     return self.async_abort(reason="already_configured")
                 data = {CONF_ENTITY_ID: entity_id, CONF_SENSOR: str(sensor.id)}
                 if attribute := (user_input.get(CONF_FORECAST_ATTRIBUTE) or "").strip():
                     data[CONF_FORECAST_ATTRIBUTE] = attribute
-                state = self.hass.states.get(entity_id)
-                title = f"{state.name if state else entity_id} -> {sensor.name}"
-                if reconfiguring:
+                name = str(user_input.get(CONF_NAME) or "").strip()
+                if own is not None:
                     return self.async_update_and_abort(
                         self._get_entry(),
-                        self._get_reconfigure_subentry(),
+                        own,
                         data=data,
-                        title=title,
+                        title=name or own.title,
                         unique_id=unique_id,
                     )
                 return self.async_create_entry(
-                    title=title, data=data, unique_id=unique_id
+                    title=name or self._default_title(entity_id, sensor),
+                    data=data,
+                    unique_id=unique_id,
                 )
+        if not any(option["value"] not in fed for option in self._options):
+            return self.async_abort(reason="no_sensors_left")
         suggested: Mapping[str, Any] | None = user_input
-        if suggested is None and reconfiguring:
-            suggested = self._get_reconfigure_subentry().data
+        if suggested is None and own is not None:
+            suggested = {**own.data, CONF_NAME: own.title}
         if suggested is None:
             # Home Assistant's form takes the first option of a drop-down unless
             # one is suggested: not a schedule's power sensor (that would send
             # measurements where schedules are computed by accident).
-            suggested = {CONF_SENSOR: self._default_sensor()}
+            suggested = {CONF_SENSOR: self._default_sensor(fed)}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                self._schema(
-                    self._get_reconfigure_subentry().data[CONF_ENTITY_ID]
-                    if reconfiguring
-                    else None
-                ),
+                self._schema(None if own is None else own.data[CONF_ENTITY_ID], fed),
                 suggested or {},
             ),
             errors=errors,
             description_placeholders=placeholders,
         )
 
-    def _default_sensor(self) -> str:
-        """The first sensor that no schedule of this account computes for."""
+    def _default_sensor(self, fed: set[str]) -> str:
+        """The first sensor that no schedule computes for and nothing feeds yet."""
         scheduled = {
             str(subentry.data.get(CONF_POWER_SENSOR))
             for subentry in self._get_entry().subentries.values()
@@ -200,13 +207,26 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             (
                 option["value"]
                 for option in self._options
-                if option["value"] not in scheduled
+                if option["value"] not in scheduled | fed
             ),
             "",
         )
 
-    def _schema(self, current: str | None) -> probatio.Schema:
-        """The form; `current` (the entity a reconfigure starts from) stays offered."""
+    def _default_title(self, entity_id: str, sensor: Sensor) -> str:
+        """The default title: entity → asset / sensor (without an asset: entity → sensor)."""
+        state = self.hass.states.get(entity_id)
+        asset = (
+            None if sensor.asset_id is None else self._asset_names.get(sensor.asset_id)
+        )
+        target = sensor.name if asset is None else f"{asset} / {sensor.name}"
+        return f"{state.name if state else entity_id} → {target}"
+
+    def _schema(self, current: str | None, fed: set[str]) -> probatio.Schema:
+        """The form; `current` (the entity a reconfigure starts from) stays offered.
+
+        The sensor drop-down leaves out the sensors other measurements feed.
+        """
+        options = [option for option in self._options if option["value"] not in fed]
         own = own_entities(self.hass)
         not_numeric = {
             state.entity_id
@@ -216,6 +236,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         excluded = sorted(own | not_numeric)
         return probatio.Schema(
             {
+                probatio.Optional(CONF_NAME): TextSelector(),
                 probatio.Required(CONF_ENTITY_ID): EntitySelector(
                     EntitySelectorConfig(
                         domain=MEASUREMENT_DOMAINS, exclude_entities=excluded
@@ -223,7 +244,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
                 ),
                 probatio.Required(CONF_SENSOR): SelectSelector(
                     SelectSelectorConfig(
-                        options=self._options, mode=SelectSelectorMode.DROPDOWN
+                        options=options, mode=SelectSelectorMode.DROPDOWN
                     )
                 ),
                 probatio.Optional(CONF_FORECAST_ATTRIBUTE): TextSelector(),
@@ -270,6 +291,24 @@ def sends_to(state: State, sensor: Sensor) -> bool:
         and is_power_unit(sensor.unit)
         and sensor.event_resolution.total_seconds() > 0
     )
+
+
+def fed_sensors(
+    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None
+) -> set[str]:
+    """The FlexMeasures sensor ids (strings) that measurements other than `own` feed.
+
+    Read from the sub-entries' data (not their unique ids, which scripts may
+    leave out). A schedule's power sensor is not counted: FlexMeasures keeps
+    measured and planned power on one sensor.
+    """
+    return {
+        str(sub.data[CONF_SENSOR])
+        for sub in subentries
+        if sub.subentry_type == SUBENTRY_TYPE_MEASUREMENT
+        and sub.data.get(CONF_SENSOR) not in (None, "")
+        and (own is None or sub.subentry_id != own.subentry_id)
+    }
 
 
 def measurement_unique_id(entity_id: str, sensor_id: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -12,6 +12,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
+    CONF_NAME,
     PERCENTAGE,
     UnitOfEnergy,
     UnitOfPower,
@@ -22,10 +23,12 @@ from homeassistant.helpers.selector import (
     EntitySelectorConfig,
     EntityWithDeviceFilterSelectorConfig,
     SelectOptionDict,
+    TextSelector,
 )
 import probatio
 
 from .api import (
+    Asset,
     FlexMeasuresAccessDeniedError,
     FlexMeasuresClient,
     FlexMeasuresError,
@@ -48,8 +51,16 @@ from .const import (
     LOGGER,
     SUBENTRY_TYPE_SCHEDULE,
 )
-from .flow_helpers import dropdown, loaded_data, number, sensor_label
-from .requests import soc_bounds
+from .flow_helpers import (
+    Storage,
+    asset_storage,
+    dropdown,
+    loaded_data,
+    number,
+    price_dropdown,
+    sensor_label,
+)
+from .requests import ASSET_PRICE, soc_bounds
 from .units import is_percentage, is_price_unit, power_factor_to_kw
 
 
@@ -57,7 +68,11 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
     """Add or reconfigure a schedule (a flexible device) on an account.
 
     The drop-downs are filled from the server, so the account's entry must be
-    loaded (its client is used). One subentry per FlexMeasures power sensor.
+    loaded (its client is used). One schedule per FlexMeasures power sensor:
+    sensors that another schedule of the account uses are not offered, nor
+    sensors of assets that cannot store energy (solar, wind, a grid
+    connection). The sub-entry's title is its name (the asset's name unless
+    one is given); a reconfigure keeps it unless the name field changes it.
     """
 
     async def async_step_user(
@@ -85,26 +100,28 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         if (data := loaded_data(entry)) is None:
             return self.async_abort(reason="entry_not_loaded")
         client = data.client
+        taken = scheduled_power_sensors(entry.subentries.values(), subentry)
         errors: dict[str, str] = {}
         if user_input is not None:
             power_sensor = str(user_input[CONF_POWER_SENSOR])
-            if any(
-                other.subentry_type == SUBENTRY_TYPE_SCHEDULE
-                and other.unique_id == power_sensor
-                and (subentry is None or other.subentry_id != subentry.subentry_id)
-                for other in entry.subentries.values()
-            ):
+            if power_sensor in taken:
+                # another form saved it while this one was open
                 return self.async_abort(reason="already_configured")
-            errors, title = await self._async_validate(client, user_input)
+            errors, asset_name = await self._async_validate(client, user_input)
             if not errors:
+                name = str(user_input.get(CONF_NAME) or "").strip()
                 values = _schedule_data(user_input)
                 if subentry is None:
                     return self.async_create_entry(
-                        title=title, data=values, unique_id=power_sensor
+                        title=name or asset_name, data=values, unique_id=power_sensor
                     )
                 # The entry's update listener reloads it (never reload here too).
                 return self.async_update_and_abort(
-                    entry, subentry, title=title, data=values, unique_id=power_sensor
+                    entry,
+                    subentry,
+                    title=name or subentry.title,
+                    data=values,
+                    unique_id=power_sensor,
                 )
         try:
             power_options, price_options = await _async_sensor_options(
@@ -115,10 +132,11 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="cannot_connect")
         if not power_options:
             return self.async_abort(reason="no_power_sensors")
+        power_options = [o for o in power_options if o["value"] not in taken]
+        if not power_options:
+            return self.async_abort(reason="no_power_sensors_left")
         suggested: Mapping[str, Any] = (
-            user_input
-            if user_input is not None
-            else (subentry.data if subentry is not None else {})
+            user_input if user_input is not None else _suggested(subentry)
         )
         return self.async_show_form(
             step_id=step_id,
@@ -132,7 +150,10 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
     async def _async_validate(
         self, client: FlexMeasuresClient, user_input: Mapping[str, Any]
     ) -> tuple[dict[str, str], str]:
-        """Check the input against the server; return form errors and a title."""
+        """Check the input against the server; return form errors and a title.
+
+        The title is the asset's name (the sensor's without an asset).
+        """
         errors: dict[str, str] = {}
         capacity = user_input.get(CONF_CAPACITY)
         soc_min = user_input.get(CONF_SOC_MIN)
@@ -156,7 +177,11 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                 return errors, ""
             title = sensor.name
             if sensor.asset_id is not None:
-                title = (await client.get_asset(sensor.asset_id)).name
+                asset = await client.get_asset(sensor.asset_id)
+                if asset_storage(asset.asset_type) is Storage.NO:
+                    errors[CONF_POWER_SENSOR] = "cannot_store"
+                    return errors, ""
+                title = asset.name
         except FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
             errors[CONF_POWER_SENSOR] = "sensor_not_found"
             return errors, ""
@@ -166,33 +191,90 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         return errors, title
 
 
+def scheduled_power_sensors(
+    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None
+) -> set[str]:
+    """The power sensor ids (strings) that schedules other than `own` use.
+
+    Read from the sub-entries' data, and their unique ids where they have one
+    (sub-entries written by scripts, e.g. scripts/ha_config.py, may have none).
+    """
+    taken: set[str] = set()
+    for other in subentries:
+        if other.subentry_type != SUBENTRY_TYPE_SCHEDULE or (
+            own is not None and other.subentry_id == own.subentry_id
+        ):
+            continue
+        if (sensor := other.data.get(CONF_POWER_SENSOR)) not in (None, ""):
+            taken.add(str(sensor))
+        if other.unique_id:
+            taken.add(other.unique_id)
+    return taken
+
+
+def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
+    """What a form shows first: nothing new, or the sub-entry's name and data.
+
+    A price stored as "" (before the `asset` option) shows as `asset`.
+    """
+    if subentry is None:
+        return {}
+    suggested = {**subentry.data, CONF_NAME: subentry.title}
+    for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
+        if suggested.get(key) in (None, ""):
+            suggested[key] = ASSET_PRICE
+    return suggested
+
+
 # The option meaning "no price sensor: use the flex-context on the asset".
-ASSET_PRICE_OPTION: Final = ""
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
+# Shown after the label of a power sensor whose asset may not store energy.
+ASSET_TYPE_SUFFIX: Final = " · asset type: {asset_type}"
 
 
 async def _async_sensor_options(
     client: FlexMeasuresClient, account_id: int
 ) -> tuple[list[SelectOptionDict], list[SelectOptionDict]]:
-    """Drop-down options: the account's power sensors; own and public prices."""
+    """Drop-down options: the account's power sensors; own and public prices.
+
+    Power sensors of assets that cannot store energy are left out; those whose
+    asset type does not tell come last, with their asset type in the label.
+    """
     assets = {asset.id: asset for asset in await client.get_assets(include_public=True)}
     sensors = await client.get_sensors(include_public=True)
     power: list[SelectOptionDict] = []
+    unsure: list[SelectOptionDict] = []
     prices: list[SelectOptionDict] = []
     for sensor in sorted(sensors, key=lambda s: sensor_label(s, assets).casefold()):
-        option = SelectOptionDict(
-            value=str(sensor.id), label=sensor_label(sensor, assets)
-        )
+        label = sensor_label(sensor, assets)
         asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
         if power_factor_to_kw(sensor.unit) is not None:
             if asset is not None and asset.account_id == account_id:
-                power.append(option)
+                _add_power_option(power, unsure, str(sensor.id), label, asset)
         elif is_price_unit(sensor.unit):
-            prices.append(option)
-    return power, [
-        SelectOptionDict(value=ASSET_PRICE_OPTION, label=ASSET_PRICE_LABEL),
+            prices.append(SelectOptionDict(value=str(sensor.id), label=label))
+    return [*power, *unsure], [
+        SelectOptionDict(value=ASSET_PRICE, label=ASSET_PRICE_LABEL),
         *prices,
     ]
+
+
+def _add_power_option(
+    power: list[SelectOptionDict],
+    unsure: list[SelectOptionDict],
+    value: str,
+    label: str,
+    asset: Asset,
+) -> None:
+    """Offer a power sensor by what its asset can do (or not at all)."""
+    match asset_storage(asset.asset_type):
+        case Storage.YES:
+            power.append(SelectOptionDict(value=value, label=label))
+        case Storage.UNKNOWN:
+            suffix = ASSET_TYPE_SUFFIX.format(asset_type=asset.asset_type or "none")
+            unsure.append(SelectOptionDict(value=value, label=label + suffix))
+        case Storage.NO:
+            pass
 
 
 def _schedule_schema(
@@ -202,11 +284,14 @@ def _schedule_schema(
 
     return probatio.Schema(
         {
+            probatio.Optional(CONF_NAME): TextSelector(),
             probatio.Required(CONF_POWER_SENSOR): dropdown(power_options),
-            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): dropdown(price_options),
+            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(
+                price_options
+            ),
             probatio.Optional(
-                CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE_OPTION
-            ): dropdown(price_options),
+                CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
+            ): price_dropdown(price_options),
             probatio.Optional(CONF_SOC_ENTITY): EntitySelector(
                 EntitySelectorConfig(
                     filter=[
@@ -235,13 +320,9 @@ def _schedule_schema(
 
 
 def _schedule_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
-    """What a schedule subentry stores (sensor ids as strings)."""
-    data = dict(user_input)
+    """What a schedule subentry stores (sensor ids as strings; the title is the name)."""
+    data = {key: value for key, value in user_input.items() if key != CONF_NAME}
     data[CONF_POWER_SENSOR] = str(user_input[CONF_POWER_SENSOR])
-    data[CONF_CONSUMPTION_PRICE_SENSOR] = str(
-        user_input.get(CONF_CONSUMPTION_PRICE_SENSOR, ASSET_PRICE_OPTION)
-    )
-    data[CONF_PRODUCTION_PRICE_SENSOR] = str(
-        user_input.get(CONF_PRODUCTION_PRICE_SENSOR, ASSET_PRICE_OPTION)
-    )
+    for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
+        data[key] = str(user_input.get(key) or ASSET_PRICE)
     return data
