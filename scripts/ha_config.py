@@ -30,7 +30,7 @@ which this script uses rather than copies.
 
 `wait` waits until HA at URL answers, logs in through the normal login flow, waits
 until HA is running and prints the state of each FlexMeasures config entry.
-The HTTP helpers below (`wait_for_http`, `login`, `api_get`, `wait_until_running`)
+The HTTP helpers below (`wait_for_http`, `login`, `api_get`, `api_post`, `wait_until_running`)
 use only the standard library and are imported by tests/browser.
 """
 
@@ -448,6 +448,11 @@ def login(base: str, username: str, password: str) -> str:
 def api_get(base: str, token: str, path: str) -> Any:
     """GET an authenticated REST API path."""
     return _request("GET", f"{base}{path}", token=token)
+
+
+def api_post(base: str, token: str, path: str, body: Any) -> Any:
+    """POST JSON to an authenticated REST API path."""
+    return _request("POST", f"{base}{path}", json_body=body, token=token, timeout=120)
 
 
 def wait_until_running(base: str, token: str, timeout: float) -> None:

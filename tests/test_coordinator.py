@@ -420,8 +420,28 @@ async def test_minimal_settings_always_send_soc_min(
     await setup_integration(hass, entry)
     assert coordinator_of(entry).last_update_success
     payload = last_payload(fake_fm)
-    assert payload["flex-model"] == [{"sensor": 8, "soc-min": "0 kWh"}]
+    # nothing known of the state of charge: it starts at the minimum (0 kWh)
+    assert payload["flex-model"] == [
+        {"sensor": 8, "soc-at-start": "0 kWh", "soc-min": "0 kWh"}
+    ]
     assert "flex-context" not in payload
+
+
+async def test_without_soc_entity_the_schedule_starts_at_the_minimum(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """soc_min 50 and no state of charge entity: soc-at-start 50 kWh is sent.
+
+    Without it FlexMeasures starts at 0 kWh, and a device that cannot reach
+    the minimum in the first step is infeasible (tests/e2e shows it).
+    """
+    entry = make_entry(fake_fm, soc_entity="")
+    await setup_integration(hass, entry)
+    assert coordinator_of(entry).last_update_success
+    model = last_payload(fake_fm)["flex-model"]
+    assert isinstance(model, list)
+    assert model[0]["soc-at-start"] == "50 kWh"
+    assert model[0]["soc-min"] == "50 kWh"
 
 
 async def test_schedule_in_mw_is_converted_to_kw(

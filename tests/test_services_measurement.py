@@ -130,7 +130,8 @@ async def test_get_returns_plain_json_in_the_sensors_unit_by_default(
 ) -> None:
     fake_fm.data[9] = {START: 1.0, START + Q: 2.0, START + 3 * Q: 4.0}
     assert await _get(hass, entry) == {
-        "start": START.isoformat(),
+        # in Home Assistant's time zone (US/Pacific in tests), with its offset
+        "start": "2026-11-20T02:00:00-08:00",
         "resolution": "PT15M",
         "unit": "kW",
         "values": [1.0, 2.0, None, 4.0],
@@ -146,7 +147,7 @@ async def test_get_passes_unit_resolution_and_source(
         hass, entry, unit="kW", resolution="PT1H", source=1, duration="PT1H"
     )
     assert result == {
-        "start": START.isoformat(),
+        "start": "2026-11-20T02:00:00-08:00",
         "resolution": "PT1H",
         "unit": "kW",
         "values": [1.0],
@@ -157,8 +158,8 @@ async def test_get_passes_unit_resolution_and_source(
 @pytest.mark.parametrize(
     ("changes", "key"),
     [
-        ({"start": "2026-11-20T10:00:00"}, "naive_datetime"),
-        ({"prior": "2026-11-20 09:00"}, "naive_datetime"),
+        ({"start": "2026-11-20T10:00:00"}, "naive_start"),
+        ({"prior": "2026-11-20 09:00"}, "naive_prior"),
     ],
     ids=["naive_start", "naive_prior"],
 )
@@ -182,11 +183,12 @@ async def test_get_refuses_naive_start_and_zero_periods(
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
         await _get(hass, entry, start="2026-11-20T10:00:00")
-    assert err.value.translation_key == "naive_datetime"
-    assert err.value.translation_placeholders == {
-        "field": "start",
-        "value": "2026-11-20T10:00:00",
-    }
+    assert err.value.translation_key == "naive_start"
+    assert err.value.translation_placeholders == {"value": "2026-11-20T10:00:00"}
+    assert str(err.value) == (
+        "Start: 2026-11-20T10:00:00 needs a time zone, for example "
+        "2026-11-22T10:00:00+01:00"
+    )
     with pytest.raises(probatio.Invalid):
         await _get(hass, entry, duration=0)
     with pytest.raises(probatio.Invalid):

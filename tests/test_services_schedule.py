@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 import probatio
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.services import schedule_response
@@ -25,6 +29,7 @@ from .schedule_setup import (
     coordinator_of,
     entity_id,
     fake_value,
+    fire_at,
     make_entry,
     set_soc,
     unload_entry,
@@ -96,30 +101,33 @@ async def test_trigger_schedule_returns_the_new_schedule_and_updates_entities(
     assert schedule is not None
     assert before is not None
     assert schedule.job_id != before.job_id
+    # every time in Home Assistant's time zone (US/Pacific in tests), with its
+    # offset; the merged segments first, then the steps
     assert response == {
-        # as FlexMeasures sends it: in the sensor's time zone (Europe/Amsterdam)
-        "start": "2026-11-23T06:30:00+01:00",
-        "resolution": "PT15M",
-        "unit": "kW",
-        "values": values,
         "schedule": [
             {
-                "start": STEP_START.isoformat(),
-                "end": (STEP_START + timedelta(minutes=30)).isoformat(),
+                "start": "2026-11-22T21:30:00-08:00",
+                "end": "2026-11-22T22:00:00-08:00",
                 "value": 7.0,
             },
             {
-                "start": (STEP_START + timedelta(minutes=30)).isoformat(),
-                "end": (STEP_START + timedelta(minutes=45)).isoformat(),
+                "start": "2026-11-22T22:00:00-08:00",
+                "end": "2026-11-22T22:15:00-08:00",
                 "value": -3.0,
             },
             {
-                "start": (STEP_START + timedelta(minutes=45)).isoformat(),
-                "end": (STEP_START + timedelta(hours=24)).isoformat(),
+                "start": "2026-11-22T22:15:00-08:00",
+                "end": "2026-11-23T21:30:00-08:00",
                 "value": 0.0,
             },
         ],
+        "start": "2026-11-22T21:30:00-08:00",
+        "resolution": "PT15M",
+        "unit": "kW",
+        "sign_convention": "consumption_positive",
+        "values": values,
     }
+    assert next(iter(response)) == "schedule"
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
     assert float(state.state) == 7.0
@@ -166,7 +174,12 @@ async def test_get_schedule_returns_the_current_schedule(
     assert response == schedule_response(schedule)
     assert response["values"][:3] == [fake_value(i) for i in range(3)]
     assert response["resolution"] == "PT15M"
-    assert response["schedule"][0]["start"] == STEP_START.isoformat()
+    assert response["schedule"][0]["start"] == "2026-11-22T21:30:00-08:00"
+    assert response["sign_convention"] == "consumption_positive"
+    # the entity attribute stays in UTC (for charts)
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    assert state.attributes["schedule"][0]["start"] == STEP_START.isoformat()
 
 
 async def test_get_schedule_without_a_schedule_says_so(
@@ -252,22 +265,40 @@ async def test_device_of_unloaded_entry_is_refused(
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"soc_at_start": 20}, "soc_out_of_range"),
-        ({"soc_at_start": 451}, "soc_out_of_range"),
+        ({"soc_at_start": 20}, "soc_at_start_out_of_range"),
+        ({"soc_at_start": 451}, "soc_at_start_out_of_range"),
         (
             {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": 900}]},
-            "soc_out_of_range",
+            "soc_target_out_of_range",
+        ),
+        (
+            {
+                "soc_targets": [
+                    {"datetime": "2026-11-23T12:00:00+01:00", "value": "0.5 MWh"}
+                ]
+            },
+            "soc_target_out_of_range",
         ),
         (
             {"soc_targets": [{"datetime": "2026-11-23T12:00:00", "value": 300}]},
-            "naive_datetime",
+            "naive_soc_target",
+        ),
+        (
+            {
+                "soc_targets": [
+                    {"datetime": "2026-11-23T12:00:00+01:00", "value": "300 kW"}
+                ]
+            },
+            "invalid_soc_target",
         ),
     ],
     ids=[
         "soc_below_min",
         "soc_above_max",
         "target_above_max",
+        "target_quantity_above_max",
         "target_without_time_zone",
+        "target_not_an_energy",
     ],
 )
 async def test_trigger_schedule_bad_input_is_refused_without_request(
@@ -309,7 +340,21 @@ async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
     "data",
     [
         {"duration": 0},
+        {"duration": 0.5},
+        {"duration": 169},
+        {"duration": 1e9},
+        {"duration": "inf"},
+        {"duration": float("nan")},
         {"soc_at_start": "lots"},
+        {"soc_at_start": "nan"},
+        {"soc_at_start": float("inf")},
+        {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": "inf"}]},
+        {
+            "soc_targets": [
+                {"datetime": "2026-11-23T12:00:00+01:00", "value": float("nan")}
+            ]
+        },
+        {"clear_soc_targets": "maybe"},
         {"soc_targets": [{"datetime": "tomorrow", "value": 300}]},
         {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00"}]},
         {"soc_targets": {"datetime": "2026-11-23T12:00:00+01:00"}},
@@ -320,7 +365,17 @@ async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
     ],
     ids=[
         "zero_duration",
+        "half_an_hour",
+        "above_a_week",
+        "1e9_hours",
+        "infinite_duration",
+        "nan_duration",
         "soc_not_a_number",
+        "soc_nan",
+        "soc_infinite",
+        "target_infinite",
+        "target_nan",
+        "clear_not_a_boolean",
         "target_not_a_datetime",
         "target_without_value",
         "targets_not_a_list",
@@ -341,3 +396,197 @@ async def test_trigger_schedule_schema_refuses_malformed_input(
     with pytest.raises(probatio.Invalid):
         await call(hass, "trigger_schedule", {"device_id": device_id(hass), **data})
     assert len(fake_fm.jobs) == jobs
+
+
+@pytest.mark.parametrize("hours", [1, 168, "12"])
+async def test_trigger_schedule_duration_within_a_week_is_accepted(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,
+    hours: float | str,
+) -> None:
+    """1 to 168 hours, as services.yaml says."""
+    await call(
+        hass, "trigger_schedule", {"device_id": device_id(hass), "duration": hours}
+    )
+    payload = list(fake_fm.jobs.values())[-1].payload
+    assert payload["duration"] == {1: "PT1H", 168: "P7D", "12": "PT12H"}[hours]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"soc_at_start": 20},
+            (
+                "State of charge at start: 20 kWh is outside the device's state of "
+                "charge range (50 to 450 kWh)"
+            ),
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": 900}]},
+            (
+                "State of charge targets: 900 kWh is outside the device's state of "
+                "charge range (50 to 450 kWh)"
+            ),
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00", "value": 300}]},
+            (
+                "State of charge targets: 2026-11-23T12:00:00 needs a time zone, for "
+                "example 2026-11-22T10:00:00+01:00"
+            ),
+        ),
+        (
+            {
+                "soc_targets": [
+                    {"datetime": "2026-11-23T12:00:00+01:00", "value": "lots"}
+                ]
+            },
+            (
+                "State of charge targets: lots is not a state of charge (a number of "
+                'kWh, or a quantity such as "40 kWh" or "80%")'
+            ),
+        ),
+    ],
+    ids=["soc_at_start", "target", "target_time", "target_value"],
+)
+async def test_errors_name_fields_as_the_action_ui_shows_them(
+    hass: HomeAssistant, entry: MockConfigEntry, data: dict[str, Any], message: str
+) -> None:
+    """The field's name in the action's UI, never a key or a Python object.
+
+    (Home Assistant leaves out the message's final full stop.)
+    """
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "trigger_schedule", {"device_id": device_id(hass), **data})
+    assert str(err.value) == message
+    assert "soc_" not in str(err.value)
+    assert "{" not in str(err.value)
+
+
+def setpoint_attributes(hass: HomeAssistant) -> dict[str, Any]:
+    """The power setpoint's attributes."""
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    return dict(state.attributes)
+
+
+async def test_targets_in_force_are_shown_on_the_setpoint(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """soc_targets: [{datetime (UTC), value (kWh)}] until each target's time passes."""
+    assert setpoint_attributes(hass)["soc_targets"] == []
+    await call(
+        hass,
+        "trigger_schedule",
+        {
+            "device_id": device_id(hass),
+            "soc_targets": [
+                {"datetime": "2026-11-23T08:00:00+01:00", "value": "0.3 MWh"},
+                {"datetime": "2026-11-23T12:00:00+01:00", "value": 400},
+                {"datetime": "2026-11-23T13:00:00+01:00", "value": "80%"},
+            ],
+        },
+    )
+    assert setpoint_attributes(hass)["soc_targets"] == [
+        {"datetime": "2026-11-23T07:00:00+00:00", "value": 300.0},
+        {"datetime": "2026-11-23T11:00:00+00:00", "value": 400.0},
+        {"datetime": "2026-11-23T12:00:00+00:00", "value": 360.0},  # of 450 kWh
+    ]
+
+    # the first target's time passes: no longer in force
+    await fire_at(hass, freezer, datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+    assert [t["value"] for t in setpoint_attributes(hass)["soc_targets"]] == [
+        400.0,
+        360.0,
+    ]
+
+
+async def test_clear_soc_targets_drops_the_kept_targets(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
+) -> None:
+    """A boolean the action UI can send; given targets still apply after it."""
+    target = {"datetime": "2026-11-23T12:00:00+01:00", "value": 400}
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": [target]},
+    )
+    assert len(coordinator_of(entry).soc_targets) == 1
+
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "clear_soc_targets": True},
+    )
+    assert coordinator_of(entry).soc_targets == ()
+    assert setpoint_attributes(hass)["soc_targets"] == []
+    model = list(fake_fm.jobs.values())[-1].payload["flex-model"][0]
+    assert "soc-targets" not in model
+    # the next periodic update sends none either
+    await coordinator_of(entry).async_refresh()
+    assert "soc-targets" not in list(fake_fm.jobs.values())[-1].payload["flex-model"][0]
+
+    other = {"datetime": "2026-11-23T14:00:00+01:00", "value": 300}
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": [target]},
+    )
+    await call(
+        hass,
+        "trigger_schedule",
+        {
+            "device_id": device_id(hass),
+            "clear_soc_targets": True,
+            "soc_targets": [other],
+        },
+    )
+    assert setpoint_attributes(hass)["soc_targets"] == [
+        {"datetime": "2026-11-23T13:00:00+00:00", "value": 300.0}
+    ]
+    # without clear_soc_targets (false): the kept targets stay
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "clear_soc_targets": False},
+    )
+    assert len(coordinator_of(entry).soc_targets) == 1
+
+
+async def test_the_standing_target_is_among_the_targets_in_force(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """target_soc by ready_by goes into every job: the setpoint shows it too."""
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": entity_id(hass, "number", "target_soc"), "value": 80},
+        blocking=True,
+    )
+    freezer.tick(timedelta(seconds=4))  # the controls' debounce
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # ready_by 07:00 in Home Assistant's time zone (US/Pacific in tests)
+    standing = {"datetime": "2026-11-23T15:00:00+00:00", "value": 360.0}
+    assert setpoint_attributes(hass)["soc_targets"] == [standing]
+
+    await call(
+        hass,
+        "trigger_schedule",
+        {
+            "device_id": device_id(hass),
+            "soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": 400}],
+        },
+    )
+    assert setpoint_attributes(hass)["soc_targets"] == [
+        {"datetime": "2026-11-23T11:00:00+00:00", "value": 400.0},
+        standing,
+    ]

@@ -13,6 +13,8 @@ API_VERSION: Final = "v3_0"
 DEFAULT_VERIFY_SSL: Final = True
 
 MANUFACTURER: Final = "FlexMeasures"
+# FlexMeasures' sign convention of powers: charging (consumption) > 0.
+SIGN_CONVENTION: Final = "consumption_positive"
 SERVER_MODEL: Final = "FlexMeasures server"
 
 # Schedule subentry (subentry_type "schedule") data keys and defaults.

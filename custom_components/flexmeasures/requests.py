@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
+import re
 from typing import Any, Final, Protocol
 
 from . import const
@@ -149,6 +150,60 @@ def soc_quantity(value: float | str) -> str:
     return kwh_quantity(number)
 
 
+_QUANTITY_RE = re.compile(
+    r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(%|[A-Za-z]+)?\s*$"
+)
+
+
+def soc_kwh(value: float | str, capacity: float | None) -> float:
+    """A state of charge given by a user, in kWh.
+
+    A number is kWh; a string is a number with an energy unit ("0.4 MWh",
+    "400 kWh", "400000 Wh"; none is kWh) or a percentage of the capacity
+    ("80%"). Raises ValueError for anything else: not finite, another unit, a
+    percentage without a capacity.
+    """
+    unit: str | None = None
+    if isinstance(value, str):
+        match = _QUANTITY_RE.match(value)
+        if match is None:
+            raise ValueError(f"not a state of charge: {value}")
+        number, unit = float(match.group(1)), match.group(2)
+    else:
+        number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("state of charge is not a finite number")
+    if unit is None:
+        return number
+    if is_percentage(unit):
+        if capacity is None:
+            raise ValueError("a percentage needs the capacity")
+        return number / 100.0 * capacity
+    if (factor := energy_factor_to_kwh(unit)) is None:
+        raise ValueError(f"not an energy unit: {unit}")
+    return number * factor
+
+
+def soc_targets_attribute(
+    targets: Sequence[SocTarget], now: datetime, capacity: float | None
+) -> list[dict[str, str | float]]:
+    """The targets still in force (after `now`): [{datetime (UTC ISO), value (kWh)}].
+
+    A target whose value cannot be read as kWh (not sent through the action,
+    which refuses those) is left out.
+    """
+    shown: list[dict[str, str | float]] = []
+    for target in targets:
+        if target.when <= now:
+            continue
+        try:
+            kwh = soc_kwh(target.value, capacity)
+        except ValueError:
+            continue
+        shown.append({"datetime": target.when.isoformat(), "value": round(kwh, 6)})
+    return shown
+
+
 def soc_kwh_from_state(
     settings: ScheduleSettings, entity_id: str, state: str | None, unit: str | None
 ) -> float:
@@ -198,12 +253,18 @@ def device_flex_model(
 ) -> dict[str, Any]:
     """The flex-model of one device from its settings and the state of charge.
 
+    Without a state of charge (no entity, none given) the device is assumed to
+    start at its minimum: FlexMeasures would start at 0 kWh, and a minimum
+    above 0 that the device cannot reach in the first step is infeasible. A
+    device without limits (one that only consumes, e.g. an EV charger without
+    a state of charge) then starts at 0 kWh, bounded below only.
     Targets outside (start, end] are left out (kept for a later update).
     """
     model: dict[str, Any] = {}
-    if soc_at_start is not None:
-        model["soc-at-start"] = soc_at_start
     low, high = settings.soc_bounds
+    model["soc-at-start"] = (
+        soc_at_start if soc_at_start is not None else (kwh_quantity(low))
+    )
     # Always send soc-min: without it the battery is unbounded below.
     model["soc-min"] = kwh_quantity(low)
     if high is not None:

@@ -18,6 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .const import SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .entity import (
@@ -27,6 +28,7 @@ from .entity import (
 )
 from .measurement_entities import async_add_measurement_entities
 from .prices import other_costs, planned_cost
+from .requests import soc_targets_attribute
 from .schedule import next_change, schedule_attribute
 from .site_entities import async_add_site_entities
 
@@ -36,8 +38,7 @@ ATTR_SCHEDULE: Final = "schedule"
 ATTR_FORECAST: Final = "forecast"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
 ATTR_MODE: Final = "mode"
-# FlexMeasures' convention: charging (consumption) > 0, discharging < 0.
-SIGN_CONVENTION: Final = "consumption_positive"
+ATTR_SOC_TARGETS: Final = "soc_targets"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,12 +57,23 @@ class FlexMeasuresSensorEntityDescription(
     available_fn: Callable[[ScheduleCoordinator], bool] | None = None
 
 
+def _targets_in_force(coordinator: ScheduleCoordinator) -> list[dict[str, str | float]]:
+    """The kept targets and the standing one (target_soc at ready_by), by time."""
+    now = dt_util.utcnow()
+    targets = list(coordinator.soc_targets)
+    if (standing := coordinator.controls.standing_target(now)) is not None:
+        targets.append(standing)
+    targets.sort(key=lambda target: target.when)
+    return soc_targets_attribute(targets, now, coordinator.settings.capacity)
+
+
 def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
-    """The whole schedule (kept out of the recorder) and the sign convention."""
+    """The schedule (kept out of the recorder), sign convention, targets in force."""
     return {
         ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
         ATTR_MODE: coordinator.controls.values.mode.value,
         ATTR_SCHEDULE: schedule_attribute(coordinator.data),
+        ATTR_SOC_TARGETS: _targets_in_force(coordinator),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+import math
 from typing import Any, Final
 
 from homeassistant.core import (
@@ -25,12 +26,12 @@ import probatio
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .api.models import format_duration, parse_duration
-from .const import DOMAIN
+from .const import DOMAIN, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .exceptions import measurement_action_error
-from .requests import SocTarget, soc_quantity
-from .schedule import schedule_attribute
+from .requests import SocTarget, soc_kwh, soc_quantity
+from .schedule import ATTRIBUTE_DECIMALS, segments
 
 SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
 SERVICE_GET_SCHEDULE: Final = "get_schedule"
@@ -40,6 +41,7 @@ SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_SOC_AT_START: Final = "soc_at_start"
 ATTR_SOC_TARGETS: Final = "soc_targets"
+ATTR_CLEAR_SOC_TARGETS: Final = "clear_soc_targets"
 ATTR_FLEX_MODEL: Final = "flex_model"
 ATTR_FLEX_CONTEXT: Final = "flex_context"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
@@ -51,6 +53,28 @@ ATTR_VALUES: Final = "values"
 ATTR_UNIT: Final = "unit"
 ATTR_PRIOR: Final = "prior"
 ATTR_SOURCE: Final = "source"
+ATTR_SIGN_CONVENTION: Final = "sign_convention"
+ATTR_SCHEDULE: Final = "schedule"
+
+# The planning horizon an action may ask for, in hours (services.yaml).
+MIN_DURATION: Final = 1
+MAX_DURATION: Final = 168
+
+# Translation keys of the errors that name a field, per field (so that each
+# language names the field as the action's UI shows it).
+_NAIVE_KEYS: Final = {
+    ATTR_START: "naive_start",
+    ATTR_PRIOR: "naive_prior",
+    ATTR_SOC_TARGETS: "naive_soc_target",
+}
+_INVALID_SOC_KEYS: Final = {
+    ATTR_SOC_AT_START: "invalid_soc_at_start",
+    ATTR_SOC_TARGETS: "invalid_soc_target",
+}
+_SOC_RANGE_KEYS: Final = {
+    ATTR_SOC_AT_START: "soc_at_start_out_of_range",
+    ATTR_SOC_TARGETS: "soc_target_out_of_range",
+}
 
 
 # --- schemas -----------------------------------------------------------------
@@ -73,6 +97,26 @@ def _positive_period(value: timedelta) -> timedelta:
     return value
 
 
+def _finite(value: float) -> float:
+    """A number that is not infinite nor NaN."""
+    if not math.isfinite(value):
+        raise probatio.Invalid("must be a finite number")
+    return value
+
+
+def _soc_value(value: Any) -> float | str:
+    """A state of charge: a finite number (kWh) or a quantity string ("40 kWh")."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise probatio.Invalid("expected a number of kWh or a quantity such as 40 kWh")
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value.strip()  # a quantity, read by the handler
+        return _finite(number)
+    return _finite(float(value))
+
+
 # "00:15:00", 900 (seconds), {"minutes": 15} or "PT15M"
 _PERIOD: Final = probatio.All(
     probatio.Any(cv.time_period, _iso_duration), _positive_period
@@ -85,19 +129,26 @@ GET_SCHEDULE_SCHEMA: Final = probatio.Schema(
 TRIGGER_SCHEDULE_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(ATTR_DEVICE_ID): cv.string,
-        probatio.Optional(ATTR_SOC_AT_START): probatio.Coerce(float),
+        probatio.Optional(ATTR_SOC_AT_START): probatio.All(
+            probatio.Coerce(float), _finite
+        ),
         probatio.Optional(ATTR_SOC_TARGETS): [
             probatio.Schema(
                 {
                     probatio.Required("datetime"): cv.datetime,
-                    probatio.Required("value"): probatio.Any(
-                        probatio.Coerce(float), cv.string
-                    ),
+                    probatio.Required("value"): _soc_value,
                 }
             )
         ],
+        probatio.Optional(ATTR_CLEAR_SOC_TARGETS, default=False): cv.boolean,
         probatio.Optional(ATTR_DURATION): probatio.All(
-            probatio.Coerce(float), probatio.Range(min=0, min_included=False)
+            probatio.Coerce(float),
+            _finite,
+            probatio.Range(
+                min=MIN_DURATION,
+                max=MAX_DURATION,
+                msg=f"must be {MIN_DURATION} to {MAX_DURATION} hours",
+            ),
         ),
         probatio.Optional(ATTR_FLEX_MODEL): _JSON_OBJECT,
         probatio.Optional(ATTR_FLEX_CONTEXT): _JSON_OBJECT,
@@ -211,10 +262,15 @@ def _aware(key: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key="naive_datetime",
-            translation_placeholders={"field": key, "value": value.isoformat()},
+            translation_key=_NAIVE_KEYS[key],
+            translation_placeholders={"value": value.isoformat()},
         )
     return value
+
+
+def _local(when: datetime) -> str:
+    """A time of an action's answer: in Home Assistant's time zone, with its offset."""
+    return dt_util.as_local(when).isoformat()
 
 
 # --- schedules: trigger_schedule, get_schedule ------------------------------
@@ -223,29 +279,30 @@ def _aware(key: str, value: datetime) -> datetime:
 def _soc_kwh_quantity(
     coordinator: ScheduleCoordinator, field: str, value: float | str
 ) -> str:
-    """A state of charge of the call as a quantity; kWh must lie within range."""
+    """A state of charge of the call as a quantity; it must lie within range.
+
+    A number is kWh; a quantity string with an energy unit or a percentage
+    (of the capacity) is checked in kWh and sent as given.
+    """
+    settings = coordinator.settings
     try:
         quantity = soc_quantity(value)
+        kwh = soc_kwh(value, settings.capacity)
     except ValueError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key="invalid_soc",
-            translation_placeholders={"field": field, "value": str(value)},
+            translation_key=_INVALID_SOC_KEYS[field],
+            translation_placeholders={"value": str(value)},
         ) from err
-    try:
-        kwh = float(value)
-    except ValueError:
-        return quantity  # a quantity string ("40 kWh") is left to FlexMeasures
-    if not coordinator.settings.soc_in_range(kwh):
-        low, high = coordinator.settings.soc_bounds
+    if not settings.soc_in_range(kwh):
+        low, high = settings.soc_bounds
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key="soc_out_of_range",
+            translation_key=_SOC_RANGE_KEYS[field],
             translation_placeholders={
-                "field": field,
                 "value": f"{kwh:g}",
                 "min": f"{low:g}",
-                "max": "-" if high is None else f"{high:g}",
+                "max": "∞" if high is None else f"{high:g}",
             },
         )
     return quantity
@@ -265,13 +322,26 @@ def _soc_targets(
 
 
 def schedule_response(schedule: Schedule) -> dict[str, Any]:
-    """An action's answer: plain JSON, values and merged steps."""
+    """An action's answer: plain JSON, the merged steps first, then every step.
+
+    Times are in Home Assistant's time zone with its offset (the entity
+    attribute `schedule` stays in UTC, for charts); powers are consumption
+    positive (charging > 0).
+    """
     return {
-        "start": schedule.start.isoformat(),
-        "resolution": format_duration(schedule.resolution),
-        "unit": schedule.unit,
-        "values": list(schedule.values),
-        "schedule": schedule_attribute(schedule),
+        ATTR_SCHEDULE: [
+            {
+                "start": _local(segment.start),
+                "end": _local(segment.end),
+                "value": segment.value,
+            }
+            for segment in segments(schedule, decimals=ATTRIBUTE_DECIMALS)
+        ],
+        ATTR_START: _local(schedule.start),
+        ATTR_RESOLUTION: format_duration(schedule.resolution),
+        ATTR_UNIT: schedule.unit,
+        ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
+        ATTR_VALUES: list(schedule.values),
     }
 
 
@@ -280,6 +350,8 @@ async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
     coordinator = _schedule_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
     soc_at_start = call.data.get(ATTR_SOC_AT_START)
     targets = call.data.get(ATTR_SOC_TARGETS)
+    if targets is None and call.data[ATTR_CLEAR_SOC_TARGETS]:
+        targets = []  # given targets replace the kept ones anyway
     hours = call.data.get(ATTR_DURATION)
     schedule = await coordinator.async_trigger(
         soc_at_start=None
@@ -355,8 +427,8 @@ async def _async_get_measurements(call: ServiceCall) -> ServiceResponse:
     except FlexMeasuresError as err:
         raise measurement_action_error(err, client.url, sensor_id) from err
     return {
-        "start": data.start.isoformat(),
-        "resolution": format_duration(data.resolution),
-        "unit": data.unit,
-        "values": list(data.values),
+        ATTR_START: _local(data.start),
+        ATTR_RESOLUTION: format_duration(data.resolution),
+        ATTR_UNIT: data.unit,
+        ATTR_VALUES: list(data.values),
     }

@@ -244,5 +244,5 @@ async def test_out_of_range_target_is_refused_before_the_server(
             blocking=True,
             return_response=True,
         )
-    assert err.value.translation_key == "soc_out_of_range"
-    assert "1000 kWh is outside" in str(err.value)
+    assert err.value.translation_key == "soc_target_out_of_range"
+    assert str(err.value).startswith("State of charge targets: 1000 kWh is outside")
