@@ -10,11 +10,13 @@ FlexMeasures server: the "Add schedule" form, the schedule's reconfigure step
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import re
+import time
 from typing import Any
 
 from playwright.async_api import Locator, Page, expect
@@ -77,6 +79,17 @@ def friendly_name(ha: HomeAssistant, entity_id: str) -> str:
     return str(state["attributes"].get("friendly_name"))
 
 
+async def wait_until_loaded(ha: HomeAssistant, timeout: float = 60) -> None:
+    """Wait until the FlexMeasures entry is loaded again (after a reload)."""
+    token = ha_config.login(ha.url, ha.username, ha.password)
+    deadline = time.monotonic() + timeout
+    while [e["state"] for e in ha_config.flexmeasures_entries(ha.url, token)] != [
+        "loaded"
+    ]:
+        assert time.monotonic() < deadline, "the entry did not load again"
+        await asyncio.sleep(0.5)
+
+
 async def open_integration_page(page: Page, ha: HomeAssistant) -> None:
     """Log in and open the FlexMeasures integration page."""
     await page.set_viewport_size(TALL)
@@ -119,10 +132,12 @@ async def test_reconfigure_schedule_keeps_its_name(
         re.compile(r"Re-?configuration was successful"), timeout=30_000
     )
     await dialog.locator("ha-dialog-footer").get_by_role("button", name="Close").click()
+    await wait_until_loaded(ha)  # the change reloads the entry
     await page.reload()
     try:
-        await expect(page.locator("ha-config-sub-entry-row")).to_have_count(2)
-        await expect(sub_entry_row(page, ha_config.SCHEDULE_TITLE)).to_have_count(1)
+        await expect(sub_entry_row(page, ha_config.SCHEDULE_TITLE)).to_have_count(
+            1, timeout=30_000
+        )
     finally:
         await screenshot(page, "schedule-reconfigured")
     after = friendly_name(ha, SETPOINT)
