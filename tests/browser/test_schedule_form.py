@@ -133,7 +133,8 @@ async def test_reconfigure_schedule_keeps_its_name(
     )
     await dialog.locator("ha-dialog-footer").get_by_role("button", name="Close").click()
     await wait_until_loaded(ha)  # the change reloads the entry
-    await page.reload()
+    # (not page.reload(): the frontend may be navigating itself after the dialog)
+    await page.goto(f"{ha.url}{INTEGRATION_PAGE}")
     try:
         await expect(sub_entry_row(page, ha_config.SCHEDULE_TITLE)).to_have_count(
             1, timeout=30_000
