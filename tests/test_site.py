@@ -13,7 +13,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -256,3 +256,49 @@ def test_the_sites_request_context_names_its_capacity_and_prices() -> None:
     }
     bare = SiteSettings.from_data({"asset": "5", "devices": ["8"]})
     assert site_flex_context(bare) == {}
+
+
+async def test_actions_on_the_site_device_run_and_read_the_sites_plan(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """trigger_schedule on the site takes the horizon and flex-context; get reads the sum."""
+    set_soc(hass)
+    entry = site_entry(fake_fm)
+    await setup_integration(hass, entry)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, SITE_ID), entry.entry_id
+    )
+    assert device is not None
+    answer = await hass.services.async_call(
+        DOMAIN,
+        "trigger_schedule",
+        {
+            "device_id": device.id,
+            "duration": 6,
+            "flex_context": {"site-power-capacity": "20 kW"},
+        },
+        blocking=True,
+        return_response=True,
+    )
+    job = asset_jobs(fake_fm)[-1]
+    assert job.payload["duration"] == "PT6H"
+    assert job.payload["flex-context"]["site-power-capacity"] == "20 kW"
+    assert answer is not None
+    first = default_part(0, 24)[0] + default_part(1, 24)[0]
+    assert answer["values"][0] == pytest.approx(first)
+    got = await hass.services.async_call(
+        DOMAIN,
+        "get_schedule",
+        {"device_id": device.id},
+        blocking=True,
+        return_response=True,
+    )
+    assert got == answer
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "trigger_schedule",
+            {"device_id": device.id, "soc_at_start": 100},
+            blocking=True,
+        )
+    assert err.value.translation_key == "set_on_a_device"

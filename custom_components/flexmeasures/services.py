@@ -32,6 +32,7 @@ from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .exceptions import measurement_action_error
 from .requests import SocTarget, soc_kwh, soc_quantity
 from .schedule import ATTRIBUTE_DECIMALS, segments
+from .site_coordinator import SiteCoordinator
 
 SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
 SERVICE_GET_SCHEDULE: Final = "get_schedule"
@@ -235,13 +236,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
 # --- look-ups ----------------------------------------------------------------
 
 
-def _schedule_coordinator(hass: HomeAssistant, device_id: str) -> ScheduleCoordinator:
-    """The coordinator of a schedule device (identifiers {(DOMAIN, subentry_id)})."""
+def _schedule_coordinator(
+    hass: HomeAssistant, device_id: str
+) -> ScheduleCoordinator | SiteCoordinator:
+    """The coordinator of a schedule or site device ({(DOMAIN, subentry_id)})."""
     device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, device_id)
     data: FlexMeasuresData = entry.runtime_data
     for domain, identifier in device.identifiers:
-        if domain == DOMAIN and (coordinator := data.coordinators.get(identifier)):
+        if domain != DOMAIN:
+            continue
+        if (coordinator := data.coordinators.get(identifier)) is not None:
             return coordinator
+        if (site := data.sites.get(identifier)) is not None:
+            return site
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="not_a_schedule_device",
@@ -345,9 +352,31 @@ def schedule_response(schedule: Schedule) -> dict[str, Any]:
     }
 
 
+async def _async_trigger_site(site: SiteCoordinator, call: ServiceCall) -> Schedule:
+    """On a site device: the site's job; its devices' own settings go on them."""
+    per_device = (ATTR_SOC_AT_START, ATTR_SOC_TARGETS, ATTR_FLEX_MODEL)
+    if any(call.data.get(key) is not None for key in per_device) or call.data.get(
+        ATTR_CLEAR_SOC_TARGETS
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="set_on_a_device",
+            translation_placeholders={"site": site.subentry.title},
+        )
+    hours = call.data.get(ATTR_DURATION)
+    plan = await site.async_trigger(
+        duration=None if hours is None else timedelta(hours=hours),
+        flex_context=call.data.get(ATTR_FLEX_CONTEXT),
+    )
+    return plan.total
+
+
 async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
     """Compute a new schedule now (with overrides), wait for it, return it."""
     coordinator = _schedule_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
+    if isinstance(coordinator, SiteCoordinator):
+        total = await _async_trigger_site(coordinator, call)
+        return schedule_response(total) if call.return_response else None
     soc_at_start = call.data.get(ATTR_SOC_AT_START)
     targets = call.data.get(ATTR_SOC_TARGETS)
     if targets is None and call.data[ATTR_CLEAR_SOC_TARGETS]:
@@ -370,15 +399,20 @@ async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
 
 
 async def _async_get_schedule(call: ServiceCall) -> ServiceResponse:
-    """The schedule the device's entities follow now."""
+    """The schedule the device's entities follow now (a site: its devices' sum)."""
     coordinator = _schedule_coordinator(call.hass, call.data[ATTR_DEVICE_ID])
-    if coordinator.data is None:
+    schedule = (
+        coordinator.total
+        if isinstance(coordinator, SiteCoordinator)
+        else coordinator.data
+    )
+    if schedule is None:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="no_schedule",
             translation_placeholders={"device": coordinator.subentry.title},
         )
-    return schedule_response(coordinator.data)
+    return schedule_response(schedule)
 
 
 # --- measurements: post_measurements, get_measurements ----------------------

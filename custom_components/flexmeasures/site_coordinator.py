@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
@@ -139,11 +139,14 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         soc_at_start: str | None = None,
         soc_targets: Sequence[SocTarget] | None = None,
         flex_model: Mapping[str, Any] | None = None,
+        duration: timedelta | None = None,
+        flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
-        """Run the site's job now (its Reschedule button, or a device's trigger).
+        """Run the site's job now (its Reschedule button, an action, a device's).
 
         `member`'s overrides (state of charge at start, targets, flex-model)
-        go into that device's flex-model. Raises HomeAssistantError.
+        go into that device's flex-model; `duration` and `flex_context` are
+        the site's, for this job only. Raises HomeAssistantError.
         """
         overrides: dict[int, JobOptions] = {}
         if member is not None:
@@ -154,10 +157,17 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
                 else tuple(soc_targets),
                 flex_model=flex_model,
             )
-        overrides_given = bool(flex_model or soc_targets) or soc_at_start is not None
+        overrides_given = bool(flex_model or soc_targets or flex_context) or (
+            soc_at_start is not None
+        )
         try:
             plan = await self._async_run_locked(
-                self._async_job(overrides, force_new_job=True)
+                self._async_job(
+                    overrides,
+                    force_new_job=True,
+                    duration=duration,
+                    flex_context=flex_context,
+                )
             )
         except ScheduleRequestError as err:
             self._trigger_failed(err, overrides_given=overrides_given)
@@ -169,7 +179,12 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         return plan
 
     async def _async_job(
-        self, overrides: Mapping[int, JobOptions], *, force_new_job: bool
+        self,
+        overrides: Mapping[int, JobOptions],
+        *,
+        force_new_job: bool,
+        duration: timedelta | None = None,
+        flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
         """Each device's flex-model (its state of charge now), one job, the prices."""
         now = dt_util.utcnow()
@@ -181,7 +196,11 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
             for member in self.members
         ]
         plan = await self.job.async_run(
-            requests, now, force_new_job=force_new_job or self.inputs_changed
+            requests,
+            now,
+            force_new_job=force_new_job or self.inputs_changed,
+            duration=duration,
+            flex_context=flex_context,
         )
         await self.prices.async_update(plan.total, self.settings.asset_id)
         return plan

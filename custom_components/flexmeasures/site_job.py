@@ -7,9 +7,9 @@ with the same job id. Every failure is a ScheduleRequestError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
@@ -60,7 +60,13 @@ class SiteJob:
         self.job_id: str | None = None
 
     async def async_run(
-        self, members: Sequence[MemberRequest], now: datetime, *, force_new_job: bool
+        self,
+        members: Sequence[MemberRequest],
+        now: datetime,
+        *,
+        force_new_job: bool,
+        duration: timedelta | None = None,
+        flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
         """Trigger one job for all devices from the step holding `now`, wait, split."""
         client = self._client()
@@ -69,7 +75,7 @@ class SiteJob:
             sensors = [await member.job.async_sensor() for member in members]
             step = max(sensor.event_resolution for sensor in sensors)
             start = align_down(now, step)
-            horizon = self.settings.duration
+            horizon = duration or self.settings.duration
             # each standing target due at the last step boundary by its time
             standing = [
                 None
@@ -94,6 +100,7 @@ class SiteJob:
                 model.update(member.options.flex_model or {})
                 models[sensor.id] = model
             context = site_flex_context(self.settings)
+            context.update(flex_context or {})
             self.job_id = await client.trigger_asset_schedule(
                 self.settings.asset_id,
                 start=start,
