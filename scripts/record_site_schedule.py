@@ -10,7 +10,7 @@ flex-context: below their sum, so the site's capacity binds. Then each
 device's part of the job, and what the server answers around it (a sensor
 that is not in the job, a sensor twice, an unknown sensor).
 
-Each exchange goes to one JSON file like /work/shared/reference/flexmeasures-api:
+Each exchange goes to one JSON file (request, status, body):
 `{name, request: {method, url, headers, json}, status, headers, body,
 elapsed_ms}`; the token is never written (the Authorization header reads
 "REDACTED"). Checks that the two parts add up to within -60..60 kW in every

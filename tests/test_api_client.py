@@ -382,7 +382,7 @@ async def test_https_redirect_suggests_the_https_base_url(
         (Answer(404, ""), FlexMeasuresUnexpectedResponseError),
         (Answer(401, '{"errors": "no list"}'), FlexMeasuresUnexpectedResponseError),
         (Answer(500, '{"errors": ["boom"]}'), FlexMeasuresServerError),
-        # A 422 is a malformed request, not bad credentials (DESIGN.md).
+        # A 422 is a malformed request, not bad credentials.
         (
             Answer(
                 422,

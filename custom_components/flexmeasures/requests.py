@@ -56,7 +56,7 @@ def soc_bounds(
 
 @dataclass(frozen=True, slots=True)
 class ScheduleSettings:
-    """A schedule sub-entry's data, parsed (see DESIGN "Public contract")."""
+    """A schedule sub-entry's data, parsed (README "Schedule settings")."""
 
     power_sensor_id: int
     consumption_price_sensor_id: int | None = None

@@ -29,7 +29,7 @@ EN = json.loads(
         / "en.json"
     ).read_text(encoding="utf-8")
 )
-# The schedule device's entities (DESIGN.md), by platform and translation key.
+# The schedule device's entities (README "Entities"), by platform and translation key.
 SCHEDULE_ENTITIES = {
     "sensor": (
         "power_setpoint",
