@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
     strict=True,
     reason=(
         'a target of "80%" of the capacity, as the action\'s help and the README '
-        "offer, is sent as is and the real server refuses it: \"value: Cannot "
+        'offer, is sent as is and the real server refuses it: "value: Cannot '
         "convert value `80%` to 'MWh'\""
     ),
 )
