@@ -37,15 +37,6 @@ def last_model(fake_fm: FakeFlexMeasures) -> dict[str, Any]:
     return model[0] if isinstance(model, list) else model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'a target of "80%" (the format the action\'s help, the README and its '
-        "own error message offer) is checked against the capacity here but sent "
-        'to FlexMeasures as "80%", which the real server refuses: "Cannot '
-        "convert value `80%` to 'MWh'\" (see tests/e2e/test_actions_faults_e2e.py)"
-    ),
-)
 @pytest.mark.parametrize("value", ["80%", "80 %"])
 async def test_a_percentage_target_goes_to_flexmeasures_as_energy(
     hass: HomeAssistant,
@@ -201,4 +192,26 @@ async def test_pointless_or_contradicting_targets_are_refused(
         )
     assert err.value.translation_domain == DOMAIN
     assert str(err.value).startswith("State of charge targets")
+    assert len(fake_fm.jobs) == jobs
+
+
+async def test_the_fake_server_refuses_a_percentage_target_as_the_real_one(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """A "80%" that reaches FlexMeasures (here through flex_model) is refused.
+
+    The real server's answer (tests/e2e/test_actions_faults_e2e.py without the
+    fix): "value: Cannot convert value `80%` to 'MWh'".
+    """
+    target = {"datetime": "2026-11-23T12:00:00+01:00", "value": "80%"}
+    jobs = len(fake_fm.jobs)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "trigger_schedule",
+            {"device_id": device_id(hass), "flex_model": {"soc-targets": [target]}},
+        )
+    assert "Cannot convert value `80%` to 'MWh'" in str(err.value)
     assert len(fake_fm.jobs) == jobs

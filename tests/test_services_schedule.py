@@ -317,10 +317,14 @@ async def test_trigger_schedule_bad_input_is_refused_without_request(
     assert len(fake_fm.jobs) == jobs
 
 
-async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
+async def test_trigger_schedule_quantity_strings_go_to_flexmeasures_in_kwh(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
 ) -> None:
-    """A target value like "0.4 MWh" is not range-checked here but sent as is."""
+    """A target value like "0.4 MWh" is range-checked here and sent in kWh.
+
+    FlexMeasures refuses a percentage in soc-targets; every quantity goes as
+    the kWh it stands for, so one form reaches the server.
+    """
     await call(
         hass,
         "trigger_schedule",
@@ -333,7 +337,7 @@ async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
     )
     model = list(fake_fm.jobs.values())[-1].payload["flex-model"]
     model = model[0] if isinstance(model, list) else model
-    assert model["soc-targets"][0]["value"] == "0.4 MWh"
+    assert model["soc-targets"][0]["value"] == "400 kWh"
 
 
 @pytest.mark.parametrize(

@@ -30,9 +30,10 @@ from .const import DOMAIN, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .exceptions import measurement_action_error
-from .requests import SocTarget, soc_kwh, soc_quantity
+from .requests import SocTarget, soc_kwh
 from .schedule import ATTRIBUTE_DECIMALS, segments
 from .site_coordinator import SiteCoordinator
+from .units import kwh_quantity
 
 SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
 SERVICE_GET_SCHEDULE: Final = "get_schedule"
@@ -286,14 +287,14 @@ def _local(when: datetime) -> str:
 def _soc_kwh_quantity(
     coordinator: ScheduleCoordinator, field: str, value: float | str
 ) -> str:
-    """A state of charge of the call as a quantity; it must lie within range.
+    """A state of charge of the call as a kWh quantity; it must lie within range.
 
     A number is kWh; a quantity string with an energy unit or a percentage
-    (of the capacity) is checked in kWh and sent as given.
+    (of the capacity) is read as kWh and sent as kWh: FlexMeasures refuses a
+    percentage in `soc-targets` ("Cannot convert value `80%` to 'MWh'").
     """
     settings = coordinator.settings
     try:
-        quantity = soc_quantity(value)
         kwh = soc_kwh(value, settings.capacity)
     except ValueError as err:
         raise ServiceValidationError(
@@ -312,7 +313,7 @@ def _soc_kwh_quantity(
                 "max": "∞" if high is None else f"{high:g}",
             },
         )
-    return quantity
+    return kwh_quantity(kwh)
 
 
 def _soc_targets(
