@@ -56,15 +56,6 @@ async def test_a_percentage_target_goes_to_flexmeasures_as_energy(
     assert last_model(fake_fm)["soc-targets"][0]["value"] == "360 kWh"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "errors found by the actions' schemas reach the UI as probatio's text: "
-        'the internal key in quotes, Python lists ("at least one of '
-        "['duration', 'resolution'] is required\"), never the field's name as "
-        "the action's UI shows it"
-    ),
-)
 @pytest.mark.parametrize(
     ("service", "data", "field"),
     [

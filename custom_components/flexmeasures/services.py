@@ -1,15 +1,15 @@
 """Actions of the FlexMeasures integration (registered once, in async_setup).
 
-The schemas hold the rules of the input's shape; the handlers check what
-depends on the device (the state of charge range) and look entries and devices
-up with Home Assistant's service helpers.
+The schemas (action_schemas.py) hold the rules of the input's shape; the
+handlers check what depends on the device or the time (the state of charge
+range, targets in the future) and look entries and devices up with Home
+Assistant's service helpers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-import math
 from typing import Any, Final
 
 from homeassistant.core import (
@@ -20,12 +20,32 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, service
+from homeassistant.helpers import service
 from homeassistant.util import dt as dt_util
-import probatio
 
+from .action_schemas import (
+    ATTR_CLEAR_SOC_TARGETS,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DEVICE_ID,
+    ATTR_DURATION,
+    ATTR_FLEX_CONTEXT,
+    ATTR_FLEX_MODEL,
+    ATTR_PRIOR,
+    ATTR_RESOLUTION,
+    ATTR_SENSOR_ID,
+    ATTR_SOC_AT_START,
+    ATTR_SOC_TARGETS,
+    ATTR_SOURCE,
+    ATTR_START,
+    ATTR_UNIT,
+    ATTR_VALUES,
+    GET_MEASUREMENTS_SCHEMA,
+    GET_SCHEDULE_SCHEMA,
+    POST_MEASUREMENTS_SCHEMA,
+    TRIGGER_SCHEDULE_SCHEMA,
+)
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
-from .api.models import format_duration, parse_duration
+from .api.models import format_duration
 from .const import DOMAIN, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
@@ -40,27 +60,8 @@ SERVICE_GET_SCHEDULE: Final = "get_schedule"
 SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
 SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 
-ATTR_DEVICE_ID: Final = "device_id"
-ATTR_SOC_AT_START: Final = "soc_at_start"
-ATTR_SOC_TARGETS: Final = "soc_targets"
-ATTR_CLEAR_SOC_TARGETS: Final = "clear_soc_targets"
-ATTR_FLEX_MODEL: Final = "flex_model"
-ATTR_FLEX_CONTEXT: Final = "flex_context"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
-ATTR_SENSOR_ID: Final = "sensor_id"
-ATTR_START: Final = "start"
-ATTR_DURATION: Final = "duration"
-ATTR_RESOLUTION: Final = "resolution"
-ATTR_VALUES: Final = "values"
-ATTR_UNIT: Final = "unit"
-ATTR_PRIOR: Final = "prior"
-ATTR_SOURCE: Final = "source"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
 ATTR_SCHEDULE: Final = "schedule"
-
-# The planning horizon an action may ask for, in hours (services.yaml).
-MIN_DURATION: Final = 1
-MAX_DURATION: Final = 168
 
 # Translation keys of the errors that name a field, per field (so that each
 # language names the field as the action's UI shows it).
@@ -77,127 +78,6 @@ _SOC_RANGE_KEYS: Final = {
     ATTR_SOC_AT_START: "soc_at_start_out_of_range",
     ATTR_SOC_TARGETS: "soc_target_out_of_range",
 }
-
-
-# --- schemas -----------------------------------------------------------------
-
-
-def _iso_duration(value: Any) -> timedelta:
-    """An ISO 8601 duration such as PT15M (as FlexMeasures writes them)."""
-    if not isinstance(value, str):
-        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M")
-    try:
-        return parse_duration(value)
-    except ValueError as err:
-        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M") from err
-
-
-def _positive_period(value: timedelta) -> timedelta:
-    """A duration or resolution must be more than nothing."""
-    if value <= timedelta(0):
-        raise probatio.Invalid("must be longer than zero")
-    return value
-
-
-def _finite(value: float) -> float:
-    """A number that is not infinite nor NaN."""
-    if not math.isfinite(value):
-        raise probatio.Invalid("must be a finite number")
-    return value
-
-
-def _soc_value(value: Any) -> float | str:
-    """A state of charge: a finite number (kWh) or a quantity string ("40 kWh")."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise probatio.Invalid("expected a number of kWh or a quantity such as 40 kWh")
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value.strip()  # a quantity, read by the handler
-        return _finite(number)
-    return _finite(float(value))
-
-
-# "00:15:00", 900 (seconds), {"minutes": 15} or "PT15M"
-_PERIOD: Final = probatio.All(
-    probatio.Any(cv.time_period, _iso_duration), _positive_period
-)
-_JSON_OBJECT: Final = probatio.Schema({str: object})
-
-GET_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(ATTR_DEVICE_ID): cv.string}
-)
-TRIGGER_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {
-        probatio.Required(ATTR_DEVICE_ID): cv.string,
-        probatio.Optional(ATTR_SOC_AT_START): probatio.All(
-            probatio.Coerce(float), _finite
-        ),
-        probatio.Optional(ATTR_SOC_TARGETS): [
-            probatio.Schema(
-                {
-                    probatio.Required("datetime"): cv.datetime,
-                    probatio.Required("value"): _soc_value,
-                }
-            )
-        ],
-        probatio.Optional(ATTR_CLEAR_SOC_TARGETS, default=False): cv.boolean,
-        probatio.Optional(ATTR_DURATION): probatio.All(
-            probatio.Coerce(float),
-            _finite,
-            probatio.Range(
-                min=MIN_DURATION,
-                max=MAX_DURATION,
-                msg=f"must be {MIN_DURATION} to {MAX_DURATION} hours",
-            ),
-        ),
-        probatio.Optional(ATTR_FLEX_MODEL): _JSON_OBJECT,
-        probatio.Optional(ATTR_FLEX_CONTEXT): _JSON_OBJECT,
-    }
-)
-
-_MEASUREMENT_BASE: Final = {
-    probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-    probatio.Required(ATTR_SENSOR_ID): probatio.All(
-        probatio.Coerce(int), probatio.Range(min=1)
-    ),
-    probatio.Required(ATTR_START): cv.datetime,
-}
-POST_MEASUREMENTS_SCHEMA: Final = probatio.All(
-    probatio.Schema(
-        {
-            **_MEASUREMENT_BASE,
-            probatio.Exclusive(
-                ATTR_DURATION, "period", msg="give a duration or a resolution, not both"
-            ): _PERIOD,
-            probatio.Exclusive(
-                ATTR_RESOLUTION,
-                "period",
-                msg="give a duration or a resolution, not both",
-            ): _PERIOD,
-            probatio.Required(ATTR_VALUES): probatio.All(
-                cv.ensure_list,
-                [probatio.Any(None, probatio.Coerce(float))],
-                probatio.Length(min=1, msg="give at least one value"),
-            ),
-            probatio.Required(ATTR_UNIT): cv.string,
-            probatio.Optional(ATTR_PRIOR): cv.datetime,
-        }
-    ),
-    cv.has_at_least_one_key(ATTR_DURATION, ATTR_RESOLUTION),
-)
-GET_MEASUREMENTS_SCHEMA: Final = probatio.Schema(
-    {
-        **_MEASUREMENT_BASE,
-        probatio.Required(ATTR_DURATION): _PERIOD,
-        probatio.Optional(ATTR_UNIT): cv.string,
-        probatio.Optional(ATTR_RESOLUTION): _PERIOD,
-        probatio.Optional(ATTR_SOURCE): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=1)
-        ),
-    }
-)
 
 
 @callback
