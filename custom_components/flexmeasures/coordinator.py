@@ -250,6 +250,8 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         )
         if soc_targets is not None:
             self.soc_targets = tuple(soc_targets)
+            # the site pushed the part before: show the targets kept now
+            self.async_update_listeners()
         if self.data is None:  # pragma: no cover - the site pushed it
             raise RuntimeError("the site's plan has no part for this device")
         return self.data
@@ -313,6 +315,11 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             self._untrack_soc()
 
     # -- waiting for the state of charge ----------------------------------
+
+    @callback
+    def wait_for_soc(self) -> None:
+        """Ask for a plan once the state of charge entity has a value (a site's)."""
+        self._track_soc()
 
     @callback
     def _track_soc(self) -> None:

@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .api import Schedule
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
-from .exceptions import ScheduleRequestError
+from .exceptions import ErrorKind, ScheduleRequestError
 from .jobs import JobOptions
 from .plan_coordinator import PlanCoordinator
 from .prices import PriceReader
@@ -125,6 +125,20 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         except ScheduleRequestError as err:
             if self._shutdown_requested:
                 raise asyncio.CancelledError from err
+            if (
+                err.kind is ErrorKind.SOC_UNAVAILABLE
+                and self.hass.state is not CoreState.running
+            ):
+                # Home Assistant is starting and a device's state of charge
+                # entity is not loaded yet: wait for it (no error), as a
+                # device on its own does.
+                LOGGER.debug(
+                    "Waiting for a state of charge before planning the site %s",
+                    self.subentry.title,
+                )
+                for member in self.members:
+                    member.wait_for_soc()
+                return self.data
             self._record_failure(err)
             raise err.update_error() from err
         if plan is None:
