@@ -764,3 +764,73 @@ def test_ancestry_walks_up_once_and_ends_on_a_cycle(
     last = chain[-1]
     if last in assets and (parent := assets[last].parent_asset_id) is not None:
         assert parent in chain  # stopped only on a cycle
+
+
+# --- faults the review of the schedule form found, kept out of this one ----------
+
+
+async def test_server_down_at_the_asset_submit_keeps_the_form(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, two_devices: MockConfigEntry
+) -> None:
+    """The form comes back with cannot_connect and what was typed; it recovers."""
+    result = await start_site_flow(hass, two_devices)
+    fake_fm.fail_next(500, times=50)  # the server is down
+    try:
+        result = await configure(hass, result, {"name": "Our home", "asset": "5"})
+        assert result["type"] is FlowResultType.FORM, result.get("reason")
+        assert result["errors"] == {"base": "cannot_connect"}
+        assert suggested_values(result) == {"name": "Our home", "asset": "5"}
+    finally:
+        fake_fm.failures.clear()  # the server is back
+    result = await configure(hass, result, {"name": "Our home", "asset": "5"})
+    result = await configure(hass, result, DEVICES_INPUT)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Our home"
+
+
+async def test_reconfigure_of_a_scripted_site_shows_its_values(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """Ids written as ints (a script): shown as the options' strings; the
+    unchanged form saves."""
+    fake_fm.add_ev_charger()
+    set_soc(hass)
+    scripted = {
+        **SITE_DATA,
+        "asset": 5,
+        "devices": [8, TOY_EV_SENSOR_ID],
+        "consumption_price_sensor": 7,
+    }
+    entry = make_entry(
+        fake_fm,
+        more=[
+            ev_subentry(),
+            site_subentry(scripted, unique_id=None),
+        ],
+        power_sensor=8,
+    )
+    await setup_integration(hass, entry)
+
+    result = await start_site_reconfigure(hass, entry)
+    shown = suggested_values(result)
+    assert shown["asset"] in [o["value"] for o in options_of(result, "asset")]
+    result = await configure(hass, result, shown)
+    shown = suggested_values(result)
+    assert shown["devices"] == ["8", EV]
+    assert shown["consumption_price_sensor"] == "7"
+    result = await configure(hass, result, shown)
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[SITE_ID].data["devices"] == ["8", EV]
+
+
+async def test_a_long_name_is_refused(
+    hass: HomeAssistant, two_devices: MockConfigEntry
+) -> None:
+    """A 300-character name would make entity ids that lose their keys."""
+    result = await start_site_flow(hass, two_devices)
+    result = await configure(hass, result, {"name": "Home " * 60, "asset": "5"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "name_too_long"}
+    shown_error(result, "name_too_long")
+    result = await configure(hass, result, {"name": "Home", "asset": "5"})
+    assert result["step_id"] == "devices"

@@ -25,6 +25,10 @@ from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
 from .units import is_price_unit
 
+# The longest name a form takes: Home Assistant cuts entity ids at 255
+# characters, and a device's entity ids are its name and the entity's key.
+MAX_NAME_LENGTH: Final = 100
+
 # The option meaning "no price sensor: use the flex-context on the asset".
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
 

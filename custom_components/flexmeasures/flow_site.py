@@ -53,6 +53,7 @@ from .const import (
     SUBENTRY_TYPE_SITE,
 )
 from .flow_helpers import (
+    MAX_NAME_LENGTH,
     dropdown,
     loaded_data,
     number,
@@ -230,21 +231,22 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
             if chosen in site_assets(entry.subentries.values(), own):
                 # another form saved a site on it while this one was open
                 return self.async_abort(reason="already_configured")
-            try:
-                self._asset = await client.get_asset(int(chosen))
-            except FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
-                errors[CONF_ASSET] = "asset_not_found"
-            except FlexMeasuresError as err:
-                LOGGER.debug("Cannot check the asset at %s: %s", client.url, err)
-                errors["base"] = "cannot_connect"
+            name = str(user_input.get(CONF_NAME) or "").strip()
+            if len(name) > MAX_NAME_LENGTH:
+                errors[CONF_NAME] = "name_too_long"
+            else:
+                errors = await self._async_check_asset(client, chosen)
             if not errors:
-                self._name = str(user_input.get(CONF_NAME) or "").strip()
+                self._name = name
                 return await self.async_step_devices()
-        try:
-            self._catalogue = catalogue = await _async_catalogue(client)
-        except FlexMeasuresError as err:
-            LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
-            return self.async_abort(reason="cannot_connect")
+        catalogue = self._catalogue
+        if user_input is None or catalogue is None:
+            # a form shown again after an error keeps what the server said
+            try:
+                self._catalogue = catalogue = await _async_catalogue(client)
+            except FlexMeasuresError as err:
+                LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
+                return self.async_abort(reason="cannot_connect")
         account_id = data.account.id
         if not scheduled_devices(entry.subentries.values(), catalogue, account_id):
             return self.async_abort(reason="no_scheduled_devices")
@@ -275,6 +277,19 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
             errors=errors,
             description_placeholders={"account": data.account.name},
         )
+
+    async def _async_check_asset(
+        self, client: FlexMeasuresClient, chosen: str
+    ) -> dict[str, str]:
+        """Read the chosen asset from the server; the form errors if that fails."""
+        try:
+            self._asset = await client.get_asset(int(chosen))
+        except FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
+            return {CONF_ASSET: "asset_not_found"}
+        except FlexMeasuresError as err:
+            LOGGER.debug("Cannot check the asset at %s: %s", client.url, err)
+            return {"base": "cannot_connect"}
+        return {}
 
     async def async_step_devices(
         self, user_input: dict[str, Any] | None = None
@@ -391,7 +406,7 @@ def _suggested(
     sensors = [device.power_sensor for device in offered]
     if own is not None:
         suggested: dict[str, Any] = {
-            key: value
+            key: str(value) if key in _PRICE_KEYS else value
             for key, value in own.data.items()
             if key not in (CONF_ASSET, CONF_DEVICES)
         }
