@@ -53,6 +53,9 @@ def schedule_with(info: dict[str, Any]) -> Schedule:
         (" -12.5 EUR/MWh ", (-12.5, "EUR/MWh")),
         ("1e-2 USD/kWh", (0.01, "USD/kWh")),
         ("0.25 €/kWh", (0.25, "€/kWh")),
+        # FlexMeasures reads blanks around the slash; the unit is written plain
+        ("0.3 EUR / kWh", (0.3, "EUR/kWh")),
+        ("21 cEUR/ kWh", (21.0, "cEUR/kWh")),
     ],
 )
 def test_a_fixed_price_quantity_is_parsed(

@@ -205,12 +205,6 @@ async def test_the_price_shown_is_the_price_the_schedule_used(
     assert float(state_of(hass, "consumption_price").state) == 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a fixed price written with spaces ('0.3 EUR / kWh', which "
-    "FlexMeasures reads) keeps them in the unit: HA's energy dashboard refuses "
-    "a price entity whose unit does not end in '/kWh'",
-)
 async def test_a_fixed_price_with_spaces_has_a_plain_unit(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

@@ -101,7 +101,12 @@ def parse_price_quantity(text: str) -> tuple[float, str]:
     value = float(match.group(1))
     if not math.isfinite(value):
         raise UnsupportedPriceError(f"not a price: {text!r}")
-    return value, match.group(2)
+    return value, plain_price_unit(match.group(2))
+
+
+def plain_price_unit(unit: str) -> str:
+    """A price unit as `currency/energy`, without blanks ("EUR / kWh" -> "EUR/kWh")."""
+    return "/".join(part.strip() for part in unit.split("/"))
 
 
 def price_in_flex_context(
