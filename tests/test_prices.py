@@ -118,7 +118,20 @@ def test_a_price_in_another_form_is_unsupported(price: Any) -> None:
 
 @pytest.mark.parametrize(
     ("unit", "currency"),
-    [("EUR/kWh", "EUR"), ("EUR/MWh", "EUR"), ("€/kWh", "EUR"), ("kW", None)],
+    [
+        ("EUR/kWh", "EUR"),
+        ("EUR/MWh", "EUR"),
+        ("€/kWh", "EUR"),
+        ("kW", None),
+        # FlexMeasures reports costs in the base currency of a prefixed one
+        ("cEUR/kWh", "EUR"),
+        ("mEUR/kWh", "EUR"),
+        ("kEUR/MWh", "EUR"),
+        ("cUSD/kWh", "USD"),
+        ("c€/kWh", "EUR"),
+        ("KRW/kWh", "KRW"),  # a code that starts like a prefix stays itself
+        ("CHF/kWh", "CHF"),
+    ],
 )
 def test_the_currency_of_a_price(unit: str, currency: str | None) -> None:
     assert currency_of(PriceSensor(7, unit, HOUR)) == currency

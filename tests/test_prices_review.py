@@ -88,12 +88,6 @@ async def test_a_price_on_local_steps_is_read(
     assert price.attributes["forecast"], "no price over the planning horizon"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="currency_of takes the unit's numerator as the currency: a price "
-    "sensor in cEUR/kWh (a unit FlexMeasures knows) gives planned_cost the "
-    "unit 'CEUR', while FlexMeasures reports the cost in its base currency EUR",
-)
 async def test_a_price_in_cents_gives_the_cost_in_euros(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

@@ -51,6 +51,11 @@ SIGNIFICANT_DIGITS: Final = 12
 _QUANTITY_RE: Final = re.compile(
     r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*?)\s*$"
 )
+# SI prefixes FlexMeasures' currencies take (pint: cEUR, mEUR, kEUR), before
+# an ISO 4217 code or a currency symbol that stands for one.
+_CURRENCY_PREFIXES: Final = frozenset("cmk")
+_CURRENCY_SYMBOLS: Final = frozenset("€$£¥")
+_ISO_CURRENCY_RE: Final = re.compile(r"^[A-Z]{3}$")
 # Answers that will not change by asking again: the price is not there.
 _PERMANENT_ERRORS: Final = (
     FlexMeasuresNotFoundError,
@@ -170,9 +175,24 @@ async def async_resolve_source(
 
 
 def currency_of(source: PriceSource | None) -> str | None:
-    """The currency of a price ("EUR" for EUR/kWh), None when not a price unit."""
+    """The currency of a price ("EUR" for EUR/kWh), None when not a price unit.
+
+    As FlexMeasures reports costs: in the base currency, so an SI prefix on an
+    ISO 4217 code is dropped ("cEUR/kWh" -> "EUR", as pint's
+    `Quantity("cEUR").to_base_units()`).
+    """
     parts = None if source is None else price_parts(source.unit)
-    return None if parts is None else parts[0]
+    if source is None or parts is None:
+        return None
+    written = source.unit.split("/", 1)[0].strip()
+    base = written[1:]
+    if written[:1] in _CURRENCY_PREFIXES and (
+        _ISO_CURRENCY_RE.match(base) or base in _CURRENCY_SYMBOLS
+    ):
+        base_parts = price_parts(f"{base}/kWh")
+        if base_parts is not None:
+            return base_parts[0]
+    return parts[0]
 
 
 # --- the price over time ---------------------------------------------------------
