@@ -51,13 +51,6 @@ def local_steps(
     return {start + step * i: v for i, v in enumerate(values)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="price_window aligns the read to the UTC epoch, not to the price "
-    "sensor's own steps (its time zone): a daily price in Europe/Amsterdam or "
-    "an hourly one in Asia/Kolkata is read from between its steps, and "
-    "FlexMeasures answers only nulls (probed on the real server)",
-)
 @pytest.mark.parametrize(
     "case",
     [

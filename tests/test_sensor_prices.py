@@ -92,16 +92,18 @@ async def test_price_now_and_forecast_from_the_configured_sensor(
     assert state.attributes["state_class"] == "measurement"
     assert "device_class" not in state.attributes
     forecast = state.attributes["forecast"]
-    # the schedule's horizon (05:30 + 24 h), on the price's hours
+    # the schedule's horizon (05:30 + 24 h), the prices changing on their hours
+    # (read on the schedule's steps: the server resamples the hourly price)
     assert len(forecast) == 25
     assert forecast[0] == {
-        "start": HOUR_START.isoformat(),
+        "start": STEP_START.isoformat(),
         "end": (HOUR_START + HOUR).isoformat(),
         "value": prices[1],
     }
-    assert forecast[-1]["end"] == (HOUR_START + 25 * HOUR).isoformat()
+    assert forecast[1]["start"] == (HOUR_START + HOUR).isoformat()
+    assert forecast[-1]["end"] == (STEP_START + 24 * HOUR).isoformat()
     assert [item["value"] for item in forecast] == prices[1:26]
-    # read in the sensor's own unit, from the start of its step
+    # read in the sensor's own unit, after the schedule
     paths = fake_fm.paths()
     assert paths.index(PRICE_DATA) > paths.index("/api/v3_0/assets/6/schedules/trigger")
 

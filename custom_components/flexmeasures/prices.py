@@ -199,19 +199,28 @@ def currency_of(source: PriceSource | None) -> str | None:
 
 
 def price_window(
-    start: datetime, end: datetime, resolution: timedelta
-) -> tuple[datetime, timedelta]:
-    """The (start, duration) to read a price sensor over [start, end).
+    start: datetime, end: datetime, resolution: timedelta, step: timedelta
+) -> tuple[datetime, timedelta, timedelta | None]:
+    """(start, duration, resolution to ask) to read a price sensor over [start, end).
 
-    Aligned to the sensor's resolution: FlexMeasures answers only gaps for a
-    window that starts between two of its steps.
+    `resolution` is the price sensor's, `step` the schedule's. FlexMeasures
+    answers the values on the grid of the window asked, and only gaps where
+    that grid misses the sensor's own steps: those of a daily price lie on
+    local midnights, those of an hourly one in a +05:30 zone on half hours.
+    So a price coarser than the schedule is read at the schedule's step from
+    the schedule's start: the server resamples it there, as its scheduler does
+    for the plan. A price as fine or finer is read at its own resolution (the
+    third item is then None), from its step holding `start` (UTC grid).
     """
     start, end = as_utc(start), as_utc(end)
     if resolution <= timedelta(0):
-        return start, max(end - start, timedelta(0))
+        return start, max(end - start, timedelta(0)), None
+    if timedelta(0) < step < resolution:
+        steps = max(1, math.ceil((end - start) / step))
+        return start, step * steps, step
     first = align_down(start, resolution)
     steps = max(1, math.ceil((end - first) / resolution))
-    return first, resolution * steps
+    return first, resolution * steps, None
 
 
 def _clean(value: float) -> float:
@@ -410,9 +419,15 @@ class PriceReader:
         start, end = schedule_start(schedule), schedule.end
         if isinstance(source, FixedPrice):
             return (Segment(start, end, _clean(source.value)),)
-        first, duration = price_window(start, end, source.resolution)
+        first, duration, resolution = price_window(
+            start, end, source.resolution, schedule.resolution
+        )
         data = await self._client().get_sensor_data(
-            source.sensor_id, start=first, duration=duration, unit=source.unit
+            source.sensor_id,
+            start=first,
+            duration=duration,
+            unit=source.unit,
+            resolution=resolution,
         )
         return price_segments(data)
 
