@@ -96,12 +96,6 @@ async def test_a_price_in_cents_gives_the_cost_in_euros(
     assert cost.attributes["unit_of_measurement"] == "EUR"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a restart with the server down the kept plan (its "
-    "scheduler_info included) is followed, but planned_cost is unavailable: "
-    "its currency comes only from a price source resolved at the server",
-)
 async def test_planned_cost_follows_the_kept_plan_after_an_offline_restart(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -122,12 +116,6 @@ async def test_planned_cost_follows_the_kept_plan_after_an_offline_restart(
     assert state_of(hass, "planned_cost").state == cost
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_async_job reads the price before the schedule is handed over: "
-    "a slow price read (up to the 30 s request timeout) holds back the new "
-    "setpoint and the trigger_schedule answer",
-)
 async def test_a_slow_price_read_does_not_hold_back_the_new_schedule(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -164,12 +152,6 @@ async def test_a_slow_price_read_does_not_hold_back_the_new_schedule(
         await task
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumption_price always shows the configured price: a "
-    "trigger_schedule with a flex_context consumption-price override plans "
-    "(and costs) against another price than the one shown",
-)
 async def test_the_price_shown_is_the_price_the_schedule_used(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

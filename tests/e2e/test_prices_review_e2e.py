@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Schedule
-from custom_components.flexmeasures.prices import PriceReader
+from custom_components.flexmeasures.price_reader import PriceReader
 
 from .test_measurements_e2e import _own_sensor
 
