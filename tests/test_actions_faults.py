@@ -17,6 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.services import MAX_SOC_TARGETS
 
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import NOW, entity_id
@@ -116,14 +117,6 @@ async def test_schema_errors_name_fields_as_the_action_ui_shows_them(
         assert python not in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the power setpoint's soc_targets attribute is recorded and unbounded: "
-        "1000 targets make about 59 KB of attributes, over the recorder's 16 KB, "
-        "so the recorder drops every attribute of the setpoint"
-    ),
-)
 async def test_many_targets_keep_the_setpoint_recordable(
     hass: HomeAssistant,
     entry: MockConfigEntry,  # noqa: F811
@@ -143,6 +136,35 @@ async def test_many_targets_keep_the_setpoint_recordable(
         return
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
+    recorded = {k: v for k, v in state.attributes.items() if k != "schedule"}
+    assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
+
+
+async def test_the_most_targets_allowed_are_taken_and_stay_recordable(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """MAX_SOC_TARGETS targets are taken and shown; one more is refused."""
+    targets = [
+        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
+        for i in range(MAX_SOC_TARGETS + 1)
+    ]
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "trigger_schedule",
+            {"device_id": device_id(hass), "soc_targets": targets},
+        )
+    assert err.value.translation_key == "too_many_soc_targets"
+    assert str(err.value).startswith("State of charge targets")
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": targets[:MAX_SOC_TARGETS]},
+    )
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
     recorded = {k: v for k, v in state.attributes.items() if k != "schedule"}
     assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
 

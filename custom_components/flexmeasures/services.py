@@ -63,6 +63,10 @@ SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
 ATTR_SCHEDULE: Final = "schedule"
 
+# The most targets one call may give: the power setpoint's soc_targets
+# attribute (recorded, DESIGN.md) then stays well under the recorder's 16 KB.
+MAX_SOC_TARGETS: Final = 100
+
 # Translation keys of the errors that name a field, per field (so that each
 # language names the field as the action's UI shows it).
 _NAIVE_KEYS: Final = {
@@ -199,14 +203,28 @@ def _soc_kwh_quantity(
 def _soc_targets(
     coordinator: ScheduleCoordinator, items: list[Mapping[str, Any]]
 ) -> list[SocTarget]:
-    """The call's targets, in range and with a time zone."""
-    return [
+    """The call's targets, by time: in range and with a time zone.
+
+    At most MAX_SOC_TARGETS (the power setpoint shows them in an attribute
+    that the recorder keeps: all of it must stay under its 16 KB).
+    """
+    if len(items) > MAX_SOC_TARGETS:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="too_many_soc_targets",
+            translation_placeholders={
+                "count": str(len(items)),
+                "max": str(MAX_SOC_TARGETS),
+            },
+        )
+    targets = [
         SocTarget(
             dt_util.as_utc(_aware(ATTR_SOC_TARGETS, item["datetime"])),
             _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"]),
         )
         for item in items
     ]
+    return sorted(targets, key=lambda target: target.when)
 
 
 def schedule_response(schedule: Schedule) -> dict[str, Any]:
@@ -267,9 +285,7 @@ async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
         soc_at_start=None
         if soc_at_start is None
         else _soc_kwh_quantity(coordinator, ATTR_SOC_AT_START, soc_at_start),
-        soc_targets=None
-        if targets is None
-        else sorted(_soc_targets(coordinator, targets), key=lambda t: t.when),
+        soc_targets=None if targets is None else _soc_targets(coordinator, targets),
         duration=None if hours is None else timedelta(hours=hours),
         flex_model=call.data.get(ATTR_FLEX_MODEL),
         flex_context=call.data.get(ATTR_FLEX_CONTEXT),
