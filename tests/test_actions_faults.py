@@ -169,15 +169,6 @@ async def test_the_most_targets_allowed_are_taken_and_stay_recordable(
     assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a target whose time has passed, or two targets for one time with "
-        "different values, are accepted without a word: the first is dropped "
-        "silently (and kept forever), the second sends FlexMeasures a "
-        "contradiction it resolves by picking one"
-    ),
-)
 @pytest.mark.parametrize(
     "targets",
     [

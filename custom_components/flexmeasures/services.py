@@ -203,10 +203,11 @@ def _soc_kwh_quantity(
 def _soc_targets(
     coordinator: ScheduleCoordinator, items: list[Mapping[str, Any]]
 ) -> list[SocTarget]:
-    """The call's targets, by time: in range and with a time zone.
+    """The call's targets, by time: in range, with a time zone, in the future.
 
     At most MAX_SOC_TARGETS (the power setpoint shows them in an attribute
-    that the recorder keeps: all of it must stay under its 16 KB).
+    that the recorder keeps: all of it must stay under its 16 KB). A time
+    given twice with one value counts once; with two values it is refused.
     """
     if len(items) > MAX_SOC_TARGETS:
         raise ServiceValidationError(
@@ -217,14 +218,31 @@ def _soc_targets(
                 "max": str(MAX_SOC_TARGETS),
             },
         )
-    targets = [
-        SocTarget(
-            dt_util.as_utc(_aware(ATTR_SOC_TARGETS, item["datetime"])),
-            _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"]),
+    now = dt_util.utcnow()
+    targets: dict[datetime, SocTarget] = {}
+    for item in items:
+        given: datetime = _aware(ATTR_SOC_TARGETS, item["datetime"])
+        when = dt_util.as_utc(given)
+        if when <= now:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="soc_target_passed",
+                translation_placeholders={"value": given.isoformat()},
+            )
+        target = SocTarget(
+            when, _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"])
         )
-        for item in items
-    ]
-    return sorted(targets, key=lambda target: target.when)
+        if (other := targets.setdefault(when, target)).value != target.value:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="soc_targets_contradict",
+                translation_placeholders={
+                    "value": given.isoformat(),
+                    "first": other.value,
+                    "second": target.value,
+                },
+            )
+    return sorted(targets.values(), key=lambda target: target.when)
 
 
 def schedule_response(schedule: Schedule) -> dict[str, Any]:
