@@ -64,14 +64,6 @@ async def account(
     await unload_entry(hass, mock_config_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the server going down between showing the schedule form and submitting "
-        "it aborts the flow (cannot_connect) instead of showing the form again "
-        "with the error: everything the user typed is lost"
-    ),
-)
 async def test_server_down_at_submit_keeps_the_schedule_form(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, mock_config_entry: MockConfigEntry
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 import re
@@ -19,7 +19,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
 )
 
-from .api import Asset, Sensor
+from .api import Asset, FlexMeasuresError, Sensor
 from .const import CONF_DEVICES, SUBENTRY_TYPE_SITE
 from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
@@ -42,6 +42,27 @@ def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
         return None
     data: FlexMeasuresData = entry.runtime_data
     return data
+
+
+async def async_read_or_keep[T](
+    cached: T | None,
+    user_input: Mapping[str, Any] | None,
+    read: Callable[[], Awaitable[T]],
+) -> T:
+    """What the server says for a form's drop-downs, or what it said before.
+
+    Read each time the form is shown. When the server cannot be read and the
+    form is shown again after an error (input given), what was read before is
+    kept: the server may have gone down since, and the form must come back
+    with the error and what was typed rather than abort. Otherwise the
+    FlexMeasuresError is raised.
+    """
+    try:
+        return await read()
+    except FlexMeasuresError:
+        if user_input is None or cached is None:
+            raise
+        return cached
 
 
 def resolution_label(resolution: timedelta) -> str:

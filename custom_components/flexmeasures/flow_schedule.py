@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -54,6 +55,7 @@ from .const import (
 from .flow_helpers import (
     Storage,
     asset_storage,
+    async_read_or_keep,
     dropdown,
     loaded_data,
     number,
@@ -76,6 +78,11 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
     connection). The sub-entry's title is its name (the asset's name unless
     one is given); a reconfigure keeps it unless the name field changes it.
     """
+
+    def __init__(self) -> None:
+        """Nothing read from the server yet."""
+        super().__init__()
+        self._options: SensorOptions | None = None
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -133,10 +140,15 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                     unique_id=power_sensor,
                 )
         try:
-            power_options, prices = await _async_sensor_options(client, data.account.id)
+            self._options = options = await async_read_or_keep(
+                self._options,
+                user_input,
+                lambda: _async_sensor_options(client, data.account.id),
+            )
         except FlexMeasuresError as err:
             LOGGER.debug("Cannot list the sensors at %s: %s", client.url, err)
             return self.async_abort(reason="cannot_connect")
+        power_options, prices = options.power, options.prices
         if not power_options:
             return self.async_abort(reason="no_power_sensors")
         power_options = [o for o in power_options if o["value"] not in taken]
@@ -255,9 +267,17 @@ def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
 ASSET_TYPE_SUFFIX: Final = " · asset type: {asset_type}"
 
 
+@dataclass(frozen=True, slots=True)
+class SensorOptions:
+    """The form's drop-downs as the server filled them."""
+
+    power: list[SelectOptionDict]
+    prices: list[SelectOptionDict]
+
+
 async def _async_sensor_options(
     client: FlexMeasuresClient, account_id: int
-) -> tuple[list[SelectOptionDict], list[SelectOptionDict]]:
+) -> SensorOptions:
     """Drop-down options: the account's power sensors; own and public prices.
 
     Power sensors of assets that cannot store energy are left out; those whose
@@ -276,7 +296,7 @@ async def _async_sensor_options(
         ):
             label = sensor_label(sensor, assets)
             _add_power_option(power, unsure, str(sensor.id), label, asset)
-    return [*power, *unsure], price_options(sensors, assets)
+    return SensorOptions([*power, *unsure], price_options(sensors, assets))
 
 
 def _add_power_option(

@@ -54,6 +54,7 @@ from .const import (
 )
 from .flow_helpers import (
     MAX_NAME_LENGTH,
+    async_read_or_keep,
     dropdown,
     loaded_data,
     number,
@@ -239,14 +240,13 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
             if not errors:
                 self._name = name
                 return await self.async_step_devices()
-        catalogue = self._catalogue
-        if user_input is None or catalogue is None:
-            # a form shown again after an error keeps what the server said
-            try:
-                self._catalogue = catalogue = await _async_catalogue(client)
-            except FlexMeasuresError as err:
-                LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
-                return self.async_abort(reason="cannot_connect")
+        try:
+            self._catalogue = catalogue = await async_read_or_keep(
+                self._catalogue, user_input, lambda: _async_catalogue(client)
+            )
+        except FlexMeasuresError as err:
+            LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
+            return self.async_abort(reason="cannot_connect")
         account_id = data.account.id
         if not scheduled_devices(entry.subentries.values(), catalogue, account_id):
             return self.async_abort(reason="no_scheduled_devices")
