@@ -121,16 +121,6 @@ def _scripted_entry(fake_fm: FakeFlexMeasures) -> MockConfigEntry:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a schedule sub-entry written by a script with sensor ids as ints "
-        "(power_sensor: 8) opens its reconfigure form with the int as the "
-        "drop-down's suggested value; the options are strings, so the power "
-        "sensor and consumption price show blank and the unchanged form cannot "
-        "be submitted"
-    ),
-)
 async def test_reconfigure_of_a_scripted_schedule_shows_its_sensors(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -158,14 +148,6 @@ async def test_reconfigure_of_a_scripted_schedule_shows_its_sensors(
         await unload_entry(hass, entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a measurement sub-entry written by a script with its sensor id as an "
-        "int (sensor: 13) opens its reconfigure form with the int as the "
-        "drop-down's suggested value: the FlexMeasures sensor shows blank"
-    ),
-)
 async def test_reconfigure_of_a_scripted_measurement_shows_its_sensor(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

@@ -65,6 +65,25 @@ async def async_read_or_keep[T](
         return cached
 
 
+def option_values(data: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The data with the ids under `keys` as the drop-downs' option values.
+
+    A drop-down's options are ids as strings; a sub-entry written by a script
+    may hold ints (power_sensor: 8), which a form would show as nothing chosen
+    and could not take back. Lists (a site's devices) are turned item by item;
+    None stays None.
+    """
+    keys = set(keys)
+    values = dict(data)
+    for key in keys & values.keys():
+        value = values[key]
+        if isinstance(value, list | tuple):
+            values[key] = [str(item) for item in value]
+        elif value is not None:
+            values[key] = str(value)
+    return values
+
+
 def resolution_label(resolution: timedelta) -> str:
     """A sensor's resolution for people: `15 min`, `1 h`, `1 day`, `instantaneous`."""
     seconds = int(resolution.total_seconds())

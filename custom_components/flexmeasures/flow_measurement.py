@@ -41,7 +41,7 @@ from .const import (
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
-from .flow_helpers import loaded_data, sensor_label
+from .flow_helpers import loaded_data, option_values, sensor_label
 from .measurements import parse_value
 from .meters import ATTR_STATE_CLASS, meter_mode
 from .units import is_power_unit, unit_converter
@@ -180,7 +180,10 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="no_sensors_left")
         suggested: Mapping[str, Any] | None = user_input
         if suggested is None and own is not None:
-            suggested = {**own.data, CONF_NAME: own.title}
+            suggested = {
+                **option_values(own.data, (CONF_SENSOR,)),
+                CONF_NAME: own.title,
+            }
         if suggested is None:
             # Home Assistant's form takes the first option of a drop-down unless
             # one is suggested: not a schedule's power sensor (that would send

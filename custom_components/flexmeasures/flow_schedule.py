@@ -59,6 +59,7 @@ from .flow_helpers import (
     dropdown,
     loaded_data,
     number,
+    option_values,
     price_dropdown,
     price_options,
     sensor_label,
@@ -252,11 +253,23 @@ def _site_refusing(
 def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
     """What a form shows first: nothing new, or the sub-entry's name and data.
 
-    A price stored as "" (before the `asset` option) shows as `asset`.
+    Sensor ids show as the drop-downs' option values (strings, also when a
+    script wrote ints); a price stored as "" (before the `asset` option) shows
+    as `asset`.
     """
     if subentry is None:
         return {}
-    suggested = {**subentry.data, CONF_NAME: subentry.title}
+    suggested = {
+        **option_values(
+            subentry.data,
+            (
+                CONF_POWER_SENSOR,
+                CONF_CONSUMPTION_PRICE_SENSOR,
+                CONF_PRODUCTION_PRICE_SENSOR,
+            ),
+        ),
+        CONF_NAME: subentry.title,
+    }
     for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
         if suggested.get(key) in (None, ""):
             suggested[key] = ASSET_PRICE

@@ -58,6 +58,7 @@ from .flow_helpers import (
     dropdown,
     loaded_data,
     number,
+    option_values,
     price_dropdown,
     price_options,
     site_of_device,
@@ -405,12 +406,13 @@ def _suggested(
     """
     sensors = [device.power_sensor for device in offered]
     if own is not None:
+        stored_data = option_values(own.data, (*_PRICE_KEYS, CONF_DEVICES))
         suggested: dict[str, Any] = {
-            key: str(value) if key in _PRICE_KEYS else value
-            for key, value in own.data.items()
+            key: value
+            for key, value in stored_data.items()
             if key not in (CONF_ASSET, CONF_DEVICES)
         }
-        stored = [str(d) for d in own.data.get(CONF_DEVICES, ())]
+        stored = list(stored_data.get(CONF_DEVICES, ()))
         if str(own.data.get(CONF_ASSET)) == str(asset.id):
             suggested[CONF_DEVICES] = [d for d in stored if d in sensors]
         else:
