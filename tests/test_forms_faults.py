@@ -11,7 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -23,6 +27,7 @@ from custom_components.flexmeasures.const import (
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
+from custom_components.flexmeasures.flow_helpers import MAX_NAME_LENGTH
 
 from .common import mock_account_entry, setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
@@ -170,14 +175,6 @@ async def test_reconfigure_of_a_scripted_measurement_shows_its_sensor(
         await unload_entry(hass, entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a long name (300 characters) is taken as is: Home Assistant cuts the "
-        "entity ids at 255 characters, so they lose their key and become "
-        "sensor.garage_battery_garage_…_2, _3, ... that no one can tell apart"
-    ),
-)
 async def test_a_long_name_keeps_the_entity_ids_apart(
     hass: HomeAssistant, account: MockConfigEntry
 ) -> None:
@@ -258,3 +255,26 @@ async def test_an_energy_meter_is_not_taken_as_the_state_of_charge(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.FORM
     assert "soc_entity" in result["errors"]
+
+
+async def test_a_long_measurement_name_is_refused(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    """Over MAX_NAME_LENGTH: name_too_long on the name field; a shorter one saves."""
+    hass.states.async_set("sensor.solar_power", "1200", {"unit_of_measurement": "W"})
+    result = await hass.config_entries.subentries.async_init(
+        (account.entry_id, SUBENTRY_TYPE_MEASUREMENT), context={"source": SOURCE_USER}
+    )
+    typed = {"entity_id": "sensor.solar_power", "sensor": "9"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**typed, "name": "x" * (MAX_NAME_LENGTH + 1)}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "name_too_long"}
+    assert "name_too_long" in TEXTS["config_subentries"]["measurement"]["error"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**typed, "name": "x" * MAX_NAME_LENGTH}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "x" * MAX_NAME_LENGTH

@@ -9,6 +9,7 @@ import re
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.const import CONF_NAME
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -31,6 +32,16 @@ MAX_NAME_LENGTH: Final = 100
 
 # The option meaning "no price sensor: use the flex-context on the asset".
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
+
+
+def form_name(user_input: Mapping[str, Any]) -> str:
+    """The name typed in a form ("" when none)."""
+    return str(user_input.get(CONF_NAME) or "").strip()
+
+
+def name_errors(name: str) -> dict[str, str]:
+    """The form error of a name longer than MAX_NAME_LENGTH (none: {})."""
+    return {CONF_NAME: "name_too_long"} if len(name) > MAX_NAME_LENGTH else {}
 
 
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:

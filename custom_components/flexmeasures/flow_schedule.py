@@ -57,7 +57,9 @@ from .flow_helpers import (
     asset_storage,
     async_read_or_keep,
     dropdown,
+    form_name,
     loaded_data,
+    name_errors,
     number,
     option_values,
     price_dropdown,
@@ -118,15 +120,15 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             if power_sensor in taken:
                 # another form saved it while this one was open
                 return self.async_abort(reason="already_configured")
+            name = form_name(user_input)
             if site := _site_refusing(
                 entry.subentries.values(), subentry, power_sensor
             ):
                 errors = {CONF_POWER_SENSOR: "in_site"}
                 placeholders["site"] = site.title
-            else:
+            elif not (errors := name_errors(name)):
                 errors, asset_name = await self._async_validate(client, user_input)
             if not errors:
-                name = str(user_input.get(CONF_NAME) or "").strip()
                 values = _schedule_data(user_input)
                 if subentry is None:
                     return self.async_create_entry(

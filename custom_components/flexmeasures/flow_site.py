@@ -53,10 +53,11 @@ from .const import (
     SUBENTRY_TYPE_SITE,
 )
 from .flow_helpers import (
-    MAX_NAME_LENGTH,
     async_read_or_keep,
     dropdown,
+    form_name,
     loaded_data,
+    name_errors,
     number,
     option_values,
     price_dropdown,
@@ -233,11 +234,8 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
             if chosen in site_assets(entry.subentries.values(), own):
                 # another form saved a site on it while this one was open
                 return self.async_abort(reason="already_configured")
-            name = str(user_input.get(CONF_NAME) or "").strip()
-            if len(name) > MAX_NAME_LENGTH:
-                errors[CONF_NAME] = "name_too_long"
-            else:
-                errors = await self._async_check_asset(client, chosen)
+            name = form_name(user_input)
+            errors = name_errors(name) or await self._async_check_asset(client, chosen)
             if not errors:
                 self._name = name
                 return await self.async_step_devices()
