@@ -201,14 +201,6 @@ async def test_a_long_name_keeps_the_entity_ids_apart(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an account whose only power sensor is a PV system's aborts with "
-        "no_power_sensors: 'This FlexMeasures account has no power sensors "
-        "(W, kW or MW) to schedule', which is not true and does not say why"
-    ),
-)
 async def test_only_solar_power_sensors_say_why_nothing_can_be_scheduled(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, mock_config_entry: MockConfigEntry
 ) -> None:

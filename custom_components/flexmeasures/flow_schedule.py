@@ -153,7 +153,12 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="cannot_connect")
         power_options, prices = options.power, options.prices
         if not power_options:
-            return self.async_abort(reason="no_power_sensors")
+            # none at all, or only those of solar, wind, a grid connection, ...
+            return self.async_abort(
+                reason="no_storage_sensors"
+                if options.cannot_store
+                else "no_power_sensors"
+            )
         power_options = [o for o in power_options if o["value"] not in taken]
         if not power_options:
             return self.async_abort(reason="no_power_sensors_left")
@@ -288,6 +293,8 @@ class SensorOptions:
 
     power: list[SelectOptionDict]
     prices: list[SelectOptionDict]
+    # the account's power sensors left out: their assets cannot store energy
+    cannot_store: int = 0
 
 
 async def _async_sensor_options(
@@ -295,13 +302,15 @@ async def _async_sensor_options(
 ) -> SensorOptions:
     """Drop-down options: the account's power sensors; own and public prices.
 
-    Power sensors of assets that cannot store energy are left out; those whose
-    asset type does not tell come last, with their asset type in the label.
+    Power sensors of assets that cannot store energy are left out (and
+    counted); those whose asset type does not tell come last, with their asset
+    type in the label.
     """
     assets = {asset.id: asset for asset in await client.get_assets(include_public=True)}
     sensors = await client.get_sensors(include_public=True)
     power: list[SelectOptionDict] = []
     unsure: list[SelectOptionDict] = []
+    cannot_store = 0
     for sensor in sorted(sensors, key=lambda s: sensor_label(s, assets).casefold()):
         asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
         if (
@@ -311,7 +320,10 @@ async def _async_sensor_options(
         ):
             label = sensor_label(sensor, assets)
             _add_power_option(power, unsure, str(sensor.id), label, asset)
-    return SensorOptions([*power, *unsure], price_options(sensors, assets))
+            cannot_store += asset_storage(asset.asset_type) is Storage.NO
+    return SensorOptions(
+        [*power, *unsure], price_options(sensors, assets), cannot_store
+    )
 
 
 def _add_power_option(
