@@ -217,15 +217,6 @@ async def test_only_solar_power_sensors_say_why_nothing_can_be_scheduled(
         await unload_entry(hass, mock_config_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the state of charge entity drop-down offers every energy sensor, meters "
-        "included, and the form takes one: a grid import meter at 12 345 kWh is "
-        "then clamped to soc_max at every update, so each schedule starts from "
-        "a full battery without a word"
-    ),
-)
 @pytest.mark.parametrize("state_class", ["total_increasing", "total"])
 async def test_an_energy_meter_is_not_taken_as_the_state_of_charge(
     hass: HomeAssistant, account: MockConfigEntry, state_class: str
@@ -270,3 +261,34 @@ async def test_a_long_measurement_name_is_refused(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "x" * MAX_NAME_LENGTH
+
+
+async def test_the_state_of_charge_drop_down_leaves_out_energy_meters(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    """Meters (total / total increasing energy) are not offered; a stored energy
+    sensor (state class measurement or none) and a % battery are."""
+    for entity, unit, device_class, state_class in (
+        ("sensor.grid_import", "kWh", "energy", "total_increasing"),
+        ("sensor.solar_yield", "kWh", "energy", "total"),
+        ("sensor.battery_stored", "kWh", "energy_storage", "measurement"),
+        ("sensor.battery_energy", "kWh", "energy", None),
+        ("sensor.battery_level", "%", "battery", "measurement"),
+    ):
+        attributes = {"unit_of_measurement": unit, "device_class": device_class}
+        if state_class is not None:
+            attributes["state_class"] = state_class
+        hass.states.async_set(entity, "10", attributes)
+    result = await start_user_flow(hass, account)
+    selector = next(
+        value
+        for key, value in result["data_schema"].schema.items()
+        if key == "soc_entity"
+    )
+    excluded = set(selector.config.get("exclude_entities", ()))
+    assert {"sensor.grid_import", "sensor.solar_yield"} <= excluded
+    assert not excluded & {
+        "sensor.battery_stored",
+        "sensor.battery_energy",
+        "sensor.battery_level",
+    }

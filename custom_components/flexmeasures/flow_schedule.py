@@ -19,6 +19,7 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     EntitySelector,
     EntitySelectorConfig,
@@ -67,6 +68,7 @@ from .flow_helpers import (
     sensor_label,
     site_of_device,
 )
+from .meters import meter_mode
 from .requests import ASSET_PRICE, soc_bounds
 from .units import is_percentage, power_factor_to_kw
 
@@ -168,7 +170,8 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                _schedule_schema(power_options, prices), suggested
+                _schedule_schema(power_options, prices, energy_meters(self.hass)),
+                suggested,
             ),
             errors=errors,
             description_placeholders=placeholders,
@@ -190,10 +193,14 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             soc_max is not None and capacity is not None and soc_max > capacity
         ):
             errors[CONF_SOC_MAX] = "soc_range"
-        if (
-            (soc_entity := user_input.get(CONF_SOC_ENTITY))
+        soc_entity = user_input.get(CONF_SOC_ENTITY)
+        state = self.hass.states.get(soc_entity) if soc_entity else None
+        if state is not None and meter_mode(state.attributes) is not None:
+            # a grid import meter at 12 345 kWh would be clamped to soc_max
+            errors[CONF_SOC_ENTITY] = "soc_entity_is_meter"
+        elif (
+            state is not None
             and capacity is None
-            and (state := self.hass.states.get(soc_entity)) is not None
             and is_percentage(state.attributes.get(ATTR_UNIT_OF_MEASUREMENT))
         ):
             errors[CONF_CAPACITY] = "capacity_required"
@@ -344,10 +351,36 @@ def _add_power_option(
             pass
 
 
+def energy_meters(hass: HomeAssistant) -> list[str]:
+    """The sensors that count energy (total / total increasing): not a state of charge."""
+    return sorted(
+        state.entity_id
+        for state in hass.states.async_all("sensor")
+        if meter_mode(state.attributes) is not None
+    )
+
+
+class SocEntitySelector(EntitySelector):
+    """The state of charge entity picker: energy meters are left out of its list.
+
+    A meter given anyway (a script, a form opened before the meter appeared)
+    passes the schema: the form refuses it with an error on the field
+    (soc_entity_is_meter) rather than a bare "invalid" from the selector.
+    """
+
+    def __call__(self, data: Any) -> str | list[str]:
+        """Validate the entity id, the left-out meters included."""
+        config = self.config.copy()
+        config.pop("exclude_entities", None)
+        return EntitySelector(config)(data)
+
+
 def _schedule_schema(
-    power_options: list[SelectOptionDict], prices: list[SelectOptionDict]
+    power_options: list[SelectOptionDict],
+    prices: list[SelectOptionDict],
+    meters: list[str],
 ) -> probatio.Schema:
-    """The schedule form."""
+    """The schedule form (`meters`: left out of the state of charge entities)."""
 
     return probatio.Schema(
         {
@@ -357,14 +390,15 @@ def _schedule_schema(
             probatio.Optional(
                 CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
             ): price_dropdown(prices),
-            probatio.Optional(CONF_SOC_ENTITY): EntitySelector(
+            probatio.Optional(CONF_SOC_ENTITY): SocEntitySelector(
                 EntitySelectorConfig(
                     filter=[
                         EntityWithDeviceFilterSelectorConfig(
                             domain="sensor",
                             device_class=["battery", "energy", "energy_storage"],
                         )
-                    ]
+                    ],
+                    exclude_entities=meters,
                 )
             ),
             probatio.Optional(CONF_CAPACITY): number(UnitOfEnergy.KILO_WATT_HOUR),
