@@ -1,7 +1,8 @@
 """Review of issue 14 (the forms as a first-time user meets them): faults found.
 
-Each test is marked xfail(strict=True) with the defect as its reason: it fails
-on the code as it is and passes once the defect is fixed (then the mark goes).
+Each test was marked xfail(strict=True) with the defect as its reason: it
+failed on the code as it was and passes with the fix (the marks went with the
+fixes; the tests added with them failed before them too).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Review of issue 14, against a real FlexMeasures server: action faults found.
 
-Marked xfail(strict=True) with the defect as its reason; the mark goes with
-the fix.
+Was marked xfail(strict=True) with the defect as its reason; the mark went
+with the fix.
 """
 
 from __future__ import annotations
