@@ -20,7 +20,11 @@ import string
 import sys
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.translation import async_get_translations
 import pytest
+
+from custom_components.flexmeasures.const import DOMAIN
 
 INTEGRATION = Path(__file__).parents[1] / "custom_components" / "flexmeasures"
 TRANSLATIONS = INTEGRATION / "translations"
@@ -174,3 +178,23 @@ def test_the_checks_find_a_missing_key_a_lost_placeholder_and_an_empty_text(
     (tmp_path / "xx.json").write_text(json.dumps(source), "utf-8")
     with pytest.raises(AssertionError):
         test_translations_are_not_english_left_in_place("xx")
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("nl", "Verbinden met een FlexMeasures-account"),
+        ("de", "Ein FlexMeasures-Konto verbinden"),
+    ],
+)
+async def test_home_assistant_serves_the_language(
+    hass: HomeAssistant, language: str, title: str
+) -> None:
+    """Home Assistant's own loader finds the file and gives every key of en.json."""
+    texts_ha = await async_get_translations(hass, language, "config", [DOMAIN])
+    prefix = f"component.{DOMAIN}.config."
+    assert texts_ha[f"{prefix}step.user.title"] == title
+    english_keys = {
+        f"component.{DOMAIN}.{path}" for path in english() if path.startswith("config.")
+    }
+    assert english_keys <= set(texts_ha)
