@@ -43,11 +43,6 @@ async def _charge_now(hass: HomeAssistant, subentry_id: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A member's own refresh (a new target, its state of charge back) "
-    "turns its `stale` off although the site job it asked for just failed.",
-)
 async def test_a_member_stays_stale_when_the_site_job_it_asked_for_fails(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

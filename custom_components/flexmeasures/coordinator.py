@@ -138,6 +138,10 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         """
         if self.site is not None:
             await self.site.async_request_refresh()
+            if self.site.stale and (err := self.site.last_error) is not None:
+                # the site's job failed (now, or before a refresh it put off):
+                # this device's part is as old as the site's plan
+                raise err.update_error()
             return self.data
         generation = self._generation
         try:
