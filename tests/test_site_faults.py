@@ -62,12 +62,6 @@ async def test_a_member_stays_stale_when_the_site_job_it_asked_for_fails(
     assert state_value(hass, "binary_sensor", f"{EV_ID}_stale") == "on"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A site none of whose devices is there (deleted, or claimed by "
-    "another site) fails with a bare ValueError at each update and on its "
-    "Reschedule button instead of saying so.",
-)
 async def test_a_site_without_devices_says_so_and_sends_nothing(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,

@@ -203,6 +203,13 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
         """Each device's flex-model (its state of charge now), one job, the prices."""
+        if not self.members:
+            # its devices were removed, or another site names them first
+            raise ScheduleRequestError(
+                ErrorKind.REFUSED,
+                "site_without_devices",
+                {"site": self.subentry.title},
+            )
         now = dt_util.utcnow()
         requests = [
             MemberRequest(
