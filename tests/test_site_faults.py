@@ -92,12 +92,6 @@ async def test_a_site_without_devices_says_so_and_sends_nothing(
     assert not asset_jobs(fake_fm)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Charge now on two devices of a site gives each what the site's "
-    "capacity leaves beside the others' planned powers, not their setpoints: "
-    "together they exceed the site's capacity.",
-)
 async def test_charge_now_on_two_devices_stays_within_the_sites_capacity(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import Schedule
 from .const import DOMAIN, LOGGER
+from .controls import Mode
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -102,16 +103,31 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         self._step_timer.arm()
 
     def room_for(self, member: ScheduleCoordinator, now: datetime) -> float | None:
-        """The site's power capacity minus the other devices' setpoints (kW)."""
+        """The site's power capacity minus the other devices' setpoints (kW).
+
+        The others that follow their plan or stop take their setpoint; those
+        that charge now take their power in the order of the site's devices,
+        each at most what is left: together they stay within the capacity.
+        """
         capacity = self.settings.site_power_capacity
         if capacity is None:
             return None
-        others = sum(
-            value_at(other.data, now) or 0.0
+        charging = [
+            m for m in self.members if m.controls.values.mode is Mode.CHARGE_NOW
+        ]
+        left = capacity - sum(
+            0.0
+            if other.controls.values.mode is Mode.STOP
+            else value_at(other.data, now) or 0.0
             for other in self.members
-            if other is not member
+            if other is not member and other not in charging
         )
-        return capacity - others
+        for other in charging:
+            if other is member:
+                break
+            if (power := other.job.charging_power) is not None:
+                left -= max(0.0, min(power, left))
+        return left
 
     # -- updates ------------------------------------------------------------
 

@@ -144,11 +144,6 @@ async def _both_charge_now(hass: HomeAssistant) -> float:
     return total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Charge now on two devices of a site takes what the capacity leaves "
-    "beside the others' plans, not their setpoints: 50 + 22 kW behind 60 kW.",
-)
 async def test_charge_now_on_both_devices_stays_within_the_sites_capacity(
     hass: HomeAssistant, make_entry: MakeEntry
 ) -> None:
