@@ -109,12 +109,6 @@ async def test_charge_now_on_two_devices_stays_within_the_sites_capacity(
     assert battery + ev == pytest.approx(30.0)  # the capacity is used, no more
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The site's `site_power` is not written when a device's mode "
-    "changes its setpoint (charge now, stop): it shows the old sum until the "
-    "next step or plan.",
-)
 async def test_site_power_follows_a_devices_mode_at_once(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -128,6 +122,13 @@ async def test_site_power_follows_a_devices_mode_at_once(
     assert ev > 0.0
     site_power = float(state_value(hass, "sensor", f"{SITE_ID}_site_power"))
     assert site_power == pytest.approx(battery + ev)
+
+    # the battery (first of the site's devices) charges now too: it takes the
+    # 30 kW, and the EV charger's setpoint, written anew, gets what is left
+    await _charge_now(hass, SUBENTRY_ID)
+    assert float(state_value(hass, "sensor", f"{SUBENTRY_ID}_power_setpoint")) == 30.0
+    assert float(state_value(hass, "sensor", f"{EV_ID}_power_setpoint")) == 0.0
+    assert float(state_value(hass, "sensor", f"{SITE_ID}_site_power")) == 30.0
 
 
 @pytest.mark.xfail(

@@ -94,6 +94,14 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         member.prices = self.prices
 
     @callback
+    def members_changed(self) -> None:
+        """A device's control changed its setpoint: its site's power changes, and
+        so does what charge now leaves the other devices."""
+        for member in self.members:
+            member.async_update_listeners()
+        self.async_update_listeners()
+
+    @callback
     def restore(self, plan: StoredPlan | None) -> None:
         """Start from the kept sum of the devices' plans, if it still runs."""
         if plan is None or plan.schedule.end <= dt_util.utcnow():
