@@ -131,12 +131,6 @@ async def test_site_power_follows_a_devices_mode_at_once(
     assert float(state_value(hass, "sensor", f"{SITE_ID}_site_power")) == 30.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Without its own site_power_capacity a site takes no capacity at "
-    "all for Charge now, though the asset's flex-context stores one (the "
-    "demo building's 500 kVA): the devices charge beyond it.",
-)
 async def test_charge_now_without_a_site_capacity_keeps_within_the_assets(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

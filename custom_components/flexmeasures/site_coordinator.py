@@ -113,11 +113,14 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
     def room_for(self, member: ScheduleCoordinator, now: datetime) -> float | None:
         """The site's power capacity minus the other devices' setpoints (kW).
 
+        The capacity is the site's own, else the one its asset stores (None:
+        neither is known, e.g. started offline: no limit).
+
         The others that follow their plan or stop take their setpoint; those
         that charge now take their power in the order of the site's devices,
         each at most what is left: together they stay within the capacity.
         """
-        capacity = self.settings.site_power_capacity
+        capacity = self.job.capacity
         if capacity is None:
             return None
         charging = [

@@ -154,11 +154,6 @@ async def test_charge_now_on_both_devices_stays_within_the_sites_capacity(
     assert total <= 60.0 + 1e-6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Without its own capacity a site ignores the 500 kVA the real "
-    "building stores for Charge now: 490 + 22 kW.",
-)
 async def test_charge_now_without_a_site_capacity_keeps_to_the_buildings(
     hass: HomeAssistant, make_entry: MakeEntry
 ) -> None:
