@@ -146,11 +146,6 @@ async def test_charge_now_without_a_site_capacity_keeps_within_the_assets(
     assert battery + ev == pytest.approx(500.0)  # the building's 500 kVA
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="When one device's power sensor is gone at the server, the site's "
-    "error names the first device's sensor instead of the missing one.",
-)
 async def test_a_missing_member_sensor_is_the_one_named(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

@@ -92,10 +92,15 @@ class SiteJob:
     ) -> SitePlan:
         """Trigger one job for all devices from the step holding `now`, wait, split."""
         client = self._client()
-        first_sensor = members[0].job.settings.power_sensor_id if members else 0
+        # the sensor an error is about: the device being read or waited for
+        current = members[0].job.settings.power_sensor_id if members else 0
         try:
             await self._async_read_asset_capacity(client)
-            sensors = [await member.job.async_sensor() for member in members]
+            sensors = []
+            for member in members:
+                current = member.job.settings.power_sensor_id
+                sensors.append(await member.job.async_sensor())
+            current = sensors[0].id if sensors else current
             step = max(sensor.event_resolution for sensor in sensors)
             start = align_down(now, step)
             horizon = duration or self.settings.duration
@@ -142,6 +147,7 @@ class SiteJob:
             )
             parts: dict[int, Schedule] = {}
             for sensor in sensors:
+                current = sensor.id
                 # the first wait lasts until the job is done; the rest are there
                 schedule = await client.wait_for_schedule(
                     sensor.id,
@@ -156,7 +162,7 @@ class SiteJob:
                 err,
                 url=client.url,
                 device=self.title,
-                sensor_id=first_sensor,
+                sensor_id=current,
                 max_wait=MAX_WAIT,
             ) from err
         total = sum_schedules(list(parts.values()), job_id=self.job_id)
