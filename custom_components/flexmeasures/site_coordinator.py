@@ -95,8 +95,10 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
 
     @callback
     def members_changed(self) -> None:
-        """A device's control changed its setpoint: its site's power changes, and
-        so does what charge now leaves the other devices."""
+        """A device's control changed its setpoint: write the site and its devices.
+
+        The site's power changes, and so does what charge now leaves the others.
+        """
         for member in self.members:
             member.async_update_listeners()
         self.async_update_listeners()
