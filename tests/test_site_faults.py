@@ -160,11 +160,6 @@ async def test_a_missing_member_sensor_is_the_one_named(
     assert site.last_error.placeholders["sensor_id"] == str(TOY_EV_SENSOR_ID)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Diagnostics leave sites out: no site settings, members, job id, "
-    "stale state or plan of the site device.",
-)
 async def test_diagnostics_show_the_site(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,
