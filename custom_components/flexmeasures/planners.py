@@ -56,7 +56,8 @@ async def async_first_plans(entry: FlexMeasuresConfigEntry) -> None:
     runtime = entry.runtime_data
     await asyncio.gather(
         *(c.async_refresh() for c in runtime.coordinators.values() if c.site is None),
-        *(site.async_refresh() for site in runtime.sites.values() if site.members),
+        # a site without devices says so at once (stale, with why)
+        *(site.async_refresh() for site in runtime.sites.values()),
     )
 
 
