@@ -7,9 +7,11 @@ EV charger (sensor 15) below it, planned by the site "Home" (tests/test_site.py)
 from __future__ import annotations
 
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
@@ -19,11 +21,21 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.flexmeasures.const import SUBENTRY_TYPE_SCHEDULE
+
 from .common import setup_integration
 from .const import TOY_EV_SENSOR_ID
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import NOW, SUBENTRY_ID, set_soc
-from .test_site import EV_ID, SITE_ID, asset_jobs, entity, site_entry, state_value
+from .test_site import (
+    EV_DATA,
+    EV_ID,
+    SITE_ID,
+    asset_jobs,
+    entity,
+    site_entry,
+    state_value,
+)
 
 pytestmark = [
     pytest.mark.freeze_time(NOW, tick=True),
@@ -184,3 +196,38 @@ async def test_diagnostics_show_the_site(
     assert diagnostics["coordinators"][EV_ID]["site"] == SITE_ID
     assert diagnostics["coordinators"][SUBENTRY_ID]["site"] == SITE_ID
     assert "toy-user" not in str(diagnostics)  # still nothing of the login
+
+
+async def test_a_deleted_device_does_not_come_back_into_the_site(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """A schedule added again later for a removed device plans on its own."""
+    set_soc(hass)
+    entry = site_entry(fake_fm)
+    await setup_integration(hass, entry)
+    assert hass.config_entries.async_remove_subentry(entry, EV_ID)
+    await hass.async_block_till_done()
+    site = entry.subentries[SITE_ID]
+    assert site.data["devices"] == ["8"]
+
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(dict(EV_DATA)),
+            subentry_type=SUBENTRY_TYPE_SCHEDULE,
+            title="EV charger",
+            unique_id=str(TOY_EV_SENSOR_ID),
+        ),
+    )
+    await hass.async_block_till_done()
+
+    (ev,) = (
+        coordinator
+        for coordinator in entry.runtime_data.coordinators.values()
+        if int(coordinator.subentry.data["power_sensor"]) == TOY_EV_SENSOR_ID
+    )
+    assert ev.site is None
+    assert [
+        member.subentry.subentry_id
+        for member in entry.runtime_data.sites[SITE_ID].members
+    ] == [SUBENTRY_ID]
