@@ -51,6 +51,23 @@ class Job[S]:
         self.title = title
         self.job_id: str | None = None
 
+    async def _async_wait(
+        self,
+        client: FlexMeasuresClient,
+        job_id: str,
+        sensor: Sensor,
+        horizon: timedelta,
+    ) -> Schedule:
+        """Wait for the job's schedule of `sensor`; it in kW."""
+        schedule = await client.wait_for_schedule(
+            sensor.id,
+            job_id,
+            resolution=sensor.event_resolution,
+            duration=horizon,
+            max_wait=MAX_WAIT,
+        )
+        return schedule_in_kw(schedule, self.title)
+
     def _error(
         self, err: FlexMeasuresError, url: str, sensor_id: int
     ) -> ScheduleRequestError:
@@ -129,16 +146,9 @@ class DeviceJob(Job[ScheduleSettings]):
                 start,
                 horizon,
             )
-            schedule = await client.wait_for_schedule(
-                sensor.id,
-                self.job_id,
-                resolution=sensor.event_resolution,
-                duration=horizon,
-                max_wait=MAX_WAIT,
-            )
+            return await self._async_wait(client, self.job_id, sensor, horizon)
         except FlexMeasuresError as err:
             raise self._error(err, client.url, self.settings.power_sensor_id) from err
-        return schedule_in_kw(schedule, self.title)
 
 
 def job_flex_model(

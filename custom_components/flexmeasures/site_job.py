@@ -15,7 +15,7 @@ from typing import Any
 from .api import FlexMeasuresError, Schedule
 from .const import LOGGER
 from .controls import due_on_the_grid, horizon_for
-from .jobs import MAX_WAIT, DeviceJob, Job, JobOptions, job_flex_model, schedule_in_kw
+from .jobs import DeviceJob, Job, JobOptions, job_flex_model
 from .requests import SiteSettings, asset_flex_models, site_flex_context
 from .schedule import align_down, sum_schedules
 
@@ -93,14 +93,9 @@ class SiteJob(Job[SiteSettings]):
             parts: dict[int, Schedule] = {}
             for sensor in sensors:
                 # the first wait lasts until the job is done; the rest are there
-                schedule = await client.wait_for_schedule(
-                    sensor.id,
-                    self.job_id,
-                    resolution=sensor.event_resolution,
-                    duration=horizon,
-                    max_wait=MAX_WAIT,
+                parts[sensor.id] = await self._async_wait(
+                    client, self.job_id, sensor, horizon
                 )
-                parts[sensor.id] = schedule_in_kw(schedule, self.title)
         except FlexMeasuresError as err:
             raise self._error(err, client.url, first_sensor) from err
         total = sum_schedules(list(parts.values()), job_id=self.job_id)
