@@ -38,7 +38,6 @@ class FlexMeasuresBinarySensorEntityDescription(
     """Describes a schedule device binary sensor."""
 
     is_on_fn: Callable[[ScheduleCoordinator, datetime], bool | None]
-    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any]] | None = None
 
 
 def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool]:
@@ -108,14 +107,6 @@ class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorE
     def is_on(self) -> bool | None:
         """On or off now."""
         return self.entity_description.is_on_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Extra attributes (why the schedule is stale)."""
-        if (attributes_fn := self.entity_description.attributes_fn) is None:
-            return None
-        return attributes_fn(self.coordinator)
 
 
 class FlexMeasuresConnectedBinarySensor(FlexMeasuresAccountEntity, BinarySensorEntity):

@@ -46,9 +46,6 @@ class FlexMeasuresSensorEntityDescription(
     """Describes a schedule device sensor."""
 
     value_fn: Callable[[ScheduleCoordinator, datetime], float | datetime | None]
-    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
-        None
-    )
     # the unit when it depends on the device (e.g. its price's currency)
     unit_fn: Callable[[ScheduleCoordinator], str | None] | None = None
     # a condition beyond the schedule covering now
@@ -187,11 +184,3 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
     def native_value(self) -> float | datetime | None:
         """The value now."""
         return self.entity_description.value_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Extra attributes (the setpoint's schedule, the price forecast, ...)."""
-        if (attributes_fn := self.entity_description.attributes_fn) is None:
-            return None
-        return attributes_fn(self.coordinator)
