@@ -332,10 +332,6 @@ async def test_a_total_meter_keeps_its_cycle_while_last_reset_means_the_same(
     assert client.sent() == [(T0, pytest.approx(1.0))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a one-reading spike of a total_increasing meter sends the spike and then the whole reading as a reset (1 234 567.5 kWh for 0.5 kWh); HA's statistics share this",
-)
 async def test_a_one_telegram_glitch_of_a_meter_does_not_send_its_size(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
