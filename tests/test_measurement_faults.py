@@ -233,10 +233,6 @@ async def test_a_forecast_open_to_a_far_end_is_bounded_not_expanded_in_the_loop(
     assert status.pending <= 7 * 96 + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="value * seconds overflows to inf for a finite state (1e307 kW): inf is sent (orjson writes null)",
-)
 async def test_a_huge_but_finite_state_is_never_sent_as_infinity(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -450,10 +446,6 @@ async def test_rebuilding_days_of_a_chatty_entity_does_not_block_the_event_loop(
     assert longest < 0.1, f"the event loop was blocked for {longest:.2f} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an inf step is saved as JSON null; float(None) in MappingOutbox.restore raises TypeError and the entry's setup fails on every start",
-)
 async def test_an_outbox_saved_with_a_huge_value_still_starts_after_a_restart(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

@@ -218,3 +218,39 @@ async def test_a_stored_outbox_of_a_mapping_skipped_now_is_kept(
     tracks = hass_storage[STORE_KEY]["data"]["tracks"]
     assert set(tracks) == {"sub1", "other"}  # "gone" has no subentry any more
     assert tracks["sub1"]["outbox"] == TWO_STEPS
+
+
+async def test_malformed_stored_values_are_skipped_and_counted_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A hand-edited or damaged store: the good values go up, the rest is counted."""
+    start = T0.timestamp()
+    items: list[Any] = [
+        [start, None],  # what an inf step used to be saved as
+        ["soon", 1.0],
+        [start + 900, 2.5],
+        7,
+        [start + 1800],
+        [start + 2700, "nan"],
+    ]
+    stored = _stored(items, dropped=1)
+    stored["data"]["gaps"] = [[start, None], [start, start + 1]]
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(8))
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.sent() == [(T0 + Q, 2.5)]
+    assert diagnostics["dropped"] == 1 + 5
+
+
+async def test_a_damaged_track_or_counter_does_not_stop_the_start(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    stored = _stored(TWO_STEPS, last_end="later", rejected=None, dropped="x")
+    stored["data"]["tracks"]["other"] = ["not", "a", "track"]
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(8))
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.sent() == [(T0, 1.5), (T0 + Q, 2.5)]
+    assert (diagnostics["rejected"], diagnostics["dropped"]) == (0, 0)

@@ -134,20 +134,57 @@ class MappingOutbox:
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
-        """Take back what was saved, converted to this mapping's sensor."""
-        self.last_end = saved.get("last_end")
-        self.delivered_end = saved.get("delivered_end")
-        self.rejected = int(saved.get("rejected", 0))
-        self.dropped = int(saved.get("dropped", 0))
-        self.rejection = saved.get("rejection")
+        """Take back what was saved, converted to this mapping's sensor.
+
+        A store damaged by hand or by an older version (e.g. an inf saved as
+        null) never stops the start: what is not a number is skipped, and a
+        value that is not a (time, number) pair counts as dropped.
+        """
+        self.last_end = _number(saved.get("last_end"))
+        self.delivered_end = _number(saved.get("delivered_end"))
+        self.rejected = _count(saved.get("rejected"))
+        self.dropped = _count(saved.get("dropped"))
+        rejection = saved.get("rejection")
+        self.rejection = rejection if isinstance(rejection, str) else None
         self.per_step = bool(saved.get("per_step", False))
-        items = [(float(s), float(v)) for s, v in saved.get("outbox", [])]
+        items, malformed = stored_steps(saved.get("outbox"))
         stored_for = ComputedFor.from_stored(saved)
         kept, reason = restore_items(items, stored_for, self.computed_for, self.grid)
         self.items = kept
+        if malformed:
+            self.drop(malformed, "stored values were not numbers")
         if reason is not None:
             self.drop(len(items), reason)
-            self.drop_warned = False  # logged once for this; warn again when full
+        self.drop_warned = False  # logged once for this; warn again when full
+
+
+def _number(raw: Any) -> float | None:
+    """A stored finite number, or None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return float(raw) if math.isfinite(raw) else None
+
+
+def _count(raw: Any) -> int:
+    """A stored counter (0 when missing or damaged)."""
+    value = _number(raw)
+    return 0 if value is None or value < 0 else int(value)
+
+
+def stored_steps(raw: Any) -> tuple[list[Step], int]:
+    """Stored `[start, value]` pairs of finite numbers, and how many were not."""
+    if not isinstance(raw, list):
+        return [], 0 if raw is None else 1
+    steps: list[Step] = []
+    malformed = 0
+    for item in raw:
+        if isinstance(item, list | tuple) and len(item) == 2:
+            start, value = _number(item[0]), _number(item[1])
+            if start is not None and value is not None:
+                steps.append((start, value))
+                continue
+        malformed += 1
+    return steps, malformed
 
 
 def migrate(old_major: int, old_minor: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -217,10 +254,15 @@ class Outbox:
     async def async_load(self) -> None:
         """Take back what was saved before the last stop."""
         stored = await self._store.async_load() or {}
-        saved: dict[str, Any] = dict(stored.get("tracks", {}))
-        self.gaps = merge((float(s), float(e)) for s, e in stored.get("gaps", []))
+        tracks = stored.get("tracks")
+        saved: dict[str, Any] = dict(tracks) if isinstance(tracks, dict) else {}
+        self.gaps = merge(
+            (start, end)
+            for start, end in stored_steps(stored.get("gaps"))[0]
+        )
         for box in self.boxes:
-            if found := saved.pop(box.mapping.subentry_id, None):
+            found = saved.pop(box.mapping.subentry_id, None)
+            if isinstance(found, dict):
                 box.restore(found)
         self._others = {key: value for key, value in saved.items() if self._keep(key)}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any, Final
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
@@ -205,25 +206,28 @@ class Track:
         return True
 
     def queue(self, steps: Sequence[Step]) -> None:
-        """Put closed steps (in the sensor's unit; a meter's in kWh) in the outbox."""
+        """Put closed steps (in the sensor's unit; a meter's in kWh) in the outbox.
+
+        A value that is not finite (a huge state whose mean, energy or unit
+        conversion overflows) is a gap: FlexMeasures would get it as null.
+        """
         box = self.box
         grid = self.grid
         if grid is not None:
             box.last_end = grid.next(steps[-1][0])
-        if self.mode is None or grid is None:
-            box.add(steps)
-            return
-        unit = box.mapping.sensor.unit
-        converted: list[Step] = []
-        for start, energy in steps:
-            convert = per_step_converter(KWH, unit, grid.next(start) - start)
-            if convert is None:
-                self.reject(
-                    box, len(steps), f"a meter's energy cannot be sent in {unit}"
-                )
-                return
-            converted.append((start, convert(energy)))
-        box.add(converted)
+        if self.mode is not None and grid is not None:
+            unit = box.mapping.sensor.unit
+            converted: list[Step] = []
+            for start, energy in steps:
+                convert = per_step_converter(KWH, unit, grid.next(start) - start)
+                if convert is None:
+                    self.reject(
+                        box, len(steps), f"a meter's energy cannot be sent in {unit}"
+                    )
+                    return
+                converted.append((start, convert(energy)))
+            steps = converted
+        box.add([step for step in steps if isfinite(step[1])])
 
     # ------------------------------------------------------------ forecasts
 
@@ -254,10 +258,9 @@ class Track:
             self.reject(self.box, len(resampled), "forecast unit cannot be converted")
             return False
         self.forecast_sent = resampled
-        self.box.add_forecast(
-            PendingForecast(
-                [(start, convert(value)) for start, value in resampled],
-                state.last_updated,
-            )
-        )
+        items = [(start, convert(value)) for start, value in resampled]
+        items = [item for item in items if isfinite(item[1])]
+        if not items:
+            return False
+        self.box.add_forecast(PendingForecast(items, state.last_updated))
         return True
