@@ -348,3 +348,26 @@ async def test_a_real_reset_to_a_small_value_is_still_a_reset(
         ],
     )
     assert client.sent() == [(T0, pytest.approx(0.6))]
+
+
+async def test_an_invalid_last_reset_is_ignored_not_a_new_cycle(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    meter = {"unit_of_measurement": "kWh", "state_class": "total"}
+    cycle = {**meter, "last_reset": "2026-01-05T00:00:00+00:00"}
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "500.0", cycle),
+            (timedelta(minutes=5), "500.25", {**meter, "last_reset": "soon"}),
+            (timedelta(minutes=6), "500.5", {**meter, "last_reset": 17}),
+            (timedelta(minutes=10), "501.0", cycle),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(1.0))]

@@ -289,10 +289,6 @@ async def test_a_429_is_retried_after_the_servers_retry_after_not_before(
     assert tries == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="last_reset compared as raw values: a state without it, or the same instant in another offset, starts a new cycle and sends the whole reading",
-)
 @pytest.mark.parametrize(
     "middle",
     [

@@ -33,11 +33,13 @@ into, the steps the gap spans.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from homeassistant.components.sensor import SensorStateClass
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.util import dt as dt_util
 
 from .grid import Grid
 from .measurements import Step, as_grid
@@ -69,6 +71,21 @@ def meter_mode(attributes: Mapping[str, Any]) -> MeterMode | None:
     ) or not is_energy_unit(attributes.get(ATTR_UNIT_OF_MEASUREMENT)):
         return None
     return MeterMode(state_class)
+
+
+def reset_instant(raw: Any) -> float | None:
+    """A `last_reset` attribute as a UTC timestamp; None when it is not a time.
+
+    Read as Home Assistant's statistics read it (`_last_reset_as_utc_isoformat`):
+    an ISO string (or a datetime), a naive one in the default time zone.
+    """
+    if isinstance(raw, str):
+        when = dt_util.parse_datetime(raw)
+    elif isinstance(raw, datetime):
+        when = raw
+    else:
+        return None
+    return None if when is None else dt_util.as_utc(when).timestamp()
 
 
 class MeterAccumulator:

@@ -31,6 +31,7 @@ from .meters import (
     MeterAccumulator,
     MeterMode,
     meter_mode,
+    reset_instant,
 )
 from .outbox import MappingOutbox, PendingForecast
 from .units import Converter, energy_factor_to_kwh, per_step_converter, unit_converter
@@ -53,7 +54,8 @@ class Track:
     unit: Any = _UNSET  # the entity's unit (of its last valid state)
     state_class: Any = _UNSET
     convert: Converter | None = None  # entity unit -> sensor unit (or kWh)
-    last_reset: Any = None
+    last_reset: float | None = None  # a `total` meter's cycle start (UTC instant)
+    last_reset_raw: Any = None  # the attribute it was read from
     new_cycle: bool = False
     bad_since: float | None = None  # holding a value in a unit that won't convert
     bad_unit: str | None = None
@@ -135,9 +137,7 @@ class Track:
         if self.bad_since is not None:
             self._end_bad(ts)
         if self.mode is MeterMode.TOTAL:
-            last_reset = attributes.get(ATTR_LAST_RESET)
-            self.new_cycle = last_reset is not None and last_reset != self.last_reset
-            self.last_reset = last_reset
+            self.new_cycle = self._new_reset(attributes.get(ATTR_LAST_RESET))
         return convert(value)
 
     def _set_unit(self, ts: float, unit: str | None, attributes: Any) -> None:
@@ -151,7 +151,8 @@ class Track:
                 self.queue_closed()
             self.mode = mode
             self.new_cycle = False
-            self.last_reset = attributes.get(ATTR_LAST_RESET)
+            self.last_reset = self.last_reset_raw = None
+            self._new_reset(attributes.get(ATTR_LAST_RESET))
             if self.acc is not None:
                 self.acc = self._new_acc(self.acc.grid, ts, None)
         if mode is None:
@@ -159,6 +160,23 @@ class Track:
         else:
             factor = energy_factor_to_kwh(unit)
             self.convert = None if factor is None else (lambda value: value * factor)
+
+    def _new_reset(self, raw: Any) -> bool:
+        """Whether a state's `last_reset` starts a new cycle (and remember it).
+
+        As Home Assistant's statistics read it: the UTC instant it means (the
+        same time in another offset is the same cycle); a missing or invalid
+        one is ignored and changes nothing.
+        """
+        if raw is None or raw == self.last_reset_raw:
+            return False
+        if (reset := reset_instant(raw)) is None:
+            return False
+        self.last_reset_raw = raw
+        if reset == self.last_reset:
+            return False
+        self.last_reset = reset
+        return True
 
     def close_until(self, now: float) -> bool:
         """Close the steps that ended by `now`; True when something was queued."""
