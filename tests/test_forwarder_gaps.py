@@ -269,7 +269,7 @@ class TestClockJump:
             monotonic[0] += 5
             await at(hass, freezer, T0 + timedelta(hours=2, minutes=1, seconds=5))
             hass.states.async_set(ENTITY, "4", KW)
-            monotonic[0] += 14 * 60
+            monotonic[0] += 13 * 60 + 55  # (a 5 s difference would be a set-back)
             await at(hass, freezer, T0 + timedelta(hours=2, minutes=15))
             await forwarder.async_stop()
         assert client.sent() == [
@@ -377,3 +377,71 @@ class TestClockJumpOnAState:
         assert client.sent(8)[0] == (start + timedelta(hours=3), 4.0)
         # a day is longer than the jump: the day's mean holds 2 kW for 3 hours
         assert client.sent(9) == [(start, pytest.approx((2 * 3 + 4 * 21) / 24))]
+
+
+class TestClockSetBack:
+    """A clock set back (NTP) never lumps two clocks into a step, nor re-sends one."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(self, enable_custom_integrations: None) -> None:
+        """No recorder needed."""
+
+    async def test_a_power_step_open_when_the_clock_is_set_back_counts_from_then(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        monotonic = [1000.0]
+        with patch(
+            "custom_components.flexmeasures.gaps.monotonic",
+            side_effect=lambda: monotonic[0],
+        ):
+            freezer.move_to(T0)
+            hass.states.async_set(ENTITY, "1", KW)
+            client = FakeClient()
+            forwarder = await start_forwarder(hass, make_entry(hass), client)
+            monotonic[0] += 600
+            await at(hass, freezer, T0 + timedelta(minutes=10))
+            hass.states.async_set(ENTITY, "3", KW)
+            # two real minutes later the clock is set back 5 minutes
+            monotonic[0] += 120
+            freezer.move_to(T0 + timedelta(minutes=7))
+            monotonic[0] += 60
+            await at(hass, freezer, T0 + timedelta(minutes=8))
+            hass.states.async_set(ENTITY, "5", KW)
+            monotonic[0] += 7 * 60
+            await at(hass, freezer, T0 + Q)
+            await forwarder.async_stop()
+        # measured from the set-back on (12:08, when it was seen): 5 kW
+        assert client.sent() == [(T0, pytest.approx(5.0))]
+        assert "The clock was set back" in caplog.text
+
+    async def test_a_meter_started_with_the_clock_behind_its_last_step_waits(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        hass_storage: dict[str, Any],
+    ) -> None:
+        """A Pi boots an hour behind: the hour is not sent again, nor lumped."""
+        last_end = T0 + timedelta(hours=1)
+        hass_storage[STORE_KEY] = _stored(
+            last_end,
+            unit="kWh",
+            resolution=900.0,
+            timezone="Europe/Amsterdam",
+            per_step=True,
+        )
+        hass_storage[STORE_KEY]["minor_version"] = 2
+        freezer.move_to(T0)
+        meter = "sensor.grid_import"
+        hass.states.async_set(meter, "100.0", METER)
+        client = FakeClient()
+        mapping = MeasurementMapping("sub1", meter, make_sensor(unit="kWh"))
+        forwarder = await start_forwarder(hass, make_entry(hass), client, [mapping])
+        for minutes, reading in ((10, "101.0"), (50, "104.0"), (65, "104.5")):
+            await at(hass, freezer, T0 + timedelta(minutes=minutes))
+            hass.states.async_set(meter, reading, METER)
+        await at(hass, freezer, last_end + Q)
+        await forwarder.async_stop()
+        assert client.sent() == [(last_end, pytest.approx(0.5))]

@@ -57,10 +57,6 @@ def client() -> FakeClient:
     return FakeClient()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ClockWatch sees forward jumps only: after the clock is set back an hour, a meter's step gets 75 minutes of energy (5 kWh in a quarter hour)",
-)
 async def test_a_backward_clock_jump_does_not_lump_an_hour_into_one_meter_step(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -106,10 +102,6 @@ async def test_a_backward_clock_jump_does_not_lump_an_hour_into_one_meter_step(
     assert all(value <= 1.0 + 1e-9 for _, value in after)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a start with the clock behind the stored last_end queues and sends steps that were already delivered, with today's values",
-)
 async def test_a_clock_behind_the_last_step_at_start_does_not_overwrite_sent_steps(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

@@ -43,7 +43,7 @@ def test_merge_joins_overlaps_and_leaves_out_empty_gaps() -> None:
     ]
 
 
-def test_clock_watch_sees_a_forward_jump_only() -> None:
+def test_clock_watch_sees_jumps_ahead_and_back() -> None:
     clock = {"wall": 1000.0, "mono": 50.0}
     with (
         patch.object(gaps.time, "time", side_effect=lambda: clock["wall"]),
@@ -56,7 +56,9 @@ def test_clock_watch_sees_a_forward_jump_only() -> None:
         clock["wall"] += 3600
         clock["mono"] += 1
         assert watch.jump() == (1011.0, 4610.0)
-        clock["wall"] -= 600  # backwards: nothing jumped over
+        clock["wall"] -= 600  # set back: it would be 4610 without the jump
+        assert watch.jump() == (4610.0, 4010.0)
+        clock["wall"] -= 1  # noise
         assert watch.jump() is None
 
 

@@ -109,3 +109,26 @@ def test_forecasts_need_a_resolution_and_a_unit_that_converts() -> None:
 def test_gap_on_a_track_without_a_step_open_does_nothing(step: float) -> None:
     track, _ = _track(step=step)
     assert track.gap(T0) is False
+
+
+def test_no_step_before_the_end_of_what_was_queued_is_queued_again() -> None:
+    track, _ = _track()
+    track.box.last_end = T0 + Q
+    track.queue([(T0, 1.0), (T0 + Q, 2.0)])
+    track.queue([(T0, 3.0)])
+    assert track.box.items == [(T0 + Q, 2.0)]
+    assert track.box.last_end == T0 + 2 * Q
+
+
+def test_while_the_clock_is_behind_the_last_step_the_latest_state_waits_there() -> (
+    None
+):
+    track, _ = _track()
+    track.box.last_end = T0 + Q
+    track.open(T0, _state("1", unit_of_measurement="kW"))
+    track.follow(T0 + 60, _state("2", unit_of_measurement="kW"))
+    track.gap(T0 + 120)  # e.g. a clock jump: nothing known
+    assert track.close_until(T0 + 2 * Q) is False  # a gap held from 12:15
+    track.follow(T0 + 2 * Q + 1, _state("4", unit_of_measurement="kW"))
+    track.follow(T0 + 3 * Q, _state("4", unit_of_measurement="kW"))
+    assert track.box.items == [(T0 + 2 * Q, 4.0)]

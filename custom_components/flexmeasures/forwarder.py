@@ -201,6 +201,9 @@ class MeasurementForwarder:
     def _clock_jumped(self, jump: Gap) -> None:
         """The wall clock jumped ahead: nothing is known for the time jumped over."""
         start, end = jump
+        if start > end:
+            self._clock_set_back(start, end)
+            return
         LOGGER.info(
             "The clock jumped ahead from %s to %s; no measurements are made up "
             "for that time",
@@ -215,6 +218,23 @@ class MeasurementForwarder:
                 if track.follow(end, state) or gapped:
                     self._queued(track)
 
+    def _clock_set_back(self, was: float, now: float) -> None:
+        """The wall clock was set back: the open steps mix two clocks; start again.
+
+        Nothing already queued is made again: each track waits for the clock
+        to pass the end of what it queued (`Track.open`).
+        """
+        LOGGER.info(
+            "The clock was set back from %s to %s; the measurements of the steps "
+            "open then are left out, and no step is sent again",
+            utc(was).isoformat(),
+            utc(now).isoformat(),
+        )
+        for track in self._tracks:
+            if track.grid is not None:
+                track.open(now, self._hass.states.get(track.box.mapping.entity_id))
+        self._schedule_boundary()
+
     @callback
     def _on_instant_flush(self, _now: datetime) -> None:
         self._instant_unsub = None
@@ -222,6 +242,9 @@ class MeasurementForwarder:
 
     @callback
     def _schedule_boundary(self) -> None:
+        if self._boundary_unsub is not None:
+            self._boundary_unsub()
+            self._boundary_unsub = None
         ends = [track.acc.end for track in self._tracks if track.acc is not None]
         if not ends or self._stopped:
             return

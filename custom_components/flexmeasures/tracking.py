@@ -57,6 +57,7 @@ class Track:
     last_reset: float | None = None  # a `total` meter's cycle start (UTC instant)
     last_reset_raw: Any = None  # the attribute it was read from
     new_cycle: bool = False
+    hold_until: float | None = None  # the clock is behind what was queued
     bad_since: float | None = None  # holding a value in a unit that won't convert
     bad_unit: str | None = None
     bad_counted: float | None = None  # start of the last step counted rejected
@@ -77,10 +78,35 @@ class Track:
     # ------------------------------------------------------------ states
 
     def open(self, now: float, state: State | None) -> None:
-        """Start following at `now`, with `state` holding from then."""
+        """Start (again) at `now`, with `state` holding from then.
+
+        Never before the end of what was queued: while the clock is behind it
+        (set back, or not set yet after a boot), the steps up to there were
+        queued (and maybe sent) already; until the clock gets there nothing is
+        measured, and the latest state is what holds at that end.
+        """
         value = self._sample(now, state)
-        if self.grid is not None:
-            self.acc = self._new_acc(self.grid, now, value)
+        self.closed.clear()
+        if (grid := self.grid) is None:
+            return
+        last_end = self.box.last_end
+        if last_end is not None and now < last_end:
+            self.hold_until = last_end
+            self.acc = self._new_acc(grid, last_end, value)
+        else:
+            self.hold_until = None
+            self.acc = self._new_acc(grid, now, value)
+
+    def _held(self, ts: float, value: float | None) -> bool:
+        """Before the end of what was queued: `value` holds from there on."""
+        hold_until = self.hold_until
+        if hold_until is None or self.acc is None:
+            return False
+        if ts >= hold_until:
+            self.hold_until = None
+            return False
+        self.acc = self._new_acc(self.acc.grid, hold_until, value)
+        return True
 
     def _new_acc(
         self, grid: Grid, now: float, value: float | None
@@ -101,6 +127,9 @@ class Track:
                 self.queue([(ts, value)])
                 return True
             return False
+        if self._held(ts, value):
+            return False
+        acc = self.acc
         if isinstance(acc, MeterAccumulator):
             acc.add(ts, value, self.closed, self.new_cycle)
         else:
@@ -112,6 +141,8 @@ class Track:
         if self.acc is None:
             return False
         self._end_bad(start)
+        if self._held(start, None):
+            return False
         self.acc.add(start, None, self.closed)
         return self.queue_closed()
 
@@ -232,6 +263,11 @@ class Track:
         box = self.box
         grid = self.grid
         if grid is not None:
+            if (last_end := box.last_end) is not None and steps[0][0] < last_end:
+                # queued (and maybe sent) before: never made again
+                steps = [step for step in steps if step[0] >= last_end]
+                if not steps:
+                    return
             box.last_end = grid.next(steps[-1][0])
         if self.mode is not None and grid is not None:
             unit = box.mapping.sensor.unit
