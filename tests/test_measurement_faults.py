@@ -154,10 +154,6 @@ def _forecast(first_hour: int, value: float) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending forecasts are not in the stored outbox: a restart loses them, not counted as dropped",
-)
 async def test_a_forecast_waiting_at_a_restart_is_sent_or_counted_not_lost(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -189,10 +185,6 @@ async def test_a_forecast_waiting_at_a_restart_is_sent_or_counted_not_lost(
     assert T0 in priors or status.dropped == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resample expands a forecast point to its end however far (3 years: 105 216 steps in the event loop; 9999: hangs); forecasts bypass the outbox cap",
-)
 async def test_a_forecast_open_to_a_far_end_is_bounded_not_expanded_in_the_loop(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

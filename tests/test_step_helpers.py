@@ -120,6 +120,17 @@ def test_too_many_forecasts_drop_the_oldest_and_warn_once(
     assert caplog.text.count("Dropping") == 1
 
 
+def test_a_forecast_holds_no_more_than_the_outbox_and_is_queued_once() -> None:
+    box = _box()  # holds 10 values
+    now = datetime.fromtimestamp(T0, UTC)
+    items = [(T0 + index * Q, 1.0) for index in range(15)]
+    assert box.add_forecast(PendingForecast(list(items), now)) is True
+    assert box.forecasts[0].items == items[:10]
+    assert box.dropped == 5
+    assert box.add_forecast(PendingForecast(items[:10], now)) is False  # waits
+    assert len(box.forecasts) == 1
+
+
 def test_migrate_an_old_store_and_refuse_another_major_version() -> None:
     old = {"tracks": {"sub": {"sensor_id": 8, "outbox": [[T0, 1.0]]}}}
     assert migrate(1, 1, old) == {

@@ -97,12 +97,12 @@ def test_a_meter_reading_in_no_energy_unit_is_a_gap() -> None:
 def test_forecasts_need_a_resolution_and_a_unit_that_converts() -> None:
     track, rejected = _track(step=0, forecast="forecast")
     forecast = [{"start": datetime.fromtimestamp(T0, UTC).isoformat(), "value": 1}]
-    assert track.check_forecast(_state("1", forecast=forecast)) is False
+    assert track.check_forecast(_state("1", forecast=forecast), T0) is False
     track, rejected = _track(forecast="forecast")
     state = _state("1", forecast=forecast, unit_of_measurement="°C")
-    assert track.check_forecast(state) is False
+    assert track.check_forecast(state, T0) is False
     assert rejected == [(1, "forecast unit cannot be converted")]
-    assert track.check_forecast(state) is False  # the same again: not looked at
+    assert track.check_forecast(state, T0) is False  # the same again: not looked at
 
 
 @pytest.mark.parametrize("step", [0.0, Q])

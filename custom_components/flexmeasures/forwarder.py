@@ -162,7 +162,7 @@ class MeasurementForwarder:
         )
         for track in self._tracks:
             if state := self._hass.states.get(track.box.mapping.entity_id):
-                track.check_forecast(state)
+                track.check_forecast(state, now)
         self._delivery.ready = True
         self._schedule_boundary()
         self._delivery.request()
@@ -183,7 +183,7 @@ class MeasurementForwarder:
         for track in tracks:
             if track.follow(ts, new_state):
                 self._queued(track)
-            if new_state is not None and track.check_forecast(new_state):
+            if new_state is not None and track.check_forecast(new_state, ts):
                 self._delivery.request()
                 self._notify(track.box)
 

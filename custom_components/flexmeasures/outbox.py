@@ -97,11 +97,24 @@ class MappingOutbox:
             del self.items[:excess]
             self.drop(excess, f"the outbox is full ({self.max_items})")
 
-    def add_forecast(self, forecast: PendingForecast) -> None:
-        """Queue a forecast (the oldest unsent ones go beyond MAX_FORECASTS)."""
+    def add_forecast(self, forecast: PendingForecast) -> bool:
+        """Queue a forecast; False when the same one waits already.
+
+        The oldest unsent ones go beyond MAX_FORECASTS; one forecast holds at
+        most as many values as the outbox (7 days), the first ones.
+        """
+        if any(
+            waiting.prior == forecast.prior and waiting.items == forecast.items
+            for waiting in self.forecasts
+        ):
+            return False
+        if (excess := len(forecast.items) - self.max_items) > 0:
+            del forecast.items[self.max_items :]
+            self.drop(excess, f"a forecast holds more than {self.max_items} values")
         self.forecasts.append(forecast)
         while len(self.forecasts) > MAX_FORECASTS:
             self.drop(len(self.forecasts.pop(0).items), "too many forecasts wait")
+        return True
 
     def drop(self, count: int, reason: str) -> None:
         """Count values that will not be sent; warn once until delivery works."""
@@ -126,6 +139,13 @@ class MappingOutbox:
             "timezone": computed.timezone,
             "per_step": computed.per_step,
             "outbox": [list(item) for item in self.items],
+            "forecasts": [
+                {
+                    "prior": forecast.prior.isoformat(),
+                    "items": [list(item) for item in forecast.items],
+                }
+                for forecast in self.forecasts
+            ],
             "last_end": self.last_end,
             "delivered_end": self.delivered_end,
             "rejected": self.rejected,
@@ -155,7 +175,30 @@ class MappingOutbox:
             self.drop(malformed, "stored values were not numbers")
         if reason is not None:
             self.drop(len(items), reason)
+        self._restore_forecasts(saved.get("forecasts"), stored_for)
         self.drop_warned = False  # logged once for this; warn again when full
+
+    def _restore_forecasts(self, raw: Any, stored_for: ComputedFor) -> None:
+        """Take back the forecasts that waited, converted like the steps."""
+        # forecasts are values (a price, a power), never amounts per step
+        source = stored_for._replace(per_step=False)
+        target = self.computed_for._replace(per_step=False)
+        self.forecasts = []
+        for saved in raw if isinstance(raw, list) else []:
+            prior = _instant(saved.get("prior")) if isinstance(saved, dict) else None
+            items, malformed = stored_steps(
+                saved.get("items") if isinstance(saved, dict) else None
+            )
+            if prior is None:
+                self.drop(len(items) + malformed or 1, "a stored forecast has no time")
+                continue
+            if malformed:
+                self.drop(malformed, "stored values were not numbers")
+            kept, reason = restore_items(items, source, target, self.grid)
+            if reason is not None:
+                self.drop(len(items), reason)
+            if kept:
+                self.add_forecast(PendingForecast(kept, prior))
 
 
 def _number(raw: Any) -> float | None:
@@ -163,6 +206,17 @@ def _number(raw: Any) -> float | None:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return None
     return float(raw) if math.isfinite(raw) else None
+
+
+def _instant(raw: Any) -> datetime | None:
+    """A stored aware time, or None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def _count(raw: Any) -> int:

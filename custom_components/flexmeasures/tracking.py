@@ -22,7 +22,7 @@ from typing import Any, Final
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import State
 
-from .forecasts import forecast_attributes, parse_forecast, resample
+from .forecasts import forecast_attributes, parse_forecast, resample, window
 from .grid import Grid, step_count
 from .measurements import Step, StepAccumulator, parse_value
 from .meters import (
@@ -285,10 +285,11 @@ class Track:
 
     # ------------------------------------------------------------ forecasts
 
-    def check_forecast(self, state: State) -> bool:
+    def check_forecast(self, state: State, now: float) -> bool:
         """Queue the forecast in the state's attributes if new; True when queued.
 
         Its `prior` is when the state was last updated: when it became known.
+        Only the steps from the one before `now` to 7 days ahead are sent.
         """
         attribute = self.box.mapping.forecast_attribute
         if attribute is None:
@@ -299,9 +300,10 @@ class Track:
         if raw == self.forecast_raw:
             return False
         self.forecast_raw = raw
-        if self.grid is None:
+        if (grid := self.grid) is None:
             return False
-        resampled = resample(parse_forecast(state.attributes, attribute), self.grid)
+        points = parse_forecast(state.attributes, attribute)
+        resampled = resample(points, grid, window(grid, now))
         if not resampled or resampled == self.forecast_sent:
             return False
         convert = unit_converter(
@@ -314,7 +316,6 @@ class Track:
         self.forecast_sent = resampled
         items = [(start, convert(value)) for start, value in resampled]
         items = [item for item in items if isfinite(item[1])]
-        if not items:
-            return False
-        self.box.add_forecast(PendingForecast(items, state.last_updated))
-        return True
+        return bool(items) and self.box.add_forecast(
+            PendingForecast(items, state.last_updated)
+        )
