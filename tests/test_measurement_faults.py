@@ -236,10 +236,6 @@ async def test_a_huge_but_finite_state_is_never_sent_as_infinity(
     assert all(math.isfinite(value) for _, value in client.sent())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Retry-After of a 429 is ignored: retried after 10, 20, 40, 80 s when told 300 s",
-)
 async def test_a_429_is_retried_after_the_servers_retry_after_not_before(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
