@@ -8,13 +8,14 @@ converted with the unit it had then.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers.recorder import get_instance
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -445,3 +446,51 @@ class TestClockSetBack:
         await at(hass, freezer, last_end + Q)
         await forwarder.async_stop()
         assert client.sent() == [(last_end, pytest.approx(0.5))]
+
+
+class TestReplay:
+    """The rebuild gives the event loop turns, and loses no state meanwhile."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(self, enable_custom_integrations: None) -> None:
+        """No recorder needed (the history is given)."""
+
+    async def test_a_state_that_changes_while_replaying_is_followed(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        hass_storage: dict[str, Any],
+    ) -> None:
+        hass_storage[STORE_KEY] = _stored(
+            T0, unit="kW", resolution=900.0, timezone="Europe/Amsterdam"
+        )
+        hass_storage[STORE_KEY]["minor_version"] = 2
+        freezer.move_to(T0 + timedelta(minutes=10))
+        hass.states.async_set(ENTITY, "1", KW)
+        past = [
+            State(ENTITY, "1", KW, last_updated=T0 + timedelta(seconds=index))
+            for index in range(600)
+        ]
+
+        async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+            return {"sub1": (T0.timestamp(), past)}, []
+
+        async def change_meanwhile() -> None:
+            for _ in range(3):  # the replay is under way
+                await asyncio.sleep(0)
+            hass.states.async_set(ENTITY, "9", KW)
+
+        task = hass.async_create_task(change_meanwhile())
+        client = FakeClient()
+        with (
+            patch("custom_components.flexmeasures.backfill.REPLAY_CHUNK", 50),
+            patch(
+                "custom_components.flexmeasures.forwarder.async_history",
+                side_effect=history,
+            ),
+        ):
+            forwarder = await start_forwarder(hass, make_entry(hass), client)
+        await task
+        await at(hass, freezer, T0 + Q)
+        await forwarder.async_stop()
+        assert client.sent() == [(T0, pytest.approx((10 * 1 + 5 * 9) / 15))]

@@ -354,10 +354,6 @@ async def test_a_renamed_entity_is_still_forwarded(
     assert client.sent()[1:] == [(T0 + Q, 2.0), (T0 + 2 * Q, 2.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay runs the whole history in one synchronous call in the event loop (2 days of 1 Hz: ~0.4 s here)",
-)
 async def test_rebuilding_days_of_a_chatty_entity_does_not_block_the_event_loop(
     hass: HomeAssistant,
     entry: MockConfigEntry,

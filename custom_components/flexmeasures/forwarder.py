@@ -34,6 +34,7 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
+    State,
     callback,
 )
 from homeassistant.helpers.event import (
@@ -43,7 +44,7 @@ from homeassistant.helpers.event import (
 )
 
 from .api import FlexMeasuresClient
-from .backfill import BACKFILL_LIMIT, async_history, replay
+from .backfill import BACKFILL_LIMIT, async_history, async_replay
 from .const import DOMAIN, LOGGER
 from .delivery import Delivery, raise_rejected_issue, utc
 from .gaps import ClockWatch, Gap
@@ -147,14 +148,22 @@ class MeasurementForwarder:
             self._hass, self._tracks, now, self._outbox.gaps
         )
         now = time.time()
+        used: dict[int, State | None] = {}
         for track in self._tracks:
-            state = self._hass.states.get(track.box.mapping.entity_id)
+            state = used[id(track)] = self._hass.states.get(track.box.mapping.entity_id)
             if (found := history.get(track.box.mapping.subentry_id)) is None:
                 track.open(now, state)
                 continue
             begin, past = found
-            replay(track, begin, past, current=state, now=now, gaps=gaps)
+            await async_replay(track, begin, past, current=state, now=now, gaps=gaps)
             self._outbox.save()
+        # the loop ran while replaying: states that changed meanwhile
+        for track in self._tracks:
+            state = self._hass.states.get(track.box.mapping.entity_id)
+            if state is not used[id(track)]:
+                ts = time.time() if state is None else state.last_updated_timestamp
+                if track.follow(ts, state):
+                    self._outbox.save()
         self._unsubs.append(
             async_track_state_change_event(
                 self._hass, list(self._by_entity), self._async_on_state_change

@@ -311,8 +311,7 @@ class Outbox:
         tracks = stored.get("tracks")
         saved: dict[str, Any] = dict(tracks) if isinstance(tracks, dict) else {}
         self.gaps = merge(
-            (start, end)
-            for start, end in stored_steps(stored.get("gaps"))[0]
+            (start, end) for start, end in stored_steps(stored.get("gaps"))[0]
         )
         for box in self.boxes:
             found = saved.pop(box.mapping.subentry_id, None)
