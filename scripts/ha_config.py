@@ -8,14 +8,16 @@ One implementation for scripts/develop and the browser checks (tests/browser):
 
 `prepare` makes DIR a ready-to-start config dir (idempotent; run it before every start):
   - configuration.yaml and dashboards/flexmeasures.yaml from dev/ (always overwritten:
-    edit the templates in dev/); the dashboard's __HOME_BATTERY_DEVICE_ID__ becomes
-    the id of the schedule device (registered here if HA has not done it yet)
+    edit the templates in dev/); the dashboard's __HOME_BATTERY_DEVICE_ID__ and
+    __HOME_SITE_DEVICE_ID__ become the ids of the first schedule device and of the
+    first site device (registered here if HA has not done it yet)
   - custom_components/flexmeasures -> this repo's custom_components/flexmeasures (symlink)
   - .storage/onboarding marked done, and an owner user (only if none exists yet)
   - .storage/http: bind 127.0.0.1 only, on --port (always rewritten)
   - unless --no-entry, and only if DIR has no .storage/core.config_entries yet: one
-    FlexMeasures config entry for the demo server's toy account, with a schedule
-    subentry "Home battery" and measurement subentries (see `config_entry`).
+    FlexMeasures config entry for the demo server's toy account, with the schedule
+    subentries "Home battery" and "EV charger", the site "Home" (the building
+    planning both) and measurement subentries (see `config_entry`).
     The FlexMeasures values come from the environment: the KEY=value lines that
     `scripts/flexmeasures-server status` prints (FLEXMEASURES_URL, FLEXMEASURES_EMAIL,
     FLEXMEASURES_PASSWORD, FM_TOY_*); FM_TOY_SOC_SENSOR_ID is used when given.
@@ -64,9 +66,17 @@ DEFAULT_PORT = 8123
 DASHBOARD_URL = "/flexmeasures-dev/battery"
 # In dev/dashboard.yaml, replaced by the id of the "Home battery" device.
 DEVICE_ID_PLACEHOLDER = "__HOME_BATTERY_DEVICE_ID__"
+# In dev/dashboard.yaml, replaced by the id of the "Home" site device.
+SITE_DEVICE_ID_PLACEHOLDER = "__HOME_SITE_DEVICE_ID__"
 
-# The schedule subentry's title; entity ids derive from it (dev/dashboard.yaml).
+# The sub-entries' titles; entity ids derive from them (dev/dashboard.yaml).
 SCHEDULE_TITLE = "Home battery"
+EV_TITLE = "EV charger"
+SITE_TITLE = "Home"
+# The devices' power capacities and the site's (below their sum: it binds).
+BATTERY_POWER_KW = 500.0
+EV_POWER_KW = 22.0
+SITE_POWER_KW = 400.0
 SOC_ENTITY = "sensor.demo_battery_state_of_charge"
 HOUSE_POWER_ENTITY = "sensor.demo_house_power"
 
@@ -123,25 +133,29 @@ def prepare(
         )
         notes.extend(entry_notes)
 
-    # The dashboard's schedule card names the "Home battery" device by its id.
-    device_id = ""
+    # The dashboard's schedule cards name the "Home battery" and "Home" devices by id.
+    device_ids: dict[str, str] = {}
     if entries.exists():
-        device_id = asyncio.run(_schedule_device_id(config_dir)) or ""
+        device_ids = asyncio.run(_device_ids(config_dir))
     dashboard = (TEMPLATES / "dashboard.yaml").read_text()
-    (config_dir / "dashboards" / "flexmeasures.yaml").write_text(
-        dashboard.replace(DEVICE_ID_PLACEHOLDER, device_id)
-    )
+    for subentry_type, placeholder in (
+        ("schedule", DEVICE_ID_PLACEHOLDER),
+        ("site", SITE_DEVICE_ID_PLACEHOLDER),
+    ):
+        dashboard = dashboard.replace(placeholder, device_ids.get(subentry_type, ""))
+    (config_dir / "dashboards" / "flexmeasures.yaml").write_text(dashboard)
     return notes
 
 
-async def _schedule_device_id(config_dir: Path) -> str | None:
-    """The device id of the first FlexMeasures schedule subentry (made if needed).
+async def _device_ids(config_dir: Path) -> dict[str, str]:
+    """The device id of the first FlexMeasures schedule and site subentry (made if needed).
 
     A device's id is random, made when the device is first registered; the
-    integration registers a schedule device with identifiers (domain, subentry
-    id) (entity.py). Registering it here first, with HA's own device registry,
-    lets the dashboard name it by id before Home Assistant ever ran; when the
-    integration starts it finds this device and completes it.
+    integration registers a schedule (or site) device with identifiers (domain,
+    subentry id) (entity.py, site_entities.py). Registering it here first, with
+    HA's own device registry, lets the dashboard name it by id before Home
+    Assistant ever ran; when the integration starts it finds this device and
+    completes it.
     """
     from homeassistant.config_entries import ConfigEntries
     from homeassistant.core import CoreState, HomeAssistant
@@ -152,10 +166,12 @@ async def _schedule_device_id(config_dir: Path) -> str | None:
     await hass.config_entries.async_initialize()
     dr.async_setup(hass)
     await dr.async_load(hass)
-    device_id = None
+    device_ids: dict[str, str] = {}
     for entry in hass.config_entries.async_entries(DOMAIN):
         for subentry in entry.subentries.values():
-            if subentry.subentry_type != "schedule":
+            if subentry.subentry_type not in ("schedule", "site") or (
+                subentry.subentry_type in device_ids
+            ):
                 continue
             device = dr.async_get(hass).async_get_or_create(
                 config_entry_id=entry.entry_id,
@@ -163,13 +179,10 @@ async def _schedule_device_id(config_dir: Path) -> str | None:
                 identifiers={(DOMAIN, subentry.subentry_id)},
                 name=subentry.title,
             )
-            device_id = device.id
-            break
-        if device_id:
-            break
+            device_ids[subentry.subentry_type] = device.id
     hass.set_state(CoreState.running)  # so that async_stop writes the registry
     await hass.async_stop()
-    return device_id
+    return device_ids
 
 
 def _write_store(
@@ -275,10 +288,14 @@ def config_entry(fm: Mapping[str, str]) -> tuple[Any, list[str]]:
     Entry data: url, email, password, verify_ssl; unique_id and title as the config
     flow sets them (its AccountInfo, filled by the integration's own client).
     Subentries (data keys as the README's Configuration tables name them;
-    FlexMeasures ids as strings): schedule "Home battery" (the toy battery: soc-max 450 kWh, power
-    capacity 500 kVA), measurement house power -> the toy solar sensor (the demo
-    server has no consumption sensor; kW, so W converts) and, when the server has
-    one (FM_TOY_SOC_SENSOR_ID), battery SoC -> that sensor.
+    FlexMeasures ids as strings): schedule "Home battery" (the toy battery: soc-max
+    450 kWh, power capacity 500 kW); when the server has the EV charger
+    (FM_TOY_EV_SENSOR_ID, FM_TOY_BUILDING_ASSET_ID), schedule "EV charger" (60 kWh,
+    22 kW, no state of charge entity: each plan starts empty) and the site "Home"
+    (the building, both devices, 400 kW: below their 522 kW together);
+    measurement house power -> the toy solar sensor (the demo server has no
+    consumption sensor; kW, so W converts) and, when the server has one
+    (FM_TOY_SOC_SENSOR_ID), battery SoC -> that sensor.
     """
     from homeassistant.config_entries import SOURCE_USER, ConfigEntry
 
@@ -305,7 +322,7 @@ def config_entry(fm: Mapping[str, str]) -> tuple[Any, list[str]]:
                 "soc_min": 45.0,
                 "soc_max": 450.0,
                 "roundtrip_efficiency": 90.0,
-                "power_capacity": 500.0,
+                "power_capacity": BATTERY_POWER_KW,
                 "duration": 24,
                 "update_interval": 15,
             },
@@ -324,6 +341,13 @@ def config_entry(fm: Mapping[str, str]) -> tuple[Any, list[str]]:
         f"house power ({HOUSE_POWER_ENTITY}) goes to the solar sensor "
         f"{fm['FM_TOY_SOLAR_SENSOR_ID']}: the demo server has no consumption sensor"
     )
+    if fm.get("FM_TOY_EV_SENSOR_ID") and fm.get("FM_TOY_BUILDING_ASSET_ID"):
+        subentries.extend(_site_subentries(fm))
+    else:
+        notes.append(
+            "no EV charger and no site: the server has no FM_TOY_EV_SENSOR_ID "
+            "(or FM_TOY_BUILDING_ASSET_ID)"
+        )
     if fm.get("FM_TOY_SOC_SENSOR_ID"):
         subentries.append(
             {
@@ -351,6 +375,44 @@ def config_entry(fm: Mapping[str, str]) -> tuple[Any, list[str]]:
         version=FlexMeasuresConfigFlow.VERSION,
     )
     return entry, notes
+
+
+def _site_subentries(fm: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Schedule "EV charger" and site "Home" (the building with both devices)."""
+    price = fm["FM_TOY_PRICE_SENSOR_ID"]
+    return [
+        {
+            "subentry_type": "schedule",
+            "title": EV_TITLE,
+            "unique_id": None,
+            "data": {
+                "power_sensor": fm["FM_TOY_EV_SENSOR_ID"],
+                "consumption_price_sensor": price,
+                "production_price_sensor": price,
+                "capacity": 60.0,
+                "soc_min": 0.0,
+                "soc_max": 60.0,
+                "roundtrip_efficiency": 90.0,
+                "power_capacity": EV_POWER_KW,
+                "duration": 24,
+                "update_interval": 15,
+            },
+        },
+        {
+            "subentry_type": "site",
+            "title": SITE_TITLE,
+            "unique_id": None,
+            "data": {
+                "asset": fm["FM_TOY_BUILDING_ASSET_ID"],
+                "devices": [fm["FM_TOY_BATTERY_SENSOR_ID"], fm["FM_TOY_EV_SENSOR_ID"]],
+                "site_power_capacity": SITE_POWER_KW,
+                "consumption_price_sensor": price,
+                "production_price_sensor": price,
+                "duration": 24,
+                "update_interval": 15,
+            },
+        },
+    ]
 
 
 def _write_config_entries(path: Path, entries: list[Any]) -> None:

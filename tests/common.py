@@ -98,5 +98,6 @@ async def setup_integration(
     """Add the entry to hass, set it up (with its subentries' devices), check `state`."""
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    # the prices are read in a background task once the schedules are there
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is state

@@ -128,6 +128,47 @@ def _price_factor(have: str, want: str) -> float | None:
     return _PER_ENERGY[want_energy] / _PER_ENERGY[have_energy]
 
 
+def _event_end(event_start: datetime, resolution: timedelta, timezone: str) -> datetime:
+    """The end of a stored event: whole days count on the sensor's local calendar."""
+    day = timedelta(days=1)
+    if resolution >= day and resolution % day == timedelta(0):
+        return event_start.astimezone(ZoneInfo(timezone)) + resolution
+    return event_start + resolution
+
+
+def _resampled(
+    stored: Mapping[datetime, float | None],
+    resolution: timedelta,
+    timezone: str,
+    starts: Sequence[datetime],
+    step: timedelta,
+) -> list[float | None]:
+    """The values at `starts`, each `step` long, as the real server answers them.
+
+    At the sensor's own resolution: the event starting at each start (none
+    between its steps: the real server reindexes to the window's grid). At a
+    finer step the event covering the start (upsampled), at a coarser one the
+    mean of the events inside it.
+    """
+    if step == resolution or resolution <= timedelta(0):
+        return [stored.get(start) for start in starts]
+    events = sorted(
+        (start, _event_end(start, resolution, timezone), value)
+        for start, value in stored.items()
+        if value is not None
+    )
+    values: list[float | None] = []
+    for start in starts:
+        end = start + step
+        if step < resolution:
+            covering = [v for a, b, v in events if a <= start < b]
+            values.append(covering[-1] if covering else None)
+        else:
+            inside = [v for a, b, v in events if start <= a and b <= end]
+            values.append(sum(inside) / len(inside) if inside else None)
+    return values
+
+
 # What the real server answers for a sensor that is not in the job (fixture
 # tests/fixtures/site_schedule/04_get_site_schedule_sensor_not_in_job.json).
 # Only when nothing was scheduled for that sensor over the job's window: the
@@ -787,8 +828,13 @@ class FakeFlexMeasures:
         start = parse_datetime(query["start"])
         duration = parse_duration(query["duration"])
         step = parse_duration(query.get("resolution", sensor["event_resolution"]))
-        stored = self.data.get(sensor_id, {})
-        values = [stored.get(start + i * step) for i in range(int(duration / step))]
+        values = _resampled(
+            self.data.get(sensor_id, {}),
+            parse_duration(sensor["event_resolution"]),
+            sensor["timezone"],
+            [start + i * step for i in range(int(duration / step))],
+            step,
+        )
         if query["unit"] != sensor["unit"]:
             factor = _price_factor(sensor["unit"], query["unit"])
             if factor is None:

@@ -53,6 +53,9 @@ def schedule_with(info: dict[str, Any]) -> Schedule:
         (" -12.5 EUR/MWh ", (-12.5, "EUR/MWh")),
         ("1e-2 USD/kWh", (0.01, "USD/kWh")),
         ("0.25 €/kWh", (0.25, "€/kWh")),
+        # FlexMeasures reads blanks around the slash; the unit is written plain
+        ("0.3 EUR / kWh", (0.3, "EUR/kWh")),
+        ("21 cEUR/ kWh", (21.0, "cEUR/kWh")),
     ],
 )
 def test_a_fixed_price_quantity_is_parsed(
@@ -115,7 +118,20 @@ def test_a_price_in_another_form_is_unsupported(price: Any) -> None:
 
 @pytest.mark.parametrize(
     ("unit", "currency"),
-    [("EUR/kWh", "EUR"), ("EUR/MWh", "EUR"), ("€/kWh", "EUR"), ("kW", None)],
+    [
+        ("EUR/kWh", "EUR"),
+        ("EUR/MWh", "EUR"),
+        ("€/kWh", "EUR"),
+        ("kW", None),
+        # FlexMeasures reports costs in the base currency of a prefixed one
+        ("cEUR/kWh", "EUR"),
+        ("mEUR/kWh", "EUR"),
+        ("kEUR/MWh", "EUR"),
+        ("cUSD/kWh", "USD"),
+        ("c€/kWh", "EUR"),
+        ("KRW/kWh", "KRW"),  # a code that starts like a prefix stays itself
+        ("CHF/kWh", "CHF"),
+    ],
 )
 def test_the_currency_of_a_price(unit: str, currency: str | None) -> None:
     assert currency_of(PriceSensor(7, unit, HOUR)) == currency
@@ -197,13 +213,39 @@ async def test_a_loop_of_parents_ends(
 def test_the_window_is_aligned_to_the_price_resolution() -> None:
     """FlexMeasures answers only gaps for a window starting between its steps."""
     start = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
-    assert price_window(start, start + timedelta(hours=24), HOUR) == (
-        T0,
-        timedelta(hours=25),
-    )
-    assert price_window(T0, T0 + timedelta(hours=2), HOUR) == (T0, 2 * HOUR)
     quarter = timedelta(minutes=15)
-    assert price_window(start, start + HOUR, quarter) == (start, HOUR)
+    five = timedelta(minutes=5)
+    # as fine as the schedule or finer: its own steps, from the one holding start
+    assert price_window(start, start + HOUR, quarter, quarter) == (start, HOUR, None)
+    assert price_window(T0, T0 + 2 * HOUR, HOUR, HOUR) == (T0, 2 * HOUR, None)
+    late = start + timedelta(minutes=2)
+    assert price_window(late, late + HOUR, five, quarter) == (
+        late - timedelta(minutes=2),
+        HOUR + 5 * timedelta(minutes=1),
+        None,
+    )
+
+
+@pytest.mark.parametrize("resolution", [HOUR, timedelta(days=1), timedelta(days=7)])
+def test_a_coarser_price_is_read_on_the_schedule_steps(resolution: timedelta) -> None:
+    """Resampled by the server from the schedule's start: the sensor's steps may
+    lie on local hours or days (a grid the window need not start on)."""
+    start = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+    quarter = timedelta(minutes=15)
+    assert price_window(start, start + 24 * HOUR, resolution, quarter) == (
+        start,
+        24 * HOUR,
+        quarter,
+    )
+
+
+def test_an_instantaneous_price_is_read_over_the_window_as_is() -> None:
+    start = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+    assert price_window(start, start + HOUR, timedelta(0), HOUR) == (
+        start,
+        HOUR,
+        None,
+    )
 
 
 def test_segments_merge_equal_prices_and_leave_gaps() -> None:

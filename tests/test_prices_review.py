@@ -51,13 +51,6 @@ def local_steps(
     return {start + step * i: v for i, v in enumerate(values)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="price_window aligns the read to the UTC epoch, not to the price "
-    "sensor's own steps (its time zone): a daily price in Europe/Amsterdam or "
-    "an hourly one in Asia/Kolkata is read from between its steps, and "
-    "FlexMeasures answers only nulls (probed on the real server)",
-)
 @pytest.mark.parametrize(
     "case",
     [
@@ -88,12 +81,6 @@ async def test_a_price_on_local_steps_is_read(
     assert price.attributes["forecast"], "no price over the planning horizon"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="currency_of takes the unit's numerator as the currency: a price "
-    "sensor in cEUR/kWh (a unit FlexMeasures knows) gives planned_cost the "
-    "unit 'CEUR', while FlexMeasures reports the cost in its base currency EUR",
-)
 async def test_a_price_in_cents_gives_the_cost_in_euros(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -109,12 +96,6 @@ async def test_a_price_in_cents_gives_the_cost_in_euros(
     assert cost.attributes["unit_of_measurement"] == "EUR"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a restart with the server down the kept plan (its "
-    "scheduler_info included) is followed, but planned_cost is unavailable: "
-    "its currency comes only from a price source resolved at the server",
-)
 async def test_planned_cost_follows_the_kept_plan_after_an_offline_restart(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -135,12 +116,6 @@ async def test_planned_cost_follows_the_kept_plan_after_an_offline_restart(
     assert state_of(hass, "planned_cost").state == cost
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_async_job reads the price before the schedule is handed over: "
-    "a slow price read (up to the 30 s request timeout) holds back the new "
-    "setpoint and the trigger_schedule answer",
-)
 async def test_a_slow_price_read_does_not_hold_back_the_new_schedule(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -177,12 +152,6 @@ async def test_a_slow_price_read_does_not_hold_back_the_new_schedule(
         await task
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumption_price always shows the configured price: a "
-    "trigger_schedule with a flex_context consumption-price override plans "
-    "(and costs) against another price than the one shown",
-)
 async def test_the_price_shown_is_the_price_the_schedule_used(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -205,12 +174,6 @@ async def test_the_price_shown_is_the_price_the_schedule_used(
     assert float(state_of(hass, "consumption_price").state) == 0.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a fixed price written with spaces ('0.3 EUR / kWh', which "
-    "FlexMeasures reads) keeps them in the unit: HA's energy dashboard refuses "
-    "a price entity whose unit does not end in '/kWh'",
-)
 async def test_a_fixed_price_with_spaces_has_a_plain_unit(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:

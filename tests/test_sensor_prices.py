@@ -92,16 +92,18 @@ async def test_price_now_and_forecast_from_the_configured_sensor(
     assert state.attributes["state_class"] == "measurement"
     assert "device_class" not in state.attributes
     forecast = state.attributes["forecast"]
-    # the schedule's horizon (05:30 + 24 h), on the price's hours
+    # the schedule's horizon (05:30 + 24 h), the prices changing on their hours
+    # (read on the schedule's steps: the server resamples the hourly price)
     assert len(forecast) == 25
     assert forecast[0] == {
-        "start": HOUR_START.isoformat(),
+        "start": STEP_START.isoformat(),
         "end": (HOUR_START + HOUR).isoformat(),
         "value": prices[1],
     }
-    assert forecast[-1]["end"] == (HOUR_START + 25 * HOUR).isoformat()
+    assert forecast[1]["start"] == (HOUR_START + HOUR).isoformat()
+    assert forecast[-1]["end"] == (STEP_START + 24 * HOUR).isoformat()
     assert [item["value"] for item in forecast] == prices[1:26]
-    # read in the sensor's own unit, from the start of its step
+    # read in the sensor's own unit, after the schedule
     paths = fake_fm.paths()
     assert paths.index(PRICE_DATA) > paths.index("/api/v3_0/assets/6/schedules/trigger")
 
@@ -305,7 +307,9 @@ async def test_a_failed_price_read_does_not_fail_the_update(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The price goes unavailable; the setpoint follows the new schedule; logged once."""
+    """The price read before stays while it covers now; the setpoint follows
+    the new schedule; logged once. (It went unavailable until the next update
+    before: one failed read blanked the price line for an update interval.)"""
     prices = hourly()
     seed(fake_fm, prices)
     set_soc(hass)
@@ -320,7 +324,8 @@ async def test_a_failed_price_read_does_not_fail_the_update(
     await next_update(hass, freezer)
     assert coordinator.job_id != first_job
     assert not coordinator.stale
-    assert state_of(hass, "consumption_price").state == STATE_UNAVAILABLE
+    assert float(state_of(hass, "consumption_price").state) == prices[1]
+    assert state_of(hass, "consumption_price").attributes["forecast"]
     problem = schedule_diagnostics(coordinator)["consumption_price"]["last_problem"]
     assert "FlexMeasuresServerError" in problem
     assert float(state_of(hass, "power_setpoint").state) == fake_value(0)
@@ -328,7 +333,7 @@ async def test_a_failed_price_read_does_not_fail_the_update(
 
     await fire_at(hass, freezer, NEXT_UPDATE + timedelta(minutes=15))
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert state_of(hass, "consumption_price").state == STATE_UNAVAILABLE
+    assert float(state_of(hass, "consumption_price").state) == prices[2]  # 06:07
     failures = [
         r
         for r in caplog.records

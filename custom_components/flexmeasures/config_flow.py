@@ -1,7 +1,8 @@
 """Config flow for FlexMeasures: one entry per account on one server.
 
 The sub-entry flows live in their own modules: flow_schedule.py (a device to
-schedule) and flow_measurement.py (an entity whose states are sent up).
+schedule), flow_measurement.py (an entity whose states are sent up) and
+flow_site.py (devices below one asset, planned in one job).
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ from .const import (
     LOGGER,
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
+    SUBENTRY_TYPE_SITE,
 )
 from .flow_measurement import MeasurementSubentryFlowHandler
 from .flow_schedule import ScheduleSubentryFlowHandler
+from .flow_site import SiteSubentryFlowHandler
 
 _URL_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.URL, autocomplete="url")
@@ -171,10 +174,11 @@ class FlexMeasuresConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Schedules (flexible devices) and measurements (HA entity -> sensor)."""
+        """Schedules (flexible devices), measurements (HA entity -> sensor), sites."""
         return {
             SUBENTRY_TYPE_SCHEDULE: ScheduleSubentryFlowHandler,
             SUBENTRY_TYPE_MEASUREMENT: MeasurementSubentryFlowHandler,
+            SUBENTRY_TYPE_SITE: SiteSubentryFlowHandler,
         }
 
     async def _async_validate(

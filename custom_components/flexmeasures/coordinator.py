@@ -13,7 +13,7 @@ job plans it, and its updates and triggers go to the site.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, override
@@ -31,7 +31,7 @@ from .device_controls import DeviceControls
 from .exceptions import ErrorKind, ScheduleRequestError
 from .jobs import DeviceJob, JobOptions
 from .plan_coordinator import PlanCoordinator
-from .prices import PriceReader
+from .price_reader import PriceReader
 from .requests import ScheduleSettings, SocTarget
 from .schedule import covers, earliest, next_step_boundary, value_at
 from .soc import SocEntity
@@ -78,6 +78,8 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             lambda: self.client,
             self.settings.consumption_price_sensor_id,
             subentry.title,
+            config_entry.runtime_data.store,
+            subentry.subentry_id,
         )
         self.soc = SocEntity(hass, self.settings)
         self.controls = DeviceControls(
@@ -250,6 +252,8 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         )
         if soc_targets is not None:
             self.soc_targets = tuple(soc_targets)
+            # the site pushed the part before: show the targets kept now
+            self.async_update_listeners()
         if self.data is None:  # pragma: no cover - the site pushed it
             raise RuntimeError("the site's plan has no part for this device")
         return self.data
@@ -267,17 +271,27 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         return options
 
     async def _async_job(self, options: JobOptions | None) -> Schedule:
-        """Run the job, then read the prices over its horizon (never fails it)."""
+        """Run the job; its price is read while the schedule is handed over."""
         now = dt_util.utcnow()
         job_options = self.job_options(options, now)
         if self.inputs_changed:
             job_options = replace(job_options, force_new_job=True)
         schedule = await self.job.async_run(job_options, now)
         sensor = self.job.sensor
-        await self.prices.async_update(
-            schedule, None if sensor is None else sensor.asset_id
+        self.prices.start_update(
+            self._spawn_price_read,
+            schedule,
+            None if sensor is None else sensor.asset_id,
+            self.async_update_listeners,
+            job_options.flex_context,
         )
         return schedule
+
+    def _spawn_price_read(self, read: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """The price read of a job: a task of the entry (unloading cancels it)."""
+        return self.config_entry.async_create_background_task(
+            self.hass, read, name=f"{self.name} price"
+        )
 
     # -- a device in a site -------------------------------------------------
 
@@ -313,6 +327,11 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             self._untrack_soc()
 
     # -- waiting for the state of charge ----------------------------------
+
+    @callback
+    def wait_for_soc(self) -> None:
+        """Ask for a plan once the state of charge entity has a value (a site's)."""
+        self._track_soc()
 
     @callback
     def _track_soc(self) -> None:
@@ -378,5 +397,6 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     async def async_shutdown(self) -> None:
         """Stop the timers, the state of charge tracking and any job in flight."""
         await super().async_shutdown()
+        self.prices.cancel()
         self.soc.shutdown()
         self.controls.shutdown()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 import re
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -20,8 +20,17 @@ from homeassistant.helpers.selector import (
 )
 
 from .api import Asset, Sensor
+from .const import CONF_DEVICES, SUBENTRY_TYPE_SITE
 from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
+from .units import is_price_unit
+
+# The longest name a form takes: Home Assistant cuts entity ids at 255
+# characters, and a device's entity ids are its name and the entity's key.
+MAX_NAME_LENGTH: Final = 100
+
+# The option meaning "no price sensor: use the flex-context on the asset".
+ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
 
 
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
@@ -146,3 +155,36 @@ def number(
             mode=NumberSelectorMode.BOX,
         )
     )
+
+
+def price_options(
+    sensors: Iterable[Sensor], assets: Mapping[int, Asset]
+) -> list[SelectOptionDict]:
+    """The price drop-down: `asset` first, then every price sensor (own and public)."""
+    prices = [
+        SelectOptionDict(value=str(sensor.id), label=sensor_label(sensor, assets))
+        for sensor in sensors
+        if is_price_unit(sensor.unit)
+    ]
+    prices.sort(key=lambda option: option["label"].casefold())
+    return [SelectOptionDict(value=ASSET_PRICE, label=ASSET_PRICE_LABEL), *prices]
+
+
+def site_of_device(
+    subentries: Iterable[ConfigSubentry],
+    power_sensor: str,
+    own: ConfigSubentry | None = None,
+) -> ConfigSubentry | None:
+    """The site sub-entry (other than `own`) whose devices name this power sensor.
+
+    The first such site, as the planners take it (a device belongs to at
+    most one site).
+    """
+    for subentry in subentries:
+        if subentry.subentry_type != SUBENTRY_TYPE_SITE or (
+            own is not None and subentry.subentry_id == own.subentry_id
+        ):
+            continue
+        if power_sensor in {str(d) for d in subentry.data.get(CONF_DEVICES, ())}:
+            return subentry
+    return None

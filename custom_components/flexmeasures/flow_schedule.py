@@ -58,10 +58,12 @@ from .flow_helpers import (
     loaded_data,
     number,
     price_dropdown,
+    price_options,
     sensor_label,
+    site_of_device,
 )
 from .requests import ASSET_PRICE, soc_bounds
-from .units import is_percentage, is_price_unit, power_factor_to_kw
+from .units import is_percentage, power_factor_to_kw
 
 
 class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
@@ -102,12 +104,19 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         client = data.client
         taken = scheduled_power_sensors(entry.subentries.values(), subentry)
         errors: dict[str, str] = {}
+        placeholders = {"account": data.account.name}
         if user_input is not None:
             power_sensor = str(user_input[CONF_POWER_SENSOR])
             if power_sensor in taken:
                 # another form saved it while this one was open
                 return self.async_abort(reason="already_configured")
-            errors, asset_name = await self._async_validate(client, user_input)
+            if site := _site_refusing(
+                entry.subentries.values(), subentry, power_sensor
+            ):
+                errors = {CONF_POWER_SENSOR: "in_site"}
+                placeholders["site"] = site.title
+            else:
+                errors, asset_name = await self._async_validate(client, user_input)
             if not errors:
                 name = str(user_input.get(CONF_NAME) or "").strip()
                 values = _schedule_data(user_input)
@@ -124,9 +133,7 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                     unique_id=power_sensor,
                 )
         try:
-            power_options, price_options = await _async_sensor_options(
-                client, data.account.id
-            )
+            power_options, prices = await _async_sensor_options(client, data.account.id)
         except FlexMeasuresError as err:
             LOGGER.debug("Cannot list the sensors at %s: %s", client.url, err)
             return self.async_abort(reason="cannot_connect")
@@ -141,10 +148,10 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                _schedule_schema(power_options, price_options), suggested
+                _schedule_schema(power_options, prices), suggested
             ),
             errors=errors,
-            description_placeholders={"account": data.account.name},
+            description_placeholders=placeholders,
         )
 
     async def _async_validate(
@@ -212,6 +219,24 @@ def scheduled_power_sensors(
     return taken
 
 
+def _site_refusing(
+    subentries: Iterable[ConfigSubentry],
+    subentry: ConfigSubentry | None,
+    power_sensor: str,
+) -> ConfigSubentry | None:
+    """The site that keeps this schedule on its power sensor, if it would change.
+
+    A site names its devices by their power sensors: a member's cannot change
+    while it is in the site (None: a new schedule, the same sensor, or in no
+    site).
+    """
+    if subentry is None or (old := subentry.data.get(CONF_POWER_SENSOR)) is None:
+        return None
+    if str(old) == power_sensor:
+        return None
+    return site_of_device(subentries, str(old))
+
+
 def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
     """What a form shows first: nothing new, or the sub-entry's name and data.
 
@@ -226,8 +251,6 @@ def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
     return suggested
 
 
-# The option meaning "no price sensor: use the flex-context on the asset".
-ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
 # Shown after the label of a power sensor whose asset may not store energy.
 ASSET_TYPE_SUFFIX: Final = " · asset type: {asset_type}"
 
@@ -244,19 +267,16 @@ async def _async_sensor_options(
     sensors = await client.get_sensors(include_public=True)
     power: list[SelectOptionDict] = []
     unsure: list[SelectOptionDict] = []
-    prices: list[SelectOptionDict] = []
     for sensor in sorted(sensors, key=lambda s: sensor_label(s, assets).casefold()):
-        label = sensor_label(sensor, assets)
         asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
-        if power_factor_to_kw(sensor.unit) is not None:
-            if asset is not None and asset.account_id == account_id:
-                _add_power_option(power, unsure, str(sensor.id), label, asset)
-        elif is_price_unit(sensor.unit):
-            prices.append(SelectOptionDict(value=str(sensor.id), label=label))
-    return [*power, *unsure], [
-        SelectOptionDict(value=ASSET_PRICE, label=ASSET_PRICE_LABEL),
-        *prices,
-    ]
+        if (
+            power_factor_to_kw(sensor.unit) is not None
+            and asset is not None
+            and asset.account_id == account_id
+        ):
+            label = sensor_label(sensor, assets)
+            _add_power_option(power, unsure, str(sensor.id), label, asset)
+    return [*power, *unsure], price_options(sensors, assets)
 
 
 def _add_power_option(
@@ -278,7 +298,7 @@ def _add_power_option(
 
 
 def _schedule_schema(
-    power_options: list[SelectOptionDict], price_options: list[SelectOptionDict]
+    power_options: list[SelectOptionDict], prices: list[SelectOptionDict]
 ) -> probatio.Schema:
     """The schedule form."""
 
@@ -286,12 +306,10 @@ def _schedule_schema(
         {
             probatio.Optional(CONF_NAME): TextSelector(),
             probatio.Required(CONF_POWER_SENSOR): dropdown(power_options),
-            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(
-                price_options
-            ),
+            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(prices),
             probatio.Optional(
                 CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
-            ): price_dropdown(price_options),
+            ): price_dropdown(prices),
             probatio.Optional(CONF_SOC_ENTITY): EntitySelector(
                 EntitySelectorConfig(
                     filter=[

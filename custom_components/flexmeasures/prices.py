@@ -4,17 +4,17 @@ Where the price comes from is settled once (`async_resolve_source`): the
 configured price sensor, or else the `consumption-price` in the flex-context of
 the power sensor's asset, then of its parent, and so on (a sensor, or a fixed
 quantity such as "0.3 EUR/kWh"), the way FlexMeasures finds it. Then, after
-each schedule, `PriceReader.async_update` reads the price over the schedule's
-horizon in one request (`GET /sensors/<id>/data`; none for a fixed price).
-A failure never reaches the schedule: the price is unknown until the next
-update. The plan's cost is what FlexMeasures reports with the schedule
-(`scheduler_info.commitment_costs`). No Home Assistant state is read here.
+each schedule, the price over the schedule's horizon is read in one request
+(`GET /sensors/<id>/data`, `price_window`; none for a fixed price) by
+`price_reader.PriceReader`. The plan's cost is what FlexMeasures reports with
+the schedule (`scheduler_info.commitment_costs`). No Home Assistant state is
+read here.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
@@ -26,14 +26,12 @@ from homeassistant.util import slugify
 from .api import (
     FlexMeasuresAccessDeniedError,
     FlexMeasuresClient,
-    FlexMeasuresError,
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
     Schedule,
     SensorData,
 )
-from .const import LOGGER
-from .schedule import Segment, align_down, as_utc, schedule_start
+from .schedule import Segment, align_down, as_utc
 from .units import price_parts
 
 # The flex-context field of the consumption price (FlexMeasures >= 0.21), and
@@ -51,8 +49,13 @@ SIGNIFICANT_DIGITS: Final = 12
 _QUANTITY_RE: Final = re.compile(
     r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*?)\s*$"
 )
+# SI prefixes FlexMeasures' currencies take (pint: cEUR, mEUR, kEUR), before
+# an ISO 4217 code or a currency symbol that stands for one.
+_CURRENCY_PREFIXES: Final = frozenset("cmk")
+_CURRENCY_SYMBOLS: Final = frozenset("€$£¥")
+_ISO_CURRENCY_RE: Final = re.compile(r"^[A-Z]{3}$")
 # Answers that will not change by asking again: the price is not there.
-_PERMANENT_ERRORS: Final = (
+PERMANENT_ERRORS: Final = (
     FlexMeasuresNotFoundError,
     FlexMeasuresAccessDeniedError,
     FlexMeasuresInvalidRequestError,
@@ -80,7 +83,8 @@ class FixedPrice:
 
     value: float
     unit: str
-    asset_id: int
+    # the asset whose flex-context names it; None: a job's own flex-context
+    asset_id: int | None
 
 
 type PriceSource = PriceSensor | FixedPrice
@@ -101,7 +105,12 @@ def parse_price_quantity(text: str) -> tuple[float, str]:
     value = float(match.group(1))
     if not math.isfinite(value):
         raise UnsupportedPriceError(f"not a price: {text!r}")
-    return value, match.group(2)
+    return value, plain_price_unit(match.group(2))
+
+
+def plain_price_unit(unit: str) -> str:
+    """A price unit as `currency/energy`, without blanks ("EUR / kWh" -> "EUR/kWh")."""
+    return "/".join(part.strip() for part in unit.split("/"))
 
 
 def price_in_flex_context(
@@ -130,7 +139,7 @@ def price_in_flex_context(
     raise UnsupportedPriceError(f"unsupported consumption price: {value!r}")
 
 
-async def _price_sensor(
+async def async_price_sensor(
     client: FlexMeasuresClient, sensor_id: int, asset_id: int | None
 ) -> PriceSensor:
     """The price sensor (its unit and resolution are read once)."""
@@ -150,14 +159,14 @@ async def async_resolve_source(
     FlexMeasuresError (and UnsupportedPriceError).
     """
     if configured_sensor_id is not None:
-        return await _price_sensor(client, configured_sensor_id, None)
+        return await async_price_sensor(client, configured_sensor_id, None)
     seen: set[int] = set()
     while asset_id is not None and asset_id not in seen and len(seen) < MAX_ANCESTORS:
         seen.add(asset_id)
         asset = await client.get_asset(asset_id)
         spec = price_in_flex_context(asset.flex_context)
         if isinstance(spec, int):
-            return await _price_sensor(client, spec, asset.id)
+            return await async_price_sensor(client, spec, asset.id)
         if spec is not None:
             return FixedPrice(spec[0], spec[1], asset.id)
         asset_id = asset.parent_asset_id
@@ -166,30 +175,59 @@ async def async_resolve_source(
 
 def currency_of(source: PriceSource | None) -> str | None:
     """The currency of a price ("EUR" for EUR/kWh), None when not a price unit."""
-    parts = None if source is None else price_parts(source.unit)
-    return None if parts is None else parts[0]
+    return None if source is None else currency_of_unit(source.unit)
+
+
+def currency_of_unit(unit: str | None) -> str | None:
+    """The currency of a price unit ("EUR" for EUR/kWh), None when not one.
+
+    As FlexMeasures reports costs: in the base currency, so an SI prefix on an
+    ISO 4217 code is dropped ("cEUR/kWh" -> "EUR", as pint's
+    `Quantity("cEUR").to_base_units()`).
+    """
+    parts = None if unit is None else price_parts(unit)
+    if unit is None or parts is None:
+        return None
+    written = unit.split("/", 1)[0].strip()
+    base = written[1:]
+    if written[:1] in _CURRENCY_PREFIXES and (
+        _ISO_CURRENCY_RE.match(base) or base in _CURRENCY_SYMBOLS
+    ):
+        base_parts = price_parts(f"{base}/kWh")
+        if base_parts is not None:
+            return base_parts[0]
+    return parts[0]
 
 
 # --- the price over time ---------------------------------------------------------
 
 
 def price_window(
-    start: datetime, end: datetime, resolution: timedelta
-) -> tuple[datetime, timedelta]:
-    """The (start, duration) to read a price sensor over [start, end).
+    start: datetime, end: datetime, resolution: timedelta, step: timedelta
+) -> tuple[datetime, timedelta, timedelta | None]:
+    """(start, duration, resolution to ask) to read a price sensor over [start, end).
 
-    Aligned to the sensor's resolution: FlexMeasures answers only gaps for a
-    window that starts between two of its steps.
+    `resolution` is the price sensor's, `step` the schedule's. FlexMeasures
+    answers the values on the grid of the window asked, and only gaps where
+    that grid misses the sensor's own steps: those of a daily price lie on
+    local midnights, those of an hourly one in a +05:30 zone on half hours.
+    So a price coarser than the schedule is read at the schedule's step from
+    the schedule's start: the server resamples it there, as its scheduler does
+    for the plan. A price as fine or finer is read at its own resolution (the
+    third item is then None), from its step holding `start` (UTC grid).
     """
     start, end = as_utc(start), as_utc(end)
     if resolution <= timedelta(0):
-        return start, max(end - start, timedelta(0))
+        return start, max(end - start, timedelta(0)), None
+    if timedelta(0) < step < resolution:
+        steps = max(1, math.ceil((end - start) / step))
+        return start, step * steps, step
     first = align_down(start, resolution)
     steps = max(1, math.ceil((end - first) / resolution))
-    return first, resolution * steps
+    return first, resolution * steps, None
 
 
-def _clean(value: float) -> float:
+def clean_price(value: float) -> float:
     """A price without the float noise of a unit conversion."""
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
@@ -201,7 +239,7 @@ def price_segments(data: SensorData) -> tuple[Segment, ...]:
     for index, raw in enumerate(data.values):
         if raw is None or not math.isfinite(raw):
             continue
-        value = _clean(raw)
+        value = clean_price(raw)
         step_start = start + data.resolution * index
         step_end = step_start + data.resolution
         if found and found[-1].end == step_start and found[-1].value == value:
@@ -276,131 +314,3 @@ def other_costs(schedule: Schedule | None) -> dict[str, float]:
         for name, value in commitment_costs(schedule).items()
         if name != NET_ENERGY_COST
     }
-
-
-# --- reading it after each schedule ---------------------------------------------
-
-
-class PriceReader:
-    """The consumption price of one device, read after each schedule.
-
-    `forecast` is None while the price is unavailable: nothing names a price,
-    or the last read failed.
-    """
-
-    def __init__(
-        self,
-        client: Callable[[], FlexMeasuresClient],
-        configured_sensor_id: int | None,
-        title: str,
-    ) -> None:
-        """Nothing is read yet; `client` gives the account's current client."""
-        self._client = client
-        self._configured = configured_sensor_id
-        self._title = title
-        self._resolved = False
-        self._logged: str | None = None
-        self.source: PriceSource | None = None
-        self.forecast: tuple[Segment, ...] | None = None
-
-    @property
-    def unit(self) -> str | None:
-        """The price's unit (e.g. EUR/kWh), once known."""
-        return None if self.source is None else self.source.unit
-
-    @property
-    def currency(self) -> str | None:
-        """The price's currency (e.g. EUR), once known."""
-        return currency_of(self.source)
-
-    @property
-    def available(self) -> bool:
-        """Whether the last update read a price."""
-        return self.forecast is not None
-
-    def value_at(self, when: datetime) -> float | None:
-        """The price at `when` (None: unavailable, or a gap in the data)."""
-        return None if self.forecast is None else price_at(self.forecast, when)
-
-    def next_change(self, when: datetime) -> datetime | None:
-        """When the price next changes (or starts or stops), after `when`."""
-        return None if self.forecast is None else next_price_change(self.forecast, when)
-
-    def forecast_attribute(self) -> list[dict[str, str | float]]:
-        """The price over the horizon as [{start, end, value}] (UTC)."""
-        return [] if self.forecast is None else forecast_attribute(self.forecast)
-
-    def diagnostics(self) -> dict[str, Any]:
-        """Where the price comes from and whether the last read worked."""
-        source = self.source
-        return {
-            "source": None
-            if source is None
-            else {
-                "kind": "sensor" if isinstance(source, PriceSensor) else "fixed",
-                "sensor_id": getattr(source, "sensor_id", None),
-                "asset_id": source.asset_id,
-                "unit": source.unit,
-            },
-            "resolved": self._resolved,
-            "available": self.available,
-            "forecast_steps": None if self.forecast is None else len(self.forecast),
-            "last_problem": self._logged,
-        }
-
-    async def async_update(self, schedule: Schedule, asset_id: int | None) -> None:
-        """Read the price over the schedule's horizon; never raises FlexMeasuresError.
-
-        The first call settles where the price comes from (`asset_id`: the
-        power sensor's asset); later calls make at most one request.
-        """
-        try:
-            if not self._resolved:
-                self.source = await async_resolve_source(
-                    self._client(), self._configured, asset_id
-                )
-                self._resolved = True
-            self.forecast = await self._async_read(schedule)
-        except UnsupportedPriceError as err:
-            self._resolved = True
-            self._give_up(str(err))
-        except _PERMANENT_ERRORS as err:
-            if not self._resolved:
-                self._resolved = True  # the named sensor or asset is not there
-                self._give_up(str(err))
-            else:
-                self._failed(err)
-        except FlexMeasuresError as err:
-            self._failed(err)
-        else:
-            if self._logged is not None:
-                LOGGER.info("Consumption price of %s is back", self._title)
-                self._logged = None
-
-    async def _async_read(self, schedule: Schedule) -> tuple[Segment, ...] | None:
-        """The price over the schedule's horizon (None: no price at all)."""
-        source = self.source
-        if source is None:
-            return None
-        start, end = schedule_start(schedule), schedule.end
-        if isinstance(source, FixedPrice):
-            return (Segment(start, end, _clean(source.value)),)
-        first, duration = price_window(start, end, source.resolution)
-        data = await self._client().get_sensor_data(
-            source.sensor_id, start=first, duration=duration, unit=source.unit
-        )
-        return price_segments(data)
-
-    def _give_up(self, reason: str) -> None:
-        """No price until the entry is reloaded."""
-        self.source = None
-        self.forecast = None
-        LOGGER.info("No consumption price for %s: %s", self._title, reason)
-
-    def _failed(self, err: FlexMeasuresError) -> None:
-        """The price is unavailable until a read succeeds; logged once."""
-        self.forecast = None
-        reason = f"{type(err).__name__}: {err}"
-        log = LOGGER.debug if self._logged is not None else LOGGER.info
-        log("Could not read the consumption price of %s: %s", self._title, reason)
-        self._logged = reason

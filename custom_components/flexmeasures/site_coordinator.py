@@ -11,22 +11,22 @@ Reschedule button and `trigger_schedule` run the site's job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .api import Schedule
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
-from .exceptions import ScheduleRequestError
+from .exceptions import ErrorKind, ScheduleRequestError
 from .jobs import JobOptions
 from .plan_coordinator import PlanCoordinator
-from .prices import PriceReader
+from .price_reader import PriceReader
 from .requests import SiteSettings, SocTarget
 from .schedule import covers, earliest, next_step_boundary, value_at
 from .site_job import MemberRequest, SiteJob, SitePlan
@@ -58,6 +58,8 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
             lambda: self.client,
             self.settings.consumption_price_sensor_id,
             subentry.title,
+            config_entry.runtime_data.store,
+            subentry.subentry_id,
         )
         self.kept_total: StoredPlan | None = None
 
@@ -125,6 +127,20 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         except ScheduleRequestError as err:
             if self._shutdown_requested:
                 raise asyncio.CancelledError from err
+            if (
+                err.kind is ErrorKind.SOC_UNAVAILABLE
+                and self.hass.state is not CoreState.running
+            ):
+                # Home Assistant is starting and a device's state of charge
+                # entity is not loaded yet: wait for it (no error), as a
+                # device on its own does.
+                LOGGER.debug(
+                    "Waiting for a state of charge before planning the site %s",
+                    self.subentry.title,
+                )
+                for member in self.members:
+                    member.wait_for_soc()
+                return self.data
             self._record_failure(err)
             raise err.update_error() from err
         if plan is None:
@@ -202,8 +218,27 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
             duration=duration,
             flex_context=flex_context,
         )
-        await self.prices.async_update(plan.total, self.settings.asset_id)
+        self.prices.start_update(
+            self._spawn_price_read,
+            plan.total,
+            self.settings.asset_id,
+            self._price_read,
+            flex_context,
+        )
         return plan
+
+    def _spawn_price_read(self, read: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """The price read of a job: a task of the entry (unloading cancels it)."""
+        return self.config_entry.async_create_background_task(
+            self.hass, read, name=f"{self.name} price"
+        )
+
+    @callback
+    def _price_read(self) -> None:
+        """The site's price is read: the site and its devices show it."""
+        self.async_update_listeners()
+        for member in self.members:
+            member.async_update_listeners()
 
     # -- bookkeeping --------------------------------------------------------
 
@@ -231,3 +266,9 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         return earliest(
             next_step_boundary(self.total, now), self.prices.next_change(now)
         )
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Stop the timers, any job in flight and its price read."""
+        await super().async_shutdown()
+        self.prices.cancel()

@@ -3,7 +3,8 @@
 Per config entry one `Store` (`flexmeasures.state.<entry_id>`): the account as
 the server described it (server version, user, account), per schedule device
 the last good schedule (with when it arrived and its job id) and the power
-sensor's facts, per measurement the FlexMeasures sensor's facts (unit,
+sensor's facts, per schedule device and site the consumption price's source
+and its last forecast, per measurement the FlexMeasures sensor's facts (unit,
 resolution, time zone). Saved when something changes; entries of removed
 sub-entries are dropped at the next setup; the whole store goes with the entry.
 """
@@ -23,6 +24,9 @@ from homeassistant.util import dt as dt_util
 from .api import Account, Schedule, Sensor, ServerInfo, User
 from .api.models import format_duration, parse_datetime, parse_duration
 from .const import DOMAIN, LOGGER
+from .price_reader import KeptPrice
+from .prices import FixedPrice, PriceSensor, PriceSource
+from .schedule import Segment
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0
@@ -67,7 +71,7 @@ class EntryStore:
             loaded = None
         self._data = loaded if isinstance(loaded, dict) else {}
         keep = set(subentry_ids)
-        for section in ("plans", "sensors"):
+        for section in ("plans", "sensors", "prices"):
             items = self._data.get(section)
             if not isinstance(items, dict):
                 items = self._data[section] = {}
@@ -145,6 +149,18 @@ class EntryStore:
     ) -> None:
         """Keep a schedule device's new schedule."""
         self._set_item("plans", subentry_id, _plan_to_store(schedule, arrived))
+
+    def price(self, key: str) -> KeptPrice | None:
+        """A device's (or site's) price source and last forecast as kept."""
+        raw = self._data.get("prices", {}).get(key)
+        try:
+            return None if raw is None else _price_from_store(raw)
+        except KeyError, TypeError, ValueError, OverflowError:
+            return None
+
+    def keep_price(self, key: str, kept: KeptPrice) -> None:
+        """Keep a device's (or site's) price source and last forecast."""
+        self._set_item("prices", key, _price_to_store(kept))
 
     async def async_save_now(self) -> None:
         """Write what is kept now (the entry unloads)."""
@@ -224,3 +240,90 @@ def _plan_from_store(raw: Mapping[str, Any]) -> StoredPlan:
     )
     _ = plan.schedule.end  # raises OverflowError for an end past year 9999
     return plan
+
+
+def _source_to_store(source: PriceSource | None) -> dict[str, Any] | None:
+    if isinstance(source, PriceSensor):
+        return {
+            "kind": "sensor",
+            "sensor_id": source.sensor_id,
+            "unit": source.unit,
+            "resolution": format_duration(source.resolution),
+            "asset_id": source.asset_id,
+        }
+    if isinstance(source, FixedPrice):
+        return {
+            "kind": "fixed",
+            "value": source.value,
+            "unit": source.unit,
+            "asset_id": source.asset_id,
+        }
+    return None
+
+
+def _source_from_store(raw: Mapping[str, Any] | None) -> PriceSource | None:
+    if raw is None:
+        return None
+    asset_id = raw.get("asset_id")
+    asset = None if asset_id is None else int(asset_id)
+    if raw["kind"] == "sensor":
+        return PriceSensor(
+            int(raw["sensor_id"]),
+            str(raw["unit"]),
+            parse_duration(str(raw["resolution"])),
+            asset,
+        )
+    if raw["kind"] == "fixed":
+        value = float(raw["value"])
+        if not math.isfinite(value):
+            raise ValueError("not a price")
+        return FixedPrice(value, str(raw["unit"]), asset)
+    raise ValueError(f"unknown price source {raw['kind']!r}")
+
+
+def _price_to_store(kept: KeptPrice) -> dict[str, Any]:
+    return {
+        "configured_sensor_id": kept.configured_sensor_id,
+        "source": _source_to_store(kept.source),
+        "forecast": None
+        if kept.forecast is None
+        else [
+            {
+                "start": segment.start.isoformat(),
+                "end": segment.end.isoformat(),
+                "value": segment.value,
+            }
+            for segment in kept.forecast
+        ],
+        "forecast_unit": kept.forecast_unit,
+        "forecast_source": _source_to_store(kept.forecast_source),
+    }
+
+
+def _price_from_store(raw: Mapping[str, Any]) -> KeptPrice:
+    configured = raw.get("configured_sensor_id")
+    forecast = raw.get("forecast")
+    segments = (
+        None
+        if forecast is None
+        else tuple(
+            Segment(
+                dt_util.as_utc(parse_datetime(str(item["start"]))),
+                dt_util.as_utc(parse_datetime(str(item["end"]))),
+                float(item["value"]),
+            )
+            for item in forecast
+        )
+    )
+    if segments is not None and not all(
+        math.isfinite(s.value) and s.end > s.start for s in segments
+    ):
+        raise ValueError("not a usable forecast")
+    unit = raw.get("forecast_unit")
+    return KeptPrice(
+        None if configured is None else int(configured),
+        _source_from_store(raw.get("source")),
+        segments,
+        None if unit is None else str(unit),
+        _source_from_store(raw.get("forecast_source")),
+    )

@@ -721,3 +721,73 @@ async def test_card_draws_a_price_forecast_and_none_when_the_price_is_missing(
         assert drawn["prices"] == []
         assert "Planned cost" not in drawn["summary"]
         check_bars_match(drawn, power)
+
+
+async def test_card_draws_a_sites_price_from_its_members(
+    ha: HomeAssistant, socket_enabled: None
+) -> None:
+    """A site device has no consumption_price of its own: its devices show the
+    site's price, and the site's card draws that line (and the price now)."""
+    t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    base = {"last_changed": iso(t0), "last_updated": iso(t0), "context": {"id": "1"}}
+    member = _schedule(t0, 60, [3.0, -2.0, 1.0, 0.0, 2.0, 1.0])
+    forecast = _schedule(t0 - timedelta(hours=1), 60, [0.2, 0.31, 0.18, 0.25] * 3)
+    states: dict[str, Any] = {
+        "sensor.site_site_power": {
+            **base,
+            "entity_id": "sensor.site_site_power",
+            "state": "3.0",
+            "attributes": {
+                "schedule": member,
+                "devices": MEMBERS[:1],
+                "unit_of_measurement": "kW",
+                "sign_convention": "consumption_positive",
+            },
+        },
+        MEMBERS[0]: {
+            **base,
+            "entity_id": MEMBERS[0],
+            "state": "3.0",
+            "attributes": {
+                "schedule": member,
+                "unit_of_measurement": "kW",
+                "sign_convention": "consumption_positive",
+            },
+        },
+        "sensor.ev_consumption_price": {
+            **base,
+            "entity_id": "sensor.ev_consumption_price",
+            "state": "0.31",
+            "attributes": {"forecast": forecast, "unit_of_measurement": "EUR/kWh"},
+        },
+    }
+    entities = {
+        "sensor.site_site_power": _entity("sensor.site_site_power", SITE, "site_power"),
+        MEMBERS[0]: _entity(MEMBERS[0], "device-0", "power_setpoint"),
+        "sensor.ev_consumption_price": _entity(
+            "sensor.ev_consumption_price", "device-0", "consumption_price"
+        ),
+    }
+    devices = {
+        SITE: {"id": SITE, "name": "Home site"},
+        "device-0": {"id": "device-0", "name": "EV"},
+    }
+    async with browser_page() as page:
+        await log_in(page, ha)
+        await page.goto(f"{ha.url}{DASHBOARD}")
+        await expect(page.locator(CARD)).to_have_count(1)
+        await page.evaluate(
+            MOUNT_CARD,
+            {
+                "config": {"type": f"custom:{CARD}", "device_id": SITE, "hours": 6},
+                "states": states,
+                "entities": entities,
+                "devices": devices,
+            },
+        )
+        card = page.locator("#fm-test-card")
+        drawn = await card.evaluate(READ_CARD)
+        await card_screenshot(card, "card-site-price")
+    check_price_line(drawn, forecast)
+    assert "Price now" in drawn["summary"]
+    assert "EUR/kWh" in drawn["legend"]

@@ -96,13 +96,6 @@ async def dashboard(page: Page, ha: HomeAssistant) -> None:
     await expect(page.locator(CARD)).to_have_count(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the card labels the kW values of the `schedule` attribute with the "
-    "setpoint's display unit: with the setpoint shown in W (a unit a user may "
-    "pick in the entity settings) the axis says W over kW ticks and 'Next "
-    "change' says '-3 W' for -3 kW",
-)
 async def test_card_draws_kw_when_the_setpoint_is_shown_in_watts(
     ha: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -135,12 +128,6 @@ async def test_card_draws_kw_when_the_setpoint_is_shown_in_watts(
     assert "-3 kW" in drawn["next"] or "-3,000 W" in drawn["next"], drawn["next"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the card's mode text compares the raw setpoint with 0: a setpoint "
-    "below 1 W (the integration's idle threshold, `charging` is off) reads "
-    "'Charging now' next to '0 kW' and an idle bar",
-)
 async def test_card_calls_a_sub_watt_setpoint_idle(
     ha: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -156,12 +143,6 @@ async def test_card_calls_a_sub_watt_setpoint_idle(
     assert "Idle now" in summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="niceScale's tick loop `v += step` never ends when step is below "
-    "half an ulp of the values: price values a float step apart (1e8 and "
-    "1e8 + 2**-26) freeze the whole browser tab",
-)
 async def test_card_does_not_hang_on_prices_a_float_step_apart(
     ha: HomeAssistant, socket_enabled: None
 ) -> None:
@@ -177,13 +158,6 @@ async def test_card_does_not_hang_on_prices_a_float_step_apart(
     assert count == len(forecast)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every hass update walks the whole entity registry "
-    "(deviceEntities over Object.values(hass.entities)) in every card, even "
-    "when hass.entities is the same object: O(cards x entities) per state "
-    "change anywhere in Home Assistant (10 cards, 10 000 entities: ~23 ms)",
-)
 async def test_card_does_not_walk_the_registry_when_it_did_not_change(
     ha: HomeAssistant, socket_enabled: None
 ) -> None:

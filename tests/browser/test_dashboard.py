@@ -45,6 +45,12 @@ SCHEDULE_ENTITIES = {
     "number": ("target_soc",),
     "select": ("mode",),
 }
+# The site device's entities.
+SITE_ENTITIES = {
+    "sensor": ("site_power", "planned_cost"),
+    "binary_sensor": ("stale",),
+    "button": ("reschedule",),
+}
 A_NUMBER_IN_KW = re.compile(r"-?\d+(?:[.,]\d+)?\s*kW")
 
 
@@ -81,11 +87,18 @@ async def test_dashboard_has_the_controls_and_charge_now_works_from_the_tile(
     ha: HomeAssistant, page: Page
 ) -> None:
     """The README's EV example, cards only: the mode tile (Charge now picked in
-    it sets the setpoint to the charging power, 500 kW), Ready by and Target SoC."""
+    it sets the setpoint to the charging power, 500 kW, within what the site
+    "Home" leaves: its 400 kW less the EV charger's setpoint), Ready by and
+    Target SoC."""
     token = ha_config.login(ha.url, ha.username, ha.password)
     mode = _schedule_entity_id("select", "mode")
     setpoint = _schedule_entity_id("sensor", "power_setpoint")
     charge_now = EN["entity"]["select"]["mode"]["state"]["charge_now"]
+    ev = _schedule_entity_id("sensor", "power_setpoint", ha_config.EV_TITLE)
+    ev_kw = float(ha_config.api_get(ha.url, token, f"/api/states/{ev}")["state"])
+    power = max(0.0, min(ha_config.BATTERY_POWER_KW, ha_config.SITE_POWER_KW - ev_kw))
+    print(f"{ev} = {ev_kw} kW: charge now at {power:g} kW")
+    shown = re.compile(rf"\b{int(power)}(?:[.,]\d+)?\s*kW")
     await log_in(page, ha)
     await page.goto(f"{ha.url}{DASHBOARD}")
     tile = page.locator("hui-tile-card").filter(has_text="Mode")
@@ -110,7 +123,7 @@ async def test_dashboard_has_the_controls_and_charge_now_works_from_the_tile(
         )
         await expect(tile).to_contain_text(charge_now)
         card = page.locator("hui-entity-card").filter(has_text="Power setpoint now")
-        await expect(card).to_contain_text(re.compile(r"\b500(?:[.,]0+)?\s*kW"))
+        await expect(card).to_contain_text(shown)
     finally:
         await screenshot(page, "dashboard-controls")
     states = {
@@ -120,7 +133,7 @@ async def test_dashboard_has_the_controls_and_charge_now_works_from_the_tile(
         mode, "=", states[mode]["state"], ";", setpoint, "=", states[setpoint]["state"]
     )
     assert states[mode]["state"] == "charge_now"
-    assert float(states[setpoint]["state"]) == 500.0
+    assert float(states[setpoint]["state"]) == pytest.approx(power)
     assert states[setpoint]["attributes"]["mode"] == "charge_now"
     # back to smart, for the checks after this one
     ha_config._request(
@@ -131,10 +144,12 @@ async def test_dashboard_has_the_controls_and_charge_now_works_from_the_tile(
     )
 
 
-def _schedule_entity_id(platform: str, key: str) -> str:
+def _schedule_entity_id(
+    platform: str, key: str, title: str = ha_config.SCHEDULE_TITLE
+) -> str:
     """The entity id Home Assistant derives from the device and entity names."""
     name = EN["entity"][platform][key]["name"]
-    return f"{platform}.{slugify(f'{ha_config.SCHEDULE_TITLE} {name}')}"
+    return f"{platform}.{slugify(f'{title} {name}')}"
 
 
 def _integration_entities(ha: HomeAssistant, token: str) -> list[str]:
@@ -150,14 +165,16 @@ def _integration_entities(ha: HomeAssistant, token: str) -> list[str]:
 async def test_the_schedule_and_measurement_run_without_errors(
     ha: HomeAssistant, socket_enabled: None
 ) -> None:
-    """An account with a schedule and a measurement: every schedule entity is
-    there with a state, the plan is fresh, and the integration logged no error."""
+    """An account with two schedules in a site and a measurement: every schedule
+    and site entity is there with a state (a device's planned cost is the
+    site's: unavailable on the device), the plan is fresh, and the integration
+    logged no error."""
     token = ha_config.login(ha.url, ha.username, ha.password)
     (entry,) = ha_config.flexmeasures_entries(ha.url, token)
     print("entry:", entry["title"], entry["state"], entry.get("num_subentries"))
     assert entry["state"] == "loaded"
-    if "num_subentries" in entry:  # the schedule and the house power measurement
-        assert entry["num_subentries"] >= 2
+    if "num_subentries" in entry:  # 2 schedules, the site, the house power
+        assert entry["num_subentries"] >= 4
 
     states = {
         s["entity_id"]: s for s in ha_config.api_get(ha.url, token, "/api/states")
@@ -165,12 +182,25 @@ async def test_the_schedule_and_measurement_run_without_errors(
     ours = set(_integration_entities(ha, token))
     print("entities:", ", ".join(f"{e}={states[e]['state']}" for e in sorted(ours)))
     expected = {
-        _schedule_entity_id(platform, key)
+        _schedule_entity_id(platform, key, title)
+        for title in (ha_config.SCHEDULE_TITLE, ha_config.EV_TITLE)
         for platform, keys in SCHEDULE_ENTITIES.items()
+        for key in keys
+    } | {
+        _schedule_entity_id(platform, key, ha_config.SITE_TITLE)
+        for platform, keys in SITE_ENTITIES.items()
         for key in keys
     }
     assert expected <= ours, f"missing: {sorted(expected - ours)}"
-    unavailable = sorted(e for e in expected if states[e]["state"] == "unavailable")
+    # the devices are in the site "Home": its plan has the cost, theirs none
+    in_site = {
+        _schedule_entity_id("sensor", "planned_cost", title)
+        for title in (ha_config.SCHEDULE_TITLE, ha_config.EV_TITLE)
+    }
+    assert sorted(e for e in in_site if states[e]["state"] != "unavailable") == []
+    unavailable = sorted(
+        e for e in expected - in_site if states[e]["state"] == "unavailable"
+    )
     assert not unavailable, f"unavailable: {unavailable}"
 
     setpoint = states[_schedule_entity_id("sensor", "power_setpoint")]

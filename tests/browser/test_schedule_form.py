@@ -64,10 +64,14 @@ def schedule_device_id(ha: HomeAssistant) -> str:
     registry = json.loads(
         Path(ha.config_dir, ".storage", "core.device_registry").read_text()
     )
-    for device in registry["data"]["devices"]:
-        if any(domain == "flexmeasures" for domain, _ in device["identifiers"]) and (
-            device["model"] == "Schedule" or device["name"] == ha_config.SCHEDULE_TITLE
-        ):
+    ours = [
+        device
+        for device in registry["data"]["devices"]
+        if any(domain == "flexmeasures" for domain, _ in device["identifiers"])
+    ]
+    # by its name first: the EV charger is a schedule device too
+    for device in sorted(ours, key=lambda d: d["name"] != ha_config.SCHEDULE_TITLE):
+        if device["model"] == "Schedule" or device["name"] == ha_config.SCHEDULE_TITLE:
             return str(device["id"])
     raise AssertionError("no schedule device in the device registry")
 

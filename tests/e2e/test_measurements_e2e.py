@@ -42,7 +42,11 @@ KW = {"unit_of_measurement": "kW"}
 
 
 async def _own_sensor(
-    fm_server: dict[str, str], name: str, unit: str, resolution: str
+    fm_server: dict[str, str],
+    name: str,
+    unit: str,
+    resolution: str,
+    timezone: str = "Europe/Amsterdam",
 ) -> int:
     """Our sensor `name` on the toy building (made once, then reused)."""
     base = fm_server["FLEXMEASURES_URL"].rstrip("/")
@@ -74,7 +78,7 @@ async def _own_sensor(
                 "generic_asset_id": int(building),
                 "unit": unit,
                 "event_resolution": resolution,
-                "timezone": "Europe/Amsterdam",
+                "timezone": timezone,
             },
             headers=headers,
         ) as resp:

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Schedule
-from custom_components.flexmeasures.prices import PriceReader
+from custom_components.flexmeasures.price_reader import PriceReader
 
 from .test_measurements_e2e import _own_sensor
 
@@ -40,12 +40,6 @@ async def client(fm_server: dict[str, str]) -> AsyncGenerator[FlexMeasuresClient
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="price_window aligns to the UTC epoch: a daily price on local days "
-    "is read from 00:00 UTC, between its steps, and the real server answers "
-    "nulls (the price is unknown all day)",
-)
 async def test_a_daily_price_on_local_days_is_read(
     client: FlexMeasuresClient, fm_server: dict[str, str]
 ) -> None:
@@ -71,3 +65,38 @@ async def test_a_daily_price_on_local_days_is_read(
     print("forecast:", reader.forecast_attribute())  # noqa: T201
     print("source:", reader.diagnostics())  # noqa: T201
     assert reader.value_at(now) == pytest.approx(values[0])
+
+
+async def test_an_hourly_price_on_half_hours_is_read(
+    client: FlexMeasuresClient, fm_server: dict[str, str]
+) -> None:
+    """An hourly price in Asia/Kolkata (+05:30) has its steps on half hours (UTC)."""
+    sensor_id = await _own_sensor(
+        fm_server,
+        "ha-e2e-review16-kolkata-hourly-price",
+        "EUR/kWh",
+        "PT1H",
+        timezone="Asia/Kolkata",
+    )
+    kolkata = ZoneInfo("Asia/Kolkata")
+    hour = datetime.now(kolkata).replace(minute=0, second=0, microsecond=0)
+    values = [round(0.2 + random.random() / 10, 6) for _ in range(14)]
+    await client.post_sensor_data(
+        sensor_id,
+        start=hour,
+        duration=timedelta(hours=14),
+        values=values,
+        unit="EUR/kWh",
+    )
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
+    schedule = Schedule(0, "review", start, timedelta(minutes=15), "kW", (0.0,) * 48)
+    reader = PriceReader(lambda: client, sensor_id, "review battery")
+    await reader.async_update(schedule, None)
+    print("forecast:", reader.forecast_attribute())  # noqa: T201
+    assert reader.value_at(now) == pytest.approx(values[0])
+    # the price changes on the local hours: half past the UTC hour
+    change = reader.next_change(now)
+    assert change is not None
+    assert change.astimezone(kolkata).minute == 0
+    assert reader.value_at(change) == pytest.approx(values[1])

@@ -14,8 +14,11 @@
  * UTC, kW, consumption positive), consumption_price (state = price now,
  * attribute `forecast`), planned_cost, next_change, stale; on a site device
  * site_power (its `schedule`, and `devices`: the members' power_setpoint
- * entities, drawn stacked). Drawn elements carry data-* attributes (start,
- * value, ...) so that a browser check can compare them with the attributes.
+ * entities, drawn stacked; the site's price is its members' consumption_price).
+ * The attributes are in kW; the card shows them in the setpoint's display
+ * unit (W when the user picked W). Drawn elements carry data-* attributes
+ * (start, value in kW, ...) so that a browser check can compare them with the
+ * attributes.
  */
 
 const CARD_TYPE = "flexmeasures-schedule-card";
@@ -28,6 +31,11 @@ const MIN_WIDTH = 260;
 const REDRAW_MS = 60_000; // the now marker moves once a minute
 const TICK_HOURS = [1, 2, 3, 4, 6, 8, 12, 24, 48];
 const MEMBER_COLORS = ["#4db6ac", "#f06292", "#ffb74d", "#7986cb", "#a1887f", "#90a4ae"];
+// Below this (kW, i.e. 1 W) a power is idle, as the integration's `charging` says.
+const IDLE_KW = 0.001;
+// The display units Home Assistant offers for a power, per kW (the attribute's unit).
+const PER_KW = { mW: 1e6, W: 1000, kW: 1, MW: 0.001, GW: 1e-6, TW: 1e-9 };
+const MAX_TICKS = 50;
 
 // ------------------------------------------------------------------ pure helpers
 
@@ -111,33 +119,59 @@ export function stackSchedules(members, x0, x1) {
   return segments;
 }
 
-/** Round axis bounds and ticks covering [lo, hi] in about `count` steps. */
+/**
+ * Round axis bounds and ticks covering [lo, hi] in about `count` steps.
+ * A range within float precision of its values counts as flat (padded); the
+ * ticks are counted, at most MAX_TICKS, so no values can keep the loop going.
+ */
 export function niceScale(lo, hi, count = 4) {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return niceScale(0, 1, count);
-  if (hi - lo < 1e-9) {
+  if (hi - lo < Math.max(1e-9, Math.max(Math.abs(lo), Math.abs(hi)) * 1e-9)) {
     const pad = Math.abs(hi) > 1e-9 ? Math.abs(hi) * 0.1 : 1;
     return niceScale(lo - pad, hi + pad, count);
   }
-  const raw = (hi - lo) / count;
+  const raw = (hi - lo) / Math.max(1, count);
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
   const min = Math.floor(lo / step + 1e-9) * step;
   const max = Math.ceil(hi / step - 1e-9) * step;
+  const n = Math.min(MAX_TICKS, Math.max(1, Math.round((max - min) / step)));
   const ticks = [];
-  for (let v = min; v <= max + step / 2; v += step) ticks.push(Math.abs(v) < step / 1e6 ? 0 : v);
+  for (let i = 0; i <= n; i += 1) {
+    const v = min + i * step;
+    ticks.push(Math.abs(v) < step / 1e6 ? 0 : v);
+  }
   return { min, max, step, ticks };
+}
+
+/** Charging above IDLE_KW, discharging below -IDLE_KW, else idle (a power in kW). */
+export function powerKind(kw) {
+  if (kw > IDLE_KW) return "charge";
+  if (kw < -IDLE_KW) return "discharge";
+  return "idle";
+}
+
+/** The display unit of a power in kW and its factor (W: 1000); kW for one not known. */
+export function displayUnit(unit) {
+  return unit in PER_KW ? { unit, factor: PER_KW[unit] } : { unit: "kW", factor: 1 };
+}
+
+/** The FlexMeasures entities of every device: Map device_id -> {translation key: entity id}. */
+export function entityIndex(entities) {
+  const index = new Map();
+  for (const entry of Object.values(entities || {})) {
+    if (entry.platform !== DOMAIN || !entry.device_id || !entry.translation_key) continue;
+    let found = index.get(entry.device_id);
+    if (!found) index.set(entry.device_id, (found = {}));
+    found[entry.translation_key] ??= entry.entity_id;
+  }
+  return index;
 }
 
 /** The FlexMeasures entities of a device, by translation key. */
 export function deviceEntities(hass, deviceId) {
-  const found = {};
-  if (!hass || !hass.entities || !deviceId) return found;
-  for (const entry of Object.values(hass.entities)) {
-    if (entry.device_id === deviceId && entry.platform === DOMAIN && entry.translation_key) {
-      found[entry.translation_key] ??= entry.entity_id;
-    }
-  }
-  return found;
+  if (!hass || !hass.entities || !deviceId) return {};
+  return entityIndex(hass.entities).get(deviceId) || {};
 }
 
 /** The first FlexMeasures schedule device (or else site device), for the card picker. */
@@ -264,6 +298,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     this._hass = undefined;
     this._width = 0;
     this._signature = undefined;
+    this._index = undefined; // the entity index, for the hass.entities it was made of
     this._timer = undefined;
     this.drawCount = 0; // how often it drew (a hass update that changes nothing does not)
     this.attachShadow({ mode: "open" });
@@ -348,14 +383,34 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     this.dispatchEvent(new CustomEvent("hass-more-info", { detail: { entityId }, bubbles: true, composed: true }));
   }
 
+  /** The entities of a device; the registry is walked only when hass.entities changed. */
+  _entitiesOf(deviceId) {
+    const entities = this._hass.entities;
+    if (!this._index || this._index.entities !== entities) {
+      this._index = { entities, byDevice: entityIndex(entities) };
+    }
+    return (deviceId && this._index.byDevice.get(deviceId)) || {};
+  }
+
   /** What the drawing depends on; a hass update that changes none of it is ignored. */
   _inputs() {
     const hass = this._hass;
-    const ids = deviceEntities(hass, this._config.device_id);
+    const ids = { ...this._entitiesOf(this._config.device_id) };
     const sitePower = ids.site_power && hass.states[ids.site_power];
     const members = ids.power_setpoint
       ? []
       : ((sitePower && Array.isArray(sitePower.attributes.devices) && sitePower.attributes.devices) || []);
+    if (!ids.consumption_price) {
+      // a site shows the price its devices share (they show the site's)
+      for (const id of members) {
+        const entry = hass.entities && hass.entities[id];
+        const price = entry && this._entitiesOf(entry.device_id).consumption_price;
+        if (price) {
+          ids.consumption_price = price;
+          break;
+        }
+      }
+    }
     const watched = [
       ids.power_setpoint,
       ids.site_power,
@@ -445,7 +500,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
         memberNames = [];
       }
     }
-    const unit = (power && power.attributes.unit_of_measurement) || "kW";
+    const { unit, factor } = displayUnit(power && power.attributes.unit_of_measurement);
     els.chart.innerHTML = this._chartSvg({
       steps: stepsIn(steps, x0, x1),
       memberSteps,
@@ -453,6 +508,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
       priceSteps,
       priceUnit,
       unit,
+      factor,
       now,
       x0,
       x1,
@@ -481,12 +537,12 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     const parts = [];
     if (usable(power)) {
       const value = Number.parseFloat(power.state);
-      const entry = hass.entities[power.entity_id] || {};
+      const entry = (hass.entities && hass.entities[power.entity_id]) || {};
       const digits = Number.isInteger(entry.display_precision) ? entry.display_precision : 2;
       const unit = power.attributes.unit_of_measurement || "kW";
-      let mode = "Idle";
-      if (value > 0) mode = "Charging";
-      else if (value < 0) mode = "Discharging";
+      // the state is in its display unit; the threshold is the integration's, in kW
+      const kind = powerKind(value / displayUnit(unit).factor);
+      const mode = { charge: "Charging", discharge: "Discharging", idle: "Idle" }[kind];
       parts.push(`<div class="setpoint" data-entity="${escapeHtml(power.entity_id)}" data-value="${escapeHtml(power.state)}">
           <span class="value">${escapeHtml(formatNumber(hass, value, digits))}</span><span class="unit">${escapeHtml(unit)}</span>
           <div class="mode">${mode} now</div></div>`);
@@ -499,9 +555,9 @@ class FlexMeasuresScheduleCard extends HTMLElement {
       const at = Date.parse(next.state);
       if (Number.isFinite(at)) {
         const withDay = at - now > 20 * 3_600_000;
-        const then = valueAt(steps, at);
-        const unit = (power && power.attributes.unit_of_measurement) || "kW";
-        const to = then === null ? "end of plan" : `${formatNumber(hass, then)} ${unit}`;
+        const then = valueAt(steps, at); // kW, as the attribute
+        const { unit, factor } = displayUnit(power && power.attributes.unit_of_measurement);
+        const to = then === null ? "end of plan" : `${formatNumber(hass, then * factor)} ${unit}`;
         parts.push(`<div class="fact next-change" data-entity="${escapeHtml(next.entity_id)}" data-value="${escapeHtml(next.state)}">
             <span class="label">Next change</span>${escapeHtml(timeFormatter(hass, withDay).format(at))} → ${escapeHtml(to)}</div>`);
       }
@@ -519,7 +575,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     this._els.summary.innerHTML = parts.join("");
   }
 
-  _chartSvg({ steps, memberSteps, memberIds, priceSteps, priceUnit, unit, now, x0, x1 }) {
+  _chartSvg({ steps, memberSteps, memberIds, priceSteps, priceUnit, unit, factor, now, x0, x1 }) {
     const hass = this._hass;
     const width = Math.max(MIN_WIDTH, this._width || this._els.chart.clientWidth || 400);
     const height = CHART_HEIGHT;
@@ -553,7 +609,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     // grid and axes
     for (const v of ps.ticks) {
       out.push(`<line class="grid" x1="${m.left}" x2="${m.left + plotW}" y1="${f(y(v))}" y2="${f(y(v))}"/>`);
-      out.push(`<text x="${m.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${escapeHtml(formatNumber(hass, v))}</text>`);
+      out.push(`<text x="${m.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${escapeHtml(formatNumber(hass, v * factor))}</text>`);
     }
     out.push(`<text x="${m.left - 6}" y="${m.top - 6}" text-anchor="end">${escapeHtml(unit)}</text>`);
     const formatter = timeFormatter(hass);
@@ -576,19 +632,17 @@ class FlexMeasuresScheduleCard extends HTMLElement {
       return `<rect class="bar ${cls}${past}" x="${f(x(start))}" y="${f(top)}" width="${f(Math.max(0, x(end) - x(start)))}" height="${f(h)}" ${attrs}><title>${escapeHtml(label)}</title></rect>`;
     };
     const span = (s, value) =>
-      `${formatter.format(s.start)}–${formatter.format(s.end)}: ${formatNumber(hass, value)} ${unit}`;
+      `${formatter.format(s.start)}–${formatter.format(s.end)}: ${formatNumber(hass, value * factor)} ${unit}`;
     if (stacked) {
       for (const s of stacked) {
         const color = MEMBER_COLORS[s.member % MEMBER_COLORS.length];
-        const cls = s.value > 0 ? "charge member" : "discharge member";
+        const cls = `${powerKind(s.value)} member`;
         const attrs = `style="fill: ${color}" data-member="${escapeHtml(memberIds[s.member])}" data-start="${new Date(s.start).toISOString()}" data-end="${new Date(s.end).toISOString()}" data-value="${s.value}" data-base="${round(s.base)}"`;
         out.push(bar(cls, s.start, s.end, s.base, s.top, attrs, span(s, s.value)));
       }
     } else {
       for (const s of steps) {
-        let cls = "idle";
-        if (s.value > 0) cls = "charge";
-        else if (s.value < 0) cls = "discharge";
+        const cls = powerKind(s.value);
         const attrs = `data-start="${escapeHtml(s.iso)}" data-end="${new Date(s.end).toISOString()}" data-value="${s.value}"`;
         out.push(bar(cls, s.start, s.end, 0, s.value, attrs, span(s, s.value)));
       }
