@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
 from zoneinfo import ZoneInfo
 
 from custom_components.flexmeasures.forecasts import (

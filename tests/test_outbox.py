@@ -277,9 +277,9 @@ async def test_a_stored_forecast_is_sent_after_a_restart_in_the_sensors_unit(
     sensor = make_sensor(3, unit="EUR/MWh", resolution=H)
     mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
     client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
-    assert [(call["start"], call["values"], call["prior"]) for call in client.calls] == [
-        (T0 + 3 * H, [pytest.approx(250.0), pytest.approx(500.0)], known)
-    ]
+    assert [
+        (call["start"], call["values"], call["prior"]) for call in client.calls
+    ] == [(T0 + 3 * H, [pytest.approx(250.0), pytest.approx(500.0)], known)]
     assert diagnostics["dropped"] == 0
 
 

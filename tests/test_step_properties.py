@@ -180,7 +180,7 @@ steady = st.lists(
     st.sampled_from([0.0, 0.5, 10.0, 1000.0]),
     st.floats(min_value=0.5, max_value=10, allow_nan=False),
 )
-def test_a_brief_glitch_of_a_meter_changes_no_step(  # noqa: PLR0917
+def test_a_brief_glitch_of_a_meter_changes_no_step(
     events: list[tuple[float, float]],
     first: float,
     where: int,

@@ -120,9 +120,7 @@ def test_no_step_before_the_end_of_what_was_queued_is_queued_again() -> None:
     assert track.box.last_end == T0 + 2 * Q
 
 
-def test_while_the_clock_is_behind_the_last_step_the_latest_state_waits_there() -> (
-    None
-):
+def test_while_the_clock_is_behind_the_last_step_the_latest_state_waits_there() -> None:
     track, _ = _track()
     track.box.last_end = T0 + Q
     track.open(T0, _state("1", unit_of_measurement="kW"))

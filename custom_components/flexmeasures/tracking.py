@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import isfinite
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import State
@@ -129,7 +129,8 @@ class Track:
             return False
         if self._held(ts, value):
             return False
-        acc = self.acc
+        # `_held` may have started a fresh one (never None)
+        acc = cast("StepAccumulator | MeterAccumulator", self.acc)
         if isinstance(acc, MeterAccumulator):
             acc.add(ts, value, self.closed, self.new_cycle)
         else:
