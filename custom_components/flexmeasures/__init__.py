@@ -187,7 +187,14 @@ def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
 async def _async_update_listener(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> None:
-    """Reload when the entry changes (subentries added, changed or removed)."""
+    """Reload when the entry changes (subentries added, changed or removed).
+
+    Not when the only change is a measurement following its renamed entity
+    (`renames.py`): the forwarder follows it already.
+    """
+    forwarder = entry.runtime_data.forwarder
+    if forwarder is not None and forwarder.follower.only_followed(entry):
+        return
     await hass.config_entries.async_reload(entry.entry_id)
 
 
