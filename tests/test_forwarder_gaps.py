@@ -494,3 +494,78 @@ class TestReplay:
         await at(hass, freezer, T0 + Q)
         await forwarder.async_stop()
         assert client.sent() == [(T0, pytest.approx((10 * 1 + 5 * 9) / 15))]
+
+
+async def test_a_clock_set_back_leaves_an_instantaneous_sensor_as_it_is(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Every sample of an instantaneous sensor stands alone: nothing to start again."""
+    monotonic = [1000.0]
+    with patch(
+        "custom_components.flexmeasures.gaps.monotonic",
+        side_effect=lambda: monotonic[0],
+    ):
+        freezer.move_to(T0)
+        hass.states.async_set(ENTITY, "1", KW)
+        hass.states.async_set("sensor.spot", "7", KW)
+        client = FakeClient()
+        mappings = [
+            MeasurementMapping("sub1", ENTITY, make_sensor(8)),
+            MeasurementMapping(
+                "sub2", "sensor.spot", make_sensor(9, resolution=timedelta(0))
+            ),
+        ]
+        forwarder = await start_forwarder(hass, make_entry(hass), client, mappings)
+        monotonic[0] += 600
+        await at(hass, freezer, T0 + timedelta(minutes=10))
+        monotonic[0] += 60  # one real minute later the clock is set back 5
+        freezer.move_to(T0 + timedelta(minutes=6))
+        hass.states.async_set("sensor.spot", "8", KW)
+        await hass.async_block_till_done()
+        monotonic[0] += 10 * 60
+        await at(hass, freezer, T0 + Q + timedelta(minutes=1))
+        await forwarder.async_stop()
+    assert [value for _, value in client.sent(9)] == [8.0]
+    assert client.sent(8) == [(T0, pytest.approx(1.0))]
+
+
+async def test_a_state_of_a_later_step_while_replaying_closes_the_step_before(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass_storage[STORE_KEY] = _stored(
+        T0, unit="kW", resolution=900.0, timezone="Europe/Amsterdam"
+    )
+    hass_storage[STORE_KEY]["minor_version"] = 2
+    freezer.move_to(T0 + timedelta(minutes=10))
+    hass.states.async_set(ENTITY, "1", KW)
+    past = [
+        State(ENTITY, "1", KW, last_updated=T0 + timedelta(seconds=index))
+        for index in range(600)
+    ]
+
+    async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+        return {"sub1": (T0.timestamp(), past)}, []
+
+    async def change_meanwhile() -> None:
+        for _ in range(3):  # the replay is under way; the clock goes on
+            await asyncio.sleep(0)
+        freezer.move_to(T0 + Q + timedelta(minutes=5))
+        hass.states.async_set(ENTITY, "9", KW)
+
+    task = hass.async_create_task(change_meanwhile())
+    client = FakeClient()
+    with (
+        patch("custom_components.flexmeasures.backfill.REPLAY_CHUNK", 50),
+        patch(
+            "custom_components.flexmeasures.forwarder.async_history",
+            side_effect=history,
+        ),
+    ):
+        forwarder = await start_forwarder(hass, make_entry(hass), client)
+    await task
+    assert client.sent() == [(T0, pytest.approx(1.0))]  # sent at once
+    await at(hass, freezer, T0 + 2 * Q)
+    await forwarder.async_stop()
+    assert client.sent()[1] == (T0 + Q, pytest.approx((5 * 1 + 10 * 9) / 15))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 import logging
 from typing import Any, cast
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
@@ -345,19 +347,45 @@ async def test_a_rename_during_the_catch_up_is_followed(
     _register(hass)
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", KW)
+    reading = asyncio.Event()
+
+    async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+        await reading.wait()
+        return {}, []
+
     forwarder = MeasurementForwarder(
         hass,
         entry,
         cast("FlexMeasuresClient", client),
         [MeasurementMapping("sub1", ENTITY, make_sensor())],
     )
-    await forwarder.async_start()  # the catch-up runs in the background
-    _rename(hass, ENTITY, NEW, "2")
-    await hass.async_block_till_done(wait_background_tasks=True)
+    with patch(
+        "custom_components.flexmeasures.forwarder.async_history", side_effect=history
+    ):
+        await forwarder.async_start()  # the catch-up waits for the recorder
+        _rename(hass, ENTITY, NEW, "2")
+        await hass.async_block_till_done()
+        reading.set()
+        await hass.async_block_till_done(wait_background_tasks=True)
     hass.states.async_set(NEW, "3", KW)
     await _at(hass, freezer, T0 + Q)
     await forwarder.async_stop()
     assert client.sent() == [(T0, 3.0)]
+    assert forwarder.as_diagnostics()["mappings"]["sub1"]["entity_id"] == NEW
+
+
+async def test_other_changes_in_the_registry_change_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    runtime = entry.runtime_data
+    er.async_get(hass).async_update_entity(OLD, name="Grid power")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data is runtime
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == OLD
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, entity_removed_issue_id(SUBENTRY_ID))
+        is None
+    )
 
 
 async def test_a_unique_id_taken_by_another_measurement_is_kept(

@@ -328,3 +328,22 @@ async def test_a_forecast_waiting_at_a_stop_is_not_queued_twice_at_the_start(
     forwarder = await start_forwarder(hass, entry, client, [mapping])
     await forwarder.async_stop()
     assert [call["prior"] for call in client.calls] == [T0]
+
+
+async def test_a_stored_forecast_that_does_not_convert_is_counted_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    stored = _stored_forecasts(
+        [
+            {"prior": T0.isoformat(), "items": PRICES},  # EUR/kWh, now for kW
+            {"prior": 1767614400, "items": PRICES},  # a time that is not a string
+        ]
+    )
+    sensor = make_sensor(3, unit="kW", resolution=H)
+    mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.calls == []
+    assert diagnostics["forecasts_waiting"] == 0
+    assert diagnostics["dropped"] == 2 + 2

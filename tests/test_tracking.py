@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.core import State
 import pytest
 
 from custom_components.flexmeasures.api import Sensor
+from custom_components.flexmeasures.backfill import async_replay
+from custom_components.flexmeasures.delivery import utc
 from custom_components.flexmeasures.grid import UtcGrid
+from custom_components.flexmeasures.meters import reset_instant
 from custom_components.flexmeasures.outbox import MappingOutbox, MeasurementMapping
 from custom_components.flexmeasures.tracking import Track
 
@@ -130,3 +134,35 @@ def test_while_the_clock_is_behind_the_last_step_the_latest_state_waits_there() 
     track.follow(T0 + 2 * Q + 1, _state("4", unit_of_measurement="kW"))
     track.follow(T0 + 3 * Q, _state("4", unit_of_measurement="kW"))
     assert track.box.items == [(T0 + 2 * Q, 4.0)]
+
+
+def test_a_last_reset_given_as_a_datetime_is_the_instant_it_means() -> None:
+    """An integration may set the attribute to a datetime, not a string."""
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    when = datetime(2026, 1, 5, 13, 0, tzinfo=amsterdam)
+    assert reset_instant(when) == T0
+    assert reset_instant(when.astimezone(UTC)) == T0
+    assert reset_instant(when.isoformat()) == T0
+    assert reset_instant(12.0) is None
+    total = {"unit_of_measurement": "kWh", "state_class": "total"}
+    track, _ = _track(unit="kWh")
+    track.open(T0, _state("5", **total, last_reset=when))
+    track.follow(T0 + 300, _state("6", **total, last_reset=when.astimezone(UTC)))
+    track.close_until(T0 + Q)
+    assert track.box.items == [(T0, pytest.approx(1.0))]  # the same cycle
+
+
+async def test_a_gap_after_the_last_recorded_state_is_replayed_as_a_gap() -> None:
+    """Home Assistant stopped after the last state: the time after is no value."""
+    track, _ = _track()
+    past = [State("sensor.p", "2", {"unit_of_measurement": "kW"}, last_updated=utc(T0))]
+    await async_replay(
+        track,
+        T0,
+        past,
+        current=None,
+        now=T0 + 3 * Q,
+        gaps=[(T0 + Q + 300, T0 + 2 * Q + 600)],
+    )
+    # 12:00 all 2 kW; 12:15 five minutes of it; nothing known from 12:20 on
+    assert track.box.items == [(T0, 2.0), (T0 + Q, 2.0)]
