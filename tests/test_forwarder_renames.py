@@ -29,9 +29,9 @@ from custom_components.flexmeasures.forwarder import (
     MeasurementMapping,
 )
 from custom_components.flexmeasures.issues import (
+    ENTITY_REMOVED,
+    MEASUREMENTS_REJECTED,
     async_clear_orphaned_issues,
-    entity_removed_issue_id,
-    measurements_rejected_issue_id,
 )
 
 from .common import measurement_subentry, mock_account_entry
@@ -177,7 +177,7 @@ async def test_a_removed_entity_raises_an_issue_until_it_is_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     issues = ir.async_get(hass)
-    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    issue_id = ENTITY_REMOVED.issue_id(SUBENTRY_ID)
     with caplog.at_level(logging.WARNING):
         er.async_get(hass).async_remove(OLD)
         hass.states.async_remove(OLD)
@@ -203,7 +203,7 @@ async def test_an_entity_renamed_to_the_removed_id_withdraws_the_issue(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
     issues = ir.async_get(hass)
-    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    issue_id = ENTITY_REMOVED.issue_id(SUBENTRY_ID)
     er.async_get(hass).async_remove(OLD)
     hass.states.async_remove(OLD)
     await hass.async_block_till_done()
@@ -220,7 +220,7 @@ async def test_an_issue_of_an_entity_back_at_the_start_is_withdrawn(
     entry: MockConfigEntry,
 ) -> None:
     issues = ir.async_get(hass)
-    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    issue_id = ENTITY_REMOVED.issue_id(SUBENTRY_ID)
     assert await hass.config_entries.async_unload(entry.entry_id)
     er.async_get(hass).async_remove(OLD)
     hass.states.async_remove(OLD)
@@ -247,7 +247,7 @@ async def test_the_issue_of_a_deleted_measurement_is_withdrawn(
 ) -> None:
     er.async_get(hass).async_remove(OLD)
     await hass.async_block_till_done()
-    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    issue_id = ENTITY_REMOVED.issue_id(SUBENTRY_ID)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     assert hass.config_entries.async_remove_subentry(entry, SUBENTRY_ID)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -324,7 +324,7 @@ async def test_the_rejection_issue_names_the_renamed_entity(
     forwarder = await start_forwarder(hass, entry, client)
     client.errors.append(FlexMeasuresInvalidRequestError("no", status=422))
     await _at(hass, freezer, T0 + Q)
-    issue_id = measurements_rejected_issue_id("sub1")
+    issue_id = MEASUREMENTS_REJECTED.issue_id("sub1")
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
@@ -383,7 +383,7 @@ async def test_other_changes_in_the_registry_change_nothing(
     assert entry.runtime_data is runtime
     assert entry.subentries[SUBENTRY_ID].data["entity_id"] == OLD
     assert (
-        ir.async_get(hass).async_get_issue(DOMAIN, entity_removed_issue_id(SUBENTRY_ID))
+        ir.async_get(hass).async_get_issue(DOMAIN, ENTITY_REMOVED.issue_id(SUBENTRY_ID))
         is None
     )
 

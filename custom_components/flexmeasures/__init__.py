@@ -37,9 +37,9 @@ from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
 from .grid import load_time_zones
 from .issues import (
+    SERVER_UNREACHABLE,
     async_clear_issues_of,
     async_clear_orphaned_issues,
-    async_clear_server_unreachable,
 )
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
@@ -131,7 +131,7 @@ async def async_setup_entry(
     build_planners(hass, entry)
     restore_plans(entry, store)
     if state.online:
-        async_clear_server_unreachable(hass, entry.entry_id)
+        SERVER_UNREACHABLE.async_clear(hass, entry.entry_id)
         await async_first_plans(entry)
     else:
         _start_offline(entry, client, state)

@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
 from .const import LOGGER
-from .issues import async_clear_server_unreachable, async_raise_server_unreachable
+from .issues import SERVER_UNREACHABLE
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
@@ -72,7 +72,7 @@ class ConnectionMonitor:
             if self._probe is None:  # else the retry says so, and reloads
                 LOGGER.info("FlexMeasures at %s answers again", self._url)
             self.disconnected_since = None
-            async_clear_server_unreachable(self._hass, self._entry.entry_id)
+            SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         else:
             self.disconnected_since = dt_util.utcnow()
             if self._probe is None:  # an offline start said so already
@@ -85,7 +85,7 @@ class ConnectionMonitor:
         """Raise a repair issue once offline for longer than the plans reach."""
         since = self.disconnected_since
         if since is not None and dt_util.utcnow() - since > self._horizon:
-            async_raise_server_unreachable(
+            SERVER_UNREACHABLE.async_raise(
                 self._hass,
                 self._entry.entry_id,
                 {"url": self._url, "since": dt_util.as_local(since).isoformat()},

@@ -34,7 +34,7 @@ from .api import (
     FlexMeasuresResponseError,
 )
 from .const import LOGGER
-from .issues import async_clear_measurements_rejected, async_raise_measurements_rejected
+from .issues import MEASUREMENTS_REJECTED
 from .measurements import Step, runs
 from .outbox import MappingOutbox, Outbox, PendingForecast
 
@@ -271,7 +271,7 @@ class Delivery:
         if box.rejection is not None:
             box.rejection = None
             box.rejection_logged = False
-            async_clear_measurements_rejected(self._hass, box.mapping.subentry_id)
+            MEASUREMENTS_REJECTED.async_clear(self._hass, box.mapping.subentry_id)
         self._done(box, items, forecast)
 
     def _done(
@@ -317,7 +317,7 @@ class Delivery:
 def raise_rejected_issue(hass: HomeAssistant, box: MappingOutbox) -> None:
     """The repair issue of a mapping whose values the server refused."""
     mapping = box.mapping
-    async_raise_measurements_rejected(
+    MEASUREMENTS_REJECTED.async_raise(
         hass,
         mapping.subentry_id,
         {

@@ -30,7 +30,7 @@ from .api import FlexMeasuresClient, Schedule
 from .const import LOGGER
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
-from .issues import async_clear_schedule_failed, async_raise_schedule_failed
+from .issues import SCHEDULE_FAILED
 from .job_runner import JobRunner
 from .jobs import Job
 from .price_reader import PriceReader
@@ -253,7 +253,7 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         if self._logged_reason is not None:
             LOGGER.info("Schedule for %s is back", self.subentry.title)
         self._logged_reason = None
-        async_clear_schedule_failed(self.hass, self.subentry_id)
+        SCHEDULE_FAILED.async_clear(self.hass, self.subentry_id)
         self._on_success(data)
 
     def _record_failure(self, err: ScheduleRequestError) -> None:
@@ -277,8 +277,10 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
                 err.reason,
             )
         self._logged_reason = err.reason
-        async_raise_schedule_failed(
-            self.hass, self.subentry_id, self.subentry.title, err.reason
+        SCHEDULE_FAILED.async_raise(
+            self.hass,
+            self.subentry_id,
+            {"device": self.subentry.title, "reason": err.reason},
         )
 
     @callback

@@ -23,7 +23,7 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
 from .const import CONF_ENTITY_ID, CONF_SENSOR, LOGGER, SUBENTRY_TYPE_MEASUREMENT
-from .issues import async_clear_entity_removed, async_raise_entity_removed
+from .issues import ENTITY_REMOVED
 from .outbox import MeasurementMapping
 
 # (subentry id, new entity id): a forwarded mapping's entity is now that id.
@@ -119,7 +119,7 @@ class EntityFollower:
         registry = er.async_get(self._hass)
         for item in self._followed():
             if registry.async_get(item.entity_id) is not None:
-                async_clear_entity_removed(self._hass, item.subentry_id)
+                ENTITY_REMOVED.async_clear(self._hass, item.subentry_id)
         return self._hass.bus.async_listen(
             er.EVENT_ENTITY_REGISTRY_UPDATED,
             self._async_on_registry_updated,
@@ -158,13 +158,13 @@ class EntityFollower:
                     entity_id,
                     item.sensor_id,
                 )
-                async_raise_entity_removed(
+                ENTITY_REMOVED.async_raise(
                     self._hass,
                     item.subentry_id,
                     {"entity_id": entity_id, "sensor_id": item.sensor_id},
                 )
             else:  # created, or another entity renamed to it: it is back
-                async_clear_entity_removed(self._hass, item.subentry_id)
+                ENTITY_REMOVED.async_clear(self._hass, item.subentry_id)
 
     def _renamed(self, old: str, new: str) -> None:
         for item in self._followed():
