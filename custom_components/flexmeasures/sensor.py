@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, override
 
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import EntityCategory, Platform, UnitOfPower
 from homeassistant.util import dt as dt_util
 
@@ -21,11 +16,13 @@ from .coordinator import ScheduleCoordinator
 from .entity import (
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
+    PlanSensor,
+    PlanSensorEntityDescription,
+    planned_cost_description,
     platform_setup,
     schedule_entities,
 )
 from .measurement_entities import measurement_entities
-from .prices import other_costs, planned_cost
 from .requests import soc_targets_attribute
 from .schedule import next_change, schedule_attribute
 from .site_entities import site_entities
@@ -41,15 +38,10 @@ ATTR_SOC_TARGETS: Final = "soc_targets"
 
 @dataclass(frozen=True, kw_only=True)
 class FlexMeasuresSensorEntityDescription(
-    SensorEntityDescription, FlexMeasuresScheduleEntityDescription
+    PlanSensorEntityDescription[ScheduleCoordinator],
+    FlexMeasuresScheduleEntityDescription,
 ):
     """Describes a schedule device sensor."""
-
-    value_fn: Callable[[ScheduleCoordinator, datetime], float | datetime | None]
-    # the unit when it depends on the device (e.g. its price's currency)
-    unit_fn: Callable[[ScheduleCoordinator], str | None] | None = None
-    # a condition beyond the schedule covering now
-    available_fn: Callable[[ScheduleCoordinator], bool] | None = None
 
 
 def _targets_in_force(coordinator: ScheduleCoordinator) -> list[dict[str, str | float]]:
@@ -77,16 +69,9 @@ def _price_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
     return {ATTR_FORECAST: coordinator.prices.forecast_attribute()}
 
 
-def _cost_available(coordinator: ScheduleCoordinator) -> bool:
-    """FlexMeasures reported the plan's cost, in a currency we know.
-
-    Not for a device in a site: the site device shows the cost of the plan.
-    """
-    return (
-        coordinator.site is None
-        and coordinator.prices.currency is not None
-        and planned_cost(coordinator.data) is not None
-    )
+def _not_in_site(coordinator: ScheduleCoordinator) -> bool:
+    """Not for a device in a site: the site device shows the cost of the plan."""
+    return coordinator.site is None
 
 
 def _next_change(coordinator: ScheduleCoordinator, now: datetime) -> datetime | None:
@@ -122,16 +107,7 @@ SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
         value_fn=lambda coordinator, now: coordinator.prices.value_at(now),
         attributes_fn=_price_attributes,
     ),
-    FlexMeasuresSensorEntityDescription(
-        key="planned_cost",
-        translation_key="planned_cost",
-        device_class=SensorDeviceClass.MONETARY,
-        suggested_display_precision=2,
-        unit_fn=lambda coordinator: coordinator.prices.currency,
-        available_fn=_cost_available,
-        value_fn=lambda coordinator, _now: planned_cost(coordinator.data),
-        attributes_fn=lambda coordinator: other_costs(coordinator.data),
-    ),
+    planned_cost_description(FlexMeasuresSensorEntityDescription, _not_in_site),
     FlexMeasuresSensorEntityDescription(
         key="last_update",
         translation_key="last_update",
@@ -156,7 +132,9 @@ async_setup_entry = platform_setup(
 )
 
 
-class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
+class FlexMeasuresScheduleSensor(
+    FlexMeasuresScheduleEntity, PlanSensor[ScheduleCoordinator]
+):
     """A sensor computed from the kept schedule at the current time."""
 
     entity_description: FlexMeasuresSensorEntityDescription
@@ -170,17 +148,3 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
         return super().available and (
             available_fn is None or available_fn(self.coordinator)
         )
-
-    @property
-    @override
-    def native_unit_of_measurement(self) -> str | None:
-        """The description's unit, or the device's (e.g. its price's)."""
-        if (unit_fn := self.entity_description.unit_fn) is None:
-            return super().native_unit_of_measurement
-        return unit_fn(self.coordinator)
-
-    @property
-    @override
-    def native_value(self) -> float | datetime | None:
-        """The value now."""
-        return self.entity_description.value_fn(self.coordinator, dt_util.utcnow())

@@ -13,8 +13,7 @@ Each site sub-entry gets a device (via the account's device) with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, override
 
@@ -26,8 +25,6 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.components.sensor import (
     SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, Platform, UnitOfPower
@@ -39,10 +36,12 @@ from .const import DOMAIN
 from .entity import (
     EntityAdder,
     FlexMeasuresPlanEntity,
+    PlanSensor,
+    PlanSensorEntityDescription,
+    planned_cost_description,
     stale_attributes,
     subentry_entities,
 )
-from .prices import other_costs, planned_cost
 from .schedule import schedule_attribute
 from .site_coordinator import SiteCoordinator
 
@@ -80,18 +79,8 @@ def _power_attributes(site: SiteCoordinator) -> Mapping[str, Any]:
     }
 
 
-@dataclass(frozen=True, kw_only=True)
-class SiteSensorEntityDescription(SensorEntityDescription):
-    """Describes a site device sensor."""
-
-    value_fn: Callable[[SiteCoordinator, datetime], float | None]
-    unit_fn: Callable[[SiteCoordinator], str | None] | None = None
-    available_fn: Callable[[SiteCoordinator], bool]
-    attributes_fn: Callable[[SiteCoordinator], Mapping[str, Any]]
-
-
-SITE_SENSORS: Final[tuple[SiteSensorEntityDescription, ...]] = (
-    SiteSensorEntityDescription(
+SITE_SENSORS: Final[tuple[PlanSensorEntityDescription[SiteCoordinator], ...]] = (
+    PlanSensorEntityDescription[SiteCoordinator](
         key="site_power",
         translation_key="site_power",
         device_class=SensorDeviceClass.POWER,
@@ -102,18 +91,7 @@ SITE_SENSORS: Final[tuple[SiteSensorEntityDescription, ...]] = (
         available_fn=lambda site: site_power(site, dt_util.utcnow()) is not None,
         attributes_fn=_power_attributes,
     ),
-    SiteSensorEntityDescription(
-        key="planned_cost",
-        translation_key="planned_cost",
-        device_class=SensorDeviceClass.MONETARY,
-        suggested_display_precision=2,
-        value_fn=lambda site, _now: planned_cost(site.total),
-        unit_fn=lambda site: site.prices.currency,
-        available_fn=lambda site: (
-            site.prices.currency is not None and planned_cost(site.total) is not None
-        ),
-        attributes_fn=lambda site: other_costs(site.total),
-    ),
+    planned_cost_description(PlanSensorEntityDescription[SiteCoordinator]),
 )
 SITE_STALE: Final = BinarySensorEntityDescription(
     key="stale",
@@ -151,37 +129,17 @@ class SiteEntity(FlexMeasuresPlanEntity[SiteCoordinator]):
         return True
 
 
-class SiteSensor(SiteEntity, SensorEntity):
+class SiteSensor(SiteEntity, PlanSensor[SiteCoordinator]):
     """A site sensor: the devices' power together, or the plan's cost."""
 
-    entity_description: SiteSensorEntityDescription
     _unrecorded_attributes = frozenset({ATTR_SCHEDULE})
 
     @property
     @override
     def available(self) -> bool:
         """While there is something to show."""
-        return self.entity_description.available_fn(self.coordinator)
-
-    @property
-    @override
-    def native_value(self) -> float | None:
-        """The value now."""
-        return self.entity_description.value_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def native_unit_of_measurement(self) -> str | None:
-        """kW, or the price's currency."""
-        if (unit_fn := self.entity_description.unit_fn) is not None:
-            return unit_fn(self.coordinator)
-        return self.entity_description.native_unit_of_measurement
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any]:
-        """The plan added up and the devices, or the other cost terms."""
-        return self.entity_description.attributes_fn(self.coordinator)
+        available_fn = self.entity_description.available_fn
+        return available_fn is None or available_fn(self.coordinator)
 
 
 class SiteStaleBinarySensor(SiteEntity, BinarySensorEntity):
