@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
-from homeassistant.core import (
-    CALLBACK_TYPE,
-    Event,
-    EventStateChangedData,
-    HomeAssistant,
-    State,
-    callback,
-)
-from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.core import HomeAssistant, State, callback
 
 from .exceptions import ErrorKind, ScheduleRequestError
 from .requests import ScheduleSettings, soc_kwh_from_state
-from .timers import EntityWaiter
+from .timers import EntityWaiter, EntityWatcher
 
 
 class SocEntity:
@@ -29,7 +21,7 @@ class SocEntity:
         self._settings = settings
         self.entity_id = settings.soc_entity
         self._waiter: EntityWaiter | None = None
-        self._unsub_watch: CALLBACK_TYPE | None = None
+        self._watcher: EntityWatcher | None = None
 
     def kwh(self) -> float:
         """The state of charge now, in kWh (clamped into the configured range).
@@ -77,26 +69,25 @@ class SocEntity:
     @callback
     def watch(self, on_change: Callable[[float | None], None]) -> None:
         """Call `on_change` with each new value in kWh (None: none) until `unwatch`."""
-        if self.entity_id is None or self._unsub_watch is not None:
+        if self.entity_id is None or self._watcher is not None:
             return
 
         @callback
-        def changed(event: Event[EventStateChangedData]) -> None:
+        def changed(state: State | None) -> None:
             try:
-                on_change(self.kwh_of(event.data["new_state"]))
+                on_change(self.kwh_of(state))
             except ScheduleRequestError:
                 on_change(None)
 
-        self._unsub_watch = async_track_state_change_event(
-            self._hass, self.entity_id, changed
-        )
+        self._watcher = EntityWatcher(self._hass, self.entity_id, changed)
+        self._watcher.start()
 
     @callback
     def unwatch(self) -> None:
         """Stop watching."""
-        if self._unsub_watch is not None:
-            self._unsub_watch()
-            self._unsub_watch = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
 
     @callback
     def shutdown(self) -> None:

@@ -1,8 +1,9 @@
 """What a schedule coordinator waits for: the next step boundary, an entity's value.
 
 `StepTimer` wakes the coordinator's entities at each step boundary of the kept
-schedule (no request to the server). `EntityWaiter` calls back once when an
-entity (the state of charge) has a usable state.
+schedule (no request to the server). `EntityWatcher` calls back with each new
+state of an entity (the state of charge); `EntityWaiter` once, when the entity
+has a usable state.
 """
 
 from __future__ import annotations
@@ -72,7 +73,34 @@ class StepTimer(_Subscription):
         self._on_step()
 
 
-class EntityWaiter(_Subscription):
+class EntityWatcher(_Subscription):
+    """Calls `on_state` with each new state of the entity, from `start` on."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entity_id: str,
+        on_state: Callable[[State | None], None],
+    ) -> None:
+        """Not watching yet."""
+        self._hass = hass
+        self.entity_id = entity_id
+        self._on_state = on_state
+
+    @callback
+    def start(self) -> None:
+        """Watch the entity (again); already watching is fine."""
+        if self._unsub is None:
+            self._unsub = async_track_state_change_event(
+                self._hass, self.entity_id, self._handle
+            )
+
+    @callback
+    def _handle(self, event: Event[EventStateChangedData]) -> None:
+        self._on_state(event.data["new_state"])
+
+
+class EntityWaiter(EntityWatcher):
     """Calls `on_ready` once, when the entity's new state passes `is_ready`."""
 
     def __init__(
@@ -83,27 +111,12 @@ class EntityWaiter(_Subscription):
         on_ready: Callable[[], None],
     ) -> None:
         """Not waiting yet."""
-        self._hass = hass
-        self.entity_id = entity_id
+        super().__init__(hass, entity_id, self._check)
         self._is_ready = is_ready
         self._on_ready = on_ready
 
-    @property
-    def waiting(self) -> bool:
-        """Whether it is waiting for the entity."""
-        return self._unsub is not None
-
     @callback
-    def start(self) -> None:
-        """Wait for the entity (again); already waiting is fine."""
-        if self._unsub is None:
-            self._unsub = async_track_state_change_event(
-                self._hass, self.entity_id, self._handle
-            )
-
-    @callback
-    def _handle(self, event: Event[EventStateChangedData]) -> None:
-        if not self._is_ready(event.data["new_state"]):
-            return
-        self.cancel()
-        self._on_ready()
+    def _check(self, state: State | None) -> None:
+        if self._is_ready(state):
+            self.cancel()
+            self._on_ready()
