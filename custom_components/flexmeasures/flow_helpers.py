@@ -20,8 +20,14 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
 )
 
-from .api import Asset, FlexMeasuresError, Sensor
-from .const import CONF_DEVICES, SUBENTRY_TYPE_SITE
+from .api import (
+    Asset,
+    FlexMeasuresAccessDeniedError,
+    FlexMeasuresError,
+    FlexMeasuresNotFoundError,
+    Sensor,
+)
+from .const import CONF_DEVICES, LOGGER, SUBENTRY_TYPE_SITE
 from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
 from .units import is_price_unit
@@ -74,6 +80,20 @@ async def async_read_or_keep[T](
         if user_input is None or cached is None:
             raise
         return cached
+
+
+def read_errors(
+    err: FlexMeasuresError, field: str, not_found: str, what: str
+) -> dict[str, str]:
+    """The form errors when `what` the user chose cannot be read from the server.
+
+    Not there, or not this account's: `not_found` on the field; any other
+    failure: `cannot_connect`.
+    """
+    if isinstance(err, FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError):
+        return {field: not_found}
+    LOGGER.debug("Cannot read the %s: %s", what, err)
+    return {"base": "cannot_connect"}
 
 
 def option_values(data: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:

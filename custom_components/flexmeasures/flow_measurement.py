@@ -25,10 +25,8 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .api import (
-    FlexMeasuresAccessDeniedError,
     FlexMeasuresClient,
     FlexMeasuresError,
-    FlexMeasuresNotFoundError,
     Sensor,
 )
 from .const import (
@@ -46,6 +44,7 @@ from .flow_helpers import (
     loaded_data,
     name_errors,
     option_values,
+    read_errors,
     sensor_label,
 )
 from .measurements import parse_value
@@ -127,11 +126,10 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return {CONF_FORECAST_ATTRIBUTE: "forecast_attribute_not_found"}, {}, None
         try:
             sensor = await client.get_sensor(int(user_input[CONF_SENSOR]))
-        except ValueError, FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
+        except ValueError:
             return {CONF_SENSOR: "sensor_not_found"}, {}, None
         except FlexMeasuresError as err:
-            LOGGER.debug("Cannot read FlexMeasures sensor: %s", err)
-            return {"base": "cannot_connect"}, {}, None
+            return read_errors(err, CONF_SENSOR, "sensor_not_found", "sensor"), {}, None
         except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while reading a FlexMeasures sensor")
             return {"base": "unknown"}, {}, None

@@ -31,10 +31,8 @@ import probatio
 
 from .api import (
     Asset,
-    FlexMeasuresAccessDeniedError,
     FlexMeasuresClient,
     FlexMeasuresError,
-    FlexMeasuresNotFoundError,
 )
 from .const import (
     CONF_CAPACITY,
@@ -65,6 +63,7 @@ from .flow_helpers import (
     option_values,
     price_dropdown,
     price_options,
+    read_errors,
     sensor_label,
     site_of_device,
 )
@@ -216,12 +215,9 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                     errors[CONF_POWER_SENSOR] = "cannot_store"
                     return errors, ""
                 title = asset.name
-        except FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
-            errors[CONF_POWER_SENSOR] = "sensor_not_found"
-            return errors, ""
         except FlexMeasuresError as err:
-            LOGGER.debug("Cannot check the power sensor at %s: %s", client.url, err)
-            return {"base": "cannot_connect"}, ""
+            read = read_errors(err, CONF_POWER_SENSOR, "sensor_not_found", "sensor")
+            return ({**errors, **read} if "base" not in read else read), ""
         return errors, title
 
 

@@ -32,10 +32,8 @@ import probatio
 
 from .api import (
     Asset,
-    FlexMeasuresAccessDeniedError,
     FlexMeasuresClient,
     FlexMeasuresError,
-    FlexMeasuresNotFoundError,
 )
 from .const import (
     CONF_ASSET,
@@ -62,6 +60,7 @@ from .flow_helpers import (
     option_values,
     price_dropdown,
     price_options,
+    read_errors,
     site_of_device,
 )
 from .requests import ASSET_PRICE
@@ -283,11 +282,8 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
         """Read the chosen asset from the server; the form errors if that fails."""
         try:
             self._asset = await client.get_asset(int(chosen))
-        except FlexMeasuresNotFoundError, FlexMeasuresAccessDeniedError:
-            return {CONF_ASSET: "asset_not_found"}
         except FlexMeasuresError as err:
-            LOGGER.debug("Cannot check the asset at %s: %s", client.url, err)
-            return {"base": "cannot_connect"}
+            return read_errors(err, CONF_ASSET, "asset_not_found", "asset")
         return {}
 
     async def async_step_devices(
