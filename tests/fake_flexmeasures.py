@@ -920,7 +920,38 @@ class FakeFlexMeasures:
                 },
                 status=422,
             )
+        if (refused := self._refuse_percent_soc_targets(body)) is not None:
+            return refused
         return self._new_job([sensor_id], body)
+
+    def _refuse_percent_soc_targets(
+        self, body: dict[str, Any]
+    ) -> web.StreamResponse | None:
+        """A percentage in `soc-targets` is refused, as the real server does.
+
+        FlexMeasures 1.0.1 converts a target to energy without the capacity:
+        "80%" is refused (tests/e2e/test_actions_faults_e2e.py shows it).
+        """
+        models = body.get("flex-model")
+        for model in models if isinstance(models, list) else [models]:
+            targets = model.get("soc-targets") if isinstance(model, dict) else None
+            for index, target in enumerate(targets or []):
+                value = target.get("value") if isinstance(target, dict) else None
+                if isinstance(value, str) and "%" in value:
+                    return self._unprocessable(
+                        {
+                            "json": {
+                                "soc-targets": {
+                                    str(index): {
+                                        "value": [
+                                            f"Cannot convert value `{value}` to 'MWh'"
+                                        ]
+                                    }
+                                }
+                            }
+                        }
+                    )
+        return None
 
     async def _trigger_asset(
         self, request: web.Request, user_id: int
@@ -977,6 +1008,8 @@ class FakeFlexMeasures:
         # The real server checks the sensors first (reference answers 76, 77).
         if (error := self._check_asset(asset_id, user_id)) is not None:
             return error
+        if (refused := self._refuse_percent_soc_targets(body)) is not None:
+            return refused
         return self._new_job(sensor_ids, body)
 
     def _model_sensors(

@@ -1,7 +1,8 @@
 """Review of issue 14 (the actions as a first-time user meets them): faults found.
 
-Each test is marked xfail(strict=True) with the defect as its reason: it fails
-on the code as it is and passes once the defect is fixed (then the mark goes).
+Each test was marked xfail(strict=True) with the defect as its reason: it
+failed on the code as it was and passes with the fix (the marks went with the
+fixes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.services import MAX_SOC_TARGETS
 
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import NOW, entity_id
@@ -37,15 +39,6 @@ def last_model(fake_fm: FakeFlexMeasures) -> dict[str, Any]:
     return model[0] if isinstance(model, list) else model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'a target of "80%" (the format the action\'s help, the README and its '
-        "own error message offer) is checked against the capacity here but sent "
-        'to FlexMeasures as "80%", which the real server refuses: "Cannot '
-        "convert value `80%` to 'MWh'\" (see tests/e2e/test_actions_faults_e2e.py)"
-    ),
-)
 @pytest.mark.parametrize("value", ["80%", "80 %"])
 async def test_a_percentage_target_goes_to_flexmeasures_as_energy(
     hass: HomeAssistant,
@@ -65,15 +58,6 @@ async def test_a_percentage_target_goes_to_flexmeasures_as_energy(
     assert last_model(fake_fm)["soc-targets"][0]["value"] == "360 kWh"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "errors found by the actions' schemas reach the UI as probatio's text: "
-        'the internal key in quotes, Python lists ("at least one of '
-        "['duration', 'resolution'] is required\"), never the field's name as "
-        "the action's UI shows it"
-    ),
-)
 @pytest.mark.parametrize(
     ("service", "data", "field"),
     [
@@ -134,14 +118,6 @@ async def test_schema_errors_name_fields_as_the_action_ui_shows_them(
         assert python not in message, message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the power setpoint's soc_targets attribute is recorded and unbounded: "
-        "1000 targets make about 59 KB of attributes, over the recorder's 16 KB, "
-        "so the recorder drops every attribute of the setpoint"
-    ),
-)
 async def test_many_targets_keep_the_setpoint_recordable(
     hass: HomeAssistant,
     entry: MockConfigEntry,  # noqa: F811
@@ -165,15 +141,35 @@ async def test_many_targets_keep_the_setpoint_recordable(
     assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a target whose time has passed, or two targets for one time with "
-        "different values, are accepted without a word: the first is dropped "
-        "silently (and kept forever), the second sends FlexMeasures a "
-        "contradiction it resolves by picking one"
-    ),
-)
+async def test_the_most_targets_allowed_are_taken_and_stay_recordable(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """MAX_SOC_TARGETS targets are taken and shown; one more is refused."""
+    targets = [
+        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
+        for i in range(MAX_SOC_TARGETS + 1)
+    ]
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "trigger_schedule",
+            {"device_id": device_id(hass), "soc_targets": targets},
+        )
+    assert err.value.translation_key == "too_many_soc_targets"
+    assert str(err.value).startswith("State of charge targets")
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": targets[:MAX_SOC_TARGETS]},
+    )
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
+    recorded = {k: v for k, v in state.attributes.items() if k != "schedule"}
+    assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
+
+
 @pytest.mark.parametrize(
     "targets",
     [
@@ -201,4 +197,26 @@ async def test_pointless_or_contradicting_targets_are_refused(
         )
     assert err.value.translation_domain == DOMAIN
     assert str(err.value).startswith("State of charge targets")
+    assert len(fake_fm.jobs) == jobs
+
+
+async def test_the_fake_server_refuses_a_percentage_target_as_the_real_one(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """A "80%" that reaches FlexMeasures (here through flex_model) is refused.
+
+    The real server's answer (tests/e2e/test_actions_faults_e2e.py without the
+    fix): "value: Cannot convert value `80%` to 'MWh'".
+    """
+    target = {"datetime": "2026-11-23T12:00:00+01:00", "value": "80%"}
+    jobs = len(fake_fm.jobs)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "trigger_schedule",
+            {"device_id": device_id(hass), "flex_model": {"soc-targets": [target]}},
+        )
+    assert "Cannot convert value `80%` to 'MWh'" in str(err.value)
     assert len(fake_fm.jobs) == jobs

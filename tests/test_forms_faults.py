@@ -1,7 +1,8 @@
 """Review of issue 14 (the forms as a first-time user meets them): faults found.
 
-Each test is marked xfail(strict=True) with the defect as its reason: it fails
-on the code as it is and passes once the defect is fixed (then the mark goes).
+Each test was marked xfail(strict=True) with the defect as its reason: it
+failed on the code as it was and passes with the fix (the marks went with the
+fixes; the tests added with them failed before them too).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -23,6 +28,7 @@ from custom_components.flexmeasures.const import (
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
+from custom_components.flexmeasures.flow_helpers import MAX_NAME_LENGTH
 
 from .common import mock_account_entry, setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
@@ -64,14 +70,6 @@ async def account(
     await unload_entry(hass, mock_config_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the server going down between showing the schedule form and submitting "
-        "it aborts the flow (cannot_connect) instead of showing the form again "
-        "with the error: everything the user typed is lost"
-    ),
-)
 async def test_server_down_at_submit_keeps_the_schedule_form(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, mock_config_entry: MockConfigEntry
 ) -> None:
@@ -129,16 +127,6 @@ def _scripted_entry(fake_fm: FakeFlexMeasures) -> MockConfigEntry:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a schedule sub-entry written by a script with sensor ids as ints "
-        "(power_sensor: 8) opens its reconfigure form with the int as the "
-        "drop-down's suggested value; the options are strings, so the power "
-        "sensor and consumption price show blank and the unchanged form cannot "
-        "be submitted"
-    ),
-)
 async def test_reconfigure_of_a_scripted_schedule_shows_its_sensors(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -166,14 +154,6 @@ async def test_reconfigure_of_a_scripted_schedule_shows_its_sensors(
         await unload_entry(hass, entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a measurement sub-entry written by a script with its sensor id as an "
-        "int (sensor: 13) opens its reconfigure form with the int as the "
-        "drop-down's suggested value: the FlexMeasures sensor shows blank"
-    ),
-)
 async def test_reconfigure_of_a_scripted_measurement_shows_its_sensor(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -196,14 +176,6 @@ async def test_reconfigure_of_a_scripted_measurement_shows_its_sensor(
         await unload_entry(hass, entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a long name (300 characters) is taken as is: Home Assistant cuts the "
-        "entity ids at 255 characters, so they lose their key and become "
-        "sensor.garage_battery_garage_…_2, _3, ... that no one can tell apart"
-    ),
-)
 async def test_a_long_name_keeps_the_entity_ids_apart(
     hass: HomeAssistant, account: MockConfigEntry
 ) -> None:
@@ -230,14 +202,6 @@ async def test_a_long_name_keeps_the_entity_ids_apart(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an account whose only power sensor is a PV system's aborts with "
-        "no_power_sensors: 'This FlexMeasures account has no power sensors "
-        "(W, kW or MW) to schedule', which is not true and does not say why"
-    ),
-)
 async def test_only_solar_power_sensors_say_why_nothing_can_be_scheduled(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, mock_config_entry: MockConfigEntry
 ) -> None:
@@ -254,15 +218,6 @@ async def test_only_solar_power_sensors_say_why_nothing_can_be_scheduled(
         await unload_entry(hass, mock_config_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the state of charge entity drop-down offers every energy sensor, meters "
-        "included, and the form takes one: a grid import meter at 12 345 kWh is "
-        "then clamped to soc_max at every update, so each schedule starts from "
-        "a full battery without a word"
-    ),
-)
 @pytest.mark.parametrize("state_class", ["total_increasing", "total"])
 async def test_an_energy_meter_is_not_taken_as_the_state_of_charge(
     hass: HomeAssistant, account: MockConfigEntry, state_class: str
@@ -284,3 +239,57 @@ async def test_an_energy_meter_is_not_taken_as_the_state_of_charge(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.FORM
     assert "soc_entity" in result["errors"]
+
+
+async def test_a_long_measurement_name_is_refused(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    """Over MAX_NAME_LENGTH: name_too_long on the name field; a shorter one saves."""
+    hass.states.async_set("sensor.solar_power", "1200", {"unit_of_measurement": "W"})
+    result = await hass.config_entries.subentries.async_init(
+        (account.entry_id, SUBENTRY_TYPE_MEASUREMENT), context={"source": SOURCE_USER}
+    )
+    typed = {"entity_id": "sensor.solar_power", "sensor": "9"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**typed, "name": "x" * (MAX_NAME_LENGTH + 1)}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "name_too_long"}
+    assert "name_too_long" in TEXTS["config_subentries"]["measurement"]["error"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**typed, "name": "x" * MAX_NAME_LENGTH}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "x" * MAX_NAME_LENGTH
+
+
+async def test_the_state_of_charge_drop_down_leaves_out_energy_meters(
+    hass: HomeAssistant, account: MockConfigEntry
+) -> None:
+    """Meters (total / total increasing energy) are not offered; a stored energy
+    sensor (state class measurement or none) and a % battery are."""
+    for entity, unit, device_class, state_class in (
+        ("sensor.grid_import", "kWh", "energy", "total_increasing"),
+        ("sensor.solar_yield", "kWh", "energy", "total"),
+        ("sensor.battery_stored", "kWh", "energy_storage", "measurement"),
+        ("sensor.battery_energy", "kWh", "energy", None),
+        ("sensor.battery_level", "%", "battery", "measurement"),
+    ):
+        attributes = {"unit_of_measurement": unit, "device_class": device_class}
+        if state_class is not None:
+            attributes["state_class"] = state_class
+        hass.states.async_set(entity, "10", attributes)
+    result = await start_user_flow(hass, account)
+    selector = next(
+        value
+        for key, value in result["data_schema"].schema.items()
+        if key == "soc_entity"
+    )
+    excluded = set(selector.config.get("exclude_entities", ()))
+    assert {"sensor.grid_import", "sensor.solar_yield"} <= excluded
+    assert not excluded & {
+        "sensor.battery_stored",
+        "sensor.battery_energy",
+        "sensor.battery_level",
+    }

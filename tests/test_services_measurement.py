@@ -9,7 +9,6 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -189,26 +188,38 @@ async def test_get_refuses_naive_start_and_zero_periods(
         "Start: 2026-11-20T10:00:00 needs a time zone, for example "
         "2026-11-22T10:00:00+01:00"
     )
-    with pytest.raises(probatio.Invalid):
+    with pytest.raises(ServiceValidationError) as err:
         await _get(hass, entry, duration=0)
-    with pytest.raises(probatio.Invalid):
+    assert err.value.translation_key == "invalid_duration"
+    assert str(err.value) == (
+        "Duration: give a length of time longer than zero, for example 01:00:00 or PT1H"
+    )
+    with pytest.raises(ServiceValidationError) as err:
         await _get(hass, entry, resolution="PT0M")
+    assert err.value.translation_key == "invalid_resolution"
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "key"),
     [
-        {"values": ["many"]},
-        {"resolution": "a quarter"},
-        {"resolution": ["PT15M"]},
-        {"duration": "01:00:00"},
-        {"resolution": ...},
-        {"values": []},
-        {"resolution": "00:00:00"},
-        {"resolution": ..., "duration": 0},
+        ({"values": ["many"]}, "invalid_values"),
+        ({"values": [float("inf")]}, "invalid_values"),
+        ({"resolution": "a quarter"}, "invalid_resolution"),
+        ({"resolution": ["PT15M"]}, "invalid_resolution"),
+        ({"duration": "01:00:00"}, "duration_or_resolution"),
+        ({"resolution": ...}, "duration_or_resolution"),
+        ({"values": []}, "invalid_values"),
+        ({"resolution": "00:00:00"}, "invalid_resolution"),
+        ({"resolution": ..., "duration": 0}, "invalid_duration"),
+        ({"sensor_id": 0}, "invalid_sensor_id"),
+        ({"start": "tomorrow"}, "invalid_start"),
+        ({"prior": "yesterday"}, "invalid_prior"),
+        ({"unit": ...}, "invalid_unit"),
+        ({"source": 1}, "unknown_field"),
     ],
     ids=[
         "value_not_a_number",
+        "value_infinite",
         "resolution_not_a_duration",
         "resolution_a_list",
         "duration_and_resolution",
@@ -216,6 +227,11 @@ async def test_get_refuses_naive_start_and_zero_periods(
         "no_values",
         "zero_resolution",
         "zero_duration",
+        "sensor_id_zero",
+        "start_not_a_time",
+        "prior_not_a_time",
+        "no_unit",
+        "source_is_for_get_measurements",
     ],
 )
 async def test_malformed_fields_are_refused_by_the_schema(
@@ -223,10 +239,14 @@ async def test_malformed_fields_are_refused_by_the_schema(
     entry: MockConfigEntry,
     fake_fm: FakeFlexMeasures,
     changes: dict[str, Any],
+    key: str,
 ) -> None:
+    """The field's translated error (not probatio's text); nothing is sent."""
     before = len(fake_fm.requests)
-    with pytest.raises(probatio.Invalid):
+    with pytest.raises(ServiceValidationError) as err:
         await _post(hass, entry, **changes)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
     assert len(fake_fm.requests) == before
 
 

@@ -10,7 +10,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
-import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -317,10 +316,14 @@ async def test_trigger_schedule_bad_input_is_refused_without_request(
     assert len(fake_fm.jobs) == jobs
 
 
-async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
+async def test_trigger_schedule_quantity_strings_go_to_flexmeasures_in_kwh(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, entry: MockConfigEntry
 ) -> None:
-    """A target value like "0.4 MWh" is not range-checked here but sent as is."""
+    """A target value like "0.4 MWh" is range-checked here and sent in kWh.
+
+    FlexMeasures refuses a percentage in soc-targets; every quantity goes as
+    the kWh it stands for, so one form reaches the server.
+    """
     await call(
         hass,
         "trigger_schedule",
@@ -333,35 +336,58 @@ async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
     )
     model = list(fake_fm.jobs.values())[-1].payload["flex-model"]
     model = model[0] if isinstance(model, list) else model
-    assert model["soc-targets"][0]["value"] == "0.4 MWh"
+    assert model["soc-targets"][0]["value"] == "400 kWh"
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "key"),
     [
-        {"duration": 0},
-        {"duration": 0.5},
-        {"duration": 169},
-        {"duration": 1e9},
-        {"duration": "inf"},
-        {"duration": float("nan")},
-        {"soc_at_start": "lots"},
-        {"soc_at_start": "nan"},
-        {"soc_at_start": float("inf")},
-        {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": "inf"}]},
-        {
-            "soc_targets": [
-                {"datetime": "2026-11-23T12:00:00+01:00", "value": float("nan")}
-            ]
-        },
-        {"clear_soc_targets": "maybe"},
-        {"soc_targets": [{"datetime": "tomorrow", "value": 300}]},
-        {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00"}]},
-        {"soc_targets": {"datetime": "2026-11-23T12:00:00+01:00"}},
-        {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": None}]},
-        {"flex_model": ["soc-max", "400 kWh"]},
-        {"flex_model": "soc-max: 400 kWh"},
-        {"flex_context": {1: "x"}},
+        ({"duration": 0}, "invalid_horizon"),
+        ({"duration": 0.5}, "invalid_horizon"),
+        ({"duration": 169}, "invalid_horizon"),
+        ({"duration": 1e9}, "invalid_horizon"),
+        ({"duration": "inf"}, "invalid_horizon"),
+        ({"duration": float("nan")}, "invalid_horizon"),
+        ({"soc_at_start": "lots"}, "invalid_soc_at_start"),
+        ({"soc_at_start": "nan"}, "invalid_soc_at_start"),
+        ({"soc_at_start": float("inf")}, "invalid_soc_at_start"),
+        (
+            {
+                "soc_targets": [
+                    {"datetime": "2026-11-23T12:00:00+01:00", "value": "inf"}
+                ]
+            },
+            "invalid_soc_targets",
+        ),
+        (
+            {
+                "soc_targets": [
+                    {"datetime": "2026-11-23T12:00:00+01:00", "value": float("nan")}
+                ]
+            },
+            "invalid_soc_targets",
+        ),
+        ({"clear_soc_targets": "maybe"}, "invalid_clear_soc_targets"),
+        (
+            {"soc_targets": [{"datetime": "tomorrow", "value": 300}]},
+            "invalid_soc_targets",
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00"}]},
+            "invalid_soc_targets",
+        ),
+        (
+            {"soc_targets": {"datetime": "2026-11-23T12:00:00+01:00"}},
+            "invalid_soc_targets",
+        ),
+        (
+            {"soc_targets": [{"datetime": "2026-11-23T12:00:00+01:00", "value": None}]},
+            "invalid_soc_targets",
+        ),
+        ({"flex_model": ["soc-max", "400 kWh"]}, "invalid_flex_model"),
+        ({"flex_model": "soc-max: 400 kWh"}, "invalid_flex_model"),
+        ({"flex_context": {1: "x"}}, "invalid_flex_context"),
+        ({"soc_max": 400}, "unknown_field"),
     ],
     ids=[
         "zero_duration",
@@ -383,6 +409,7 @@ async def test_trigger_schedule_quantity_strings_go_to_flexmeasures(
         "flex_model_list",
         "flex_model_string",
         "flex_context_bad_keys",
+        "unknown_field",
     ],
 )
 async def test_trigger_schedule_schema_refuses_malformed_input(
@@ -390,11 +417,17 @@ async def test_trigger_schedule_schema_refuses_malformed_input(
     fake_fm: FakeFlexMeasures,
     entry: MockConfigEntry,
     data: dict[str, Any],
+    key: str,
 ) -> None:
-    """Input of the wrong shape fails the action's schema; nothing is triggered."""
+    """Input of the wrong shape fails the action's schema; nothing is triggered.
+
+    The error is the field's translated one (not probatio's text).
+    """
     jobs = len(fake_fm.jobs)
-    with pytest.raises(probatio.Invalid):
+    with pytest.raises(ServiceValidationError) as err:
         await call(hass, "trigger_schedule", {"device_id": device_id(hass), **data})
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
     assert len(fake_fm.jobs) == jobs
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from custom_components.flexmeasures.action_schemas import FIELD_ERROR_KEYS
+
 INTEGRATION = Path(__file__).parents[1] / "custom_components" / "flexmeasures"
 TEXTS: dict[str, Any] = json.loads(
     (INTEGRATION / "translations" / "en.json").read_text()
@@ -42,15 +44,21 @@ def test_exception_messages_name_fields_in_their_own_words() -> None:
 def test_every_translation_key_raised_by_the_actions_exists() -> None:
     """Each translation_key that services.py and exceptions.py raise has a text."""
     keys: set[str] = set()
-    for module in ("services.py", "exceptions.py", "requests.py", "coordinator.py"):
+    for module in (
+        "services.py",
+        "action_schemas.py",
+        "exceptions.py",
+        "requests.py",
+        "coordinator.py",
+    ):
         code = (INTEGRATION / module).read_text()
         keys |= set(re.findall(r'translation_key="([a-z_]+)"', code))
         keys |= set(re.findall(r'ErrorKind\.\w+,\s*"([a-z_]+)"', code))
         keys |= set(
-            re.findall(
-                r'"((?:naive|invalid_soc)_[a-z_]+|soc_[a-z_]+_out_of_range)"', code
-            )
+            re.findall(r'"((?:naive|invalid)_[a-z_]+|soc_[a-z_]+_out_of_range)"', code)
         )
+    for fields in FIELD_ERROR_KEYS.values():
+        keys |= set(fields.values())
     # per-field keys, from services.py's tables
     assert {
         "naive_start",
@@ -62,6 +70,29 @@ def test_every_translation_key_raised_by_the_actions_exists() -> None:
         "soc_target_out_of_range",
     } <= keys
     assert sorted(keys - set(TEXTS["exceptions"])) == []
+
+
+@pytest.mark.parametrize("service", sorted(FIELD_ERROR_KEYS))
+def test_schema_errors_start_with_the_fields_name_in_the_action_ui(
+    service: str,
+) -> None:
+    """Each field's error says which field, as the action's UI names it.
+
+    No Python repr, no internal key in quotes (the duration or resolution
+    group of post_measurements names both fields).
+    """
+    names = {
+        field: texts["name"]
+        for field, texts in TEXTS["services"][service]["fields"].items()
+    }
+    for field, key in FIELD_ERROR_KEYS[service].items():
+        message = TEXTS["exceptions"][key]["message"]
+        if field in names:
+            assert message.startswith(f"{names[field]}: "), (service, field)
+        else:
+            assert message.startswith("Duration or Resolution: "), (service, field)
+        for python in ("'", "[", "]", "{field", "datetime.", "@ data"):
+            assert python not in message, (key, python)
 
 
 def test_the_schedule_form_says_what_is_assumed_without_a_state_of_charge() -> None:

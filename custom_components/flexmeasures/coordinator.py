@@ -87,7 +87,7 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             self.settings,
             self.soc,
             reschedule=self.async_refresh,
-            changed=self.async_update_listeners,
+            changed=self._controls_changed,
         )
 
     @property
@@ -138,6 +138,10 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         """
         if self.site is not None:
             await self.site.async_request_refresh()
+            if self.site.stale and (err := self.site.last_error) is not None:
+                # the site's job failed (now, or before a refresh it put off):
+                # this device's part is as old as the site's plan
+                raise err.update_error()
             return self.data
         generation = self._generation
         try:
@@ -363,6 +367,14 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         )
 
     # -- the controls (standing target, mode) -------------------------------
+
+    @callback
+    def _controls_changed(self) -> None:
+        """A control changed the setpoint: in a site, the site's and the others' too."""
+        if self.site is None:
+            self.async_update_listeners()
+        else:
+            self.site.members_changed()
 
     def setpoint(self, now: datetime) -> float | None:
         """The power setpoint now: the plan's value, unless the mode says otherwise."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 import re
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.const import CONF_NAME
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -19,7 +20,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
 )
 
-from .api import Asset, Sensor
+from .api import Asset, FlexMeasuresError, Sensor
 from .const import CONF_DEVICES, SUBENTRY_TYPE_SITE
 from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
@@ -33,6 +34,16 @@ MAX_NAME_LENGTH: Final = 100
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
 
 
+def form_name(user_input: Mapping[str, Any]) -> str:
+    """The name typed in a form ("" when none)."""
+    return str(user_input.get(CONF_NAME) or "").strip()
+
+
+def name_errors(name: str) -> dict[str, str]:
+    """The form error of a name longer than MAX_NAME_LENGTH (none: {})."""
+    return {CONF_NAME: "name_too_long"} if len(name) > MAX_NAME_LENGTH else {}
+
+
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
     """The account's runtime data, or None when its entry is not loaded.
 
@@ -42,6 +53,46 @@ def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
         return None
     data: FlexMeasuresData = entry.runtime_data
     return data
+
+
+async def async_read_or_keep[T](
+    cached: T | None,
+    user_input: Mapping[str, Any] | None,
+    read: Callable[[], Awaitable[T]],
+) -> T:
+    """What the server says for a form's drop-downs, or what it said before.
+
+    Read each time the form is shown. When the server cannot be read and the
+    form is shown again after an error (input given), what was read before is
+    kept: the server may have gone down since, and the form must come back
+    with the error and what was typed rather than abort. Otherwise the
+    FlexMeasuresError is raised.
+    """
+    try:
+        return await read()
+    except FlexMeasuresError:
+        if user_input is None or cached is None:
+            raise
+        return cached
+
+
+def option_values(data: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The data with the ids under `keys` as the drop-downs' option values.
+
+    A drop-down's options are ids as strings; a sub-entry written by a script
+    may hold ints (power_sensor: 8), which a form would show as nothing chosen
+    and could not take back. Lists (a site's devices) are turned item by item;
+    None stays None.
+    """
+    keys = set(keys)
+    values = dict(data)
+    for key in keys & values.keys():
+        value = values[key]
+        if isinstance(value, list | tuple):
+            values[key] = [str(item) for item in value]
+        elif value is not None:
+            values[key] = str(value)
+    return values
 
 
 def resolution_label(resolution: timedelta) -> str:

@@ -41,7 +41,13 @@ from .const import (
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
-from .flow_helpers import loaded_data, sensor_label
+from .flow_helpers import (
+    form_name,
+    loaded_data,
+    name_errors,
+    option_values,
+    sensor_label,
+)
 from .measurements import parse_value
 from .meters import ATTR_STATE_CLASS, meter_mode
 from .units import is_power_unit, unit_converter
@@ -106,7 +112,9 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
     async def _async_validate(
         self, client: FlexMeasuresClient, user_input: Mapping[str, Any]
     ) -> tuple[dict[str, str], dict[str, str], Sensor | None]:
-        """Check entity, sensor and units: (errors, placeholders, sensor)."""
+        """Check name, entity, sensor and units: (errors, placeholders, sensor)."""
+        if errors := name_errors(form_name(user_input)):
+            return errors, {}, None
         state = self.hass.states.get(user_input[CONF_ENTITY_ID])
         if state is None:
             return {CONF_ENTITY_ID: "entity_not_found"}, {}, None
@@ -162,7 +170,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
                 data = {CONF_ENTITY_ID: entity_id, CONF_SENSOR: str(sensor.id)}
                 if attribute := (user_input.get(CONF_FORECAST_ATTRIBUTE) or "").strip():
                     data[CONF_FORECAST_ATTRIBUTE] = attribute
-                name = str(user_input.get(CONF_NAME) or "").strip()
+                name = form_name(user_input)
                 if own is not None:
                     return self.async_update_and_abort(
                         self._get_entry(),
@@ -180,7 +188,10 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="no_sensors_left")
         suggested: Mapping[str, Any] | None = user_input
         if suggested is None and own is not None:
-            suggested = {**own.data, CONF_NAME: own.title}
+            suggested = {
+                **option_values(own.data, (CONF_SENSOR,)),
+                CONF_NAME: own.title,
+            }
         if suggested is None:
             # Home Assistant's form takes the first option of a drop-down unless
             # one is suggested: not a schedule's power sensor (that would send

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from homeassistant.config_entries import (
@@ -18,6 +19,7 @@ from homeassistant.const import (
     UnitOfPower,
     UnitOfTime,
 )
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     EntitySelector,
     EntitySelectorConfig,
@@ -54,14 +56,19 @@ from .const import (
 from .flow_helpers import (
     Storage,
     asset_storage,
+    async_read_or_keep,
     dropdown,
+    form_name,
     loaded_data,
+    name_errors,
     number,
+    option_values,
     price_dropdown,
     price_options,
     sensor_label,
     site_of_device,
 )
+from .meters import meter_mode
 from .requests import ASSET_PRICE, soc_bounds
 from .units import is_percentage, power_factor_to_kw
 
@@ -76,6 +83,11 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
     connection). The sub-entry's title is its name (the asset's name unless
     one is given); a reconfigure keeps it unless the name field changes it.
     """
+
+    def __init__(self) -> None:
+        """Nothing read from the server yet."""
+        super().__init__()
+        self._options: SensorOptions | None = None
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -110,15 +122,15 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             if power_sensor in taken:
                 # another form saved it while this one was open
                 return self.async_abort(reason="already_configured")
+            name = form_name(user_input)
             if site := _site_refusing(
                 entry.subentries.values(), subentry, power_sensor
             ):
                 errors = {CONF_POWER_SENSOR: "in_site"}
                 placeholders["site"] = site.title
-            else:
+            elif not (errors := name_errors(name)):
                 errors, asset_name = await self._async_validate(client, user_input)
             if not errors:
-                name = str(user_input.get(CONF_NAME) or "").strip()
                 values = _schedule_data(user_input)
                 if subentry is None:
                     return self.async_create_entry(
@@ -133,12 +145,22 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                     unique_id=power_sensor,
                 )
         try:
-            power_options, prices = await _async_sensor_options(client, data.account.id)
+            self._options = options = await async_read_or_keep(
+                self._options,
+                user_input,
+                lambda: _async_sensor_options(client, data.account.id),
+            )
         except FlexMeasuresError as err:
             LOGGER.debug("Cannot list the sensors at %s: %s", client.url, err)
             return self.async_abort(reason="cannot_connect")
+        power_options, prices = options.power, options.prices
         if not power_options:
-            return self.async_abort(reason="no_power_sensors")
+            # none at all, or only those of solar, wind, a grid connection, ...
+            return self.async_abort(
+                reason="no_storage_sensors"
+                if options.cannot_store
+                else "no_power_sensors"
+            )
         power_options = [o for o in power_options if o["value"] not in taken]
         if not power_options:
             return self.async_abort(reason="no_power_sensors_left")
@@ -148,7 +170,8 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                _schedule_schema(power_options, prices), suggested
+                _schedule_schema(power_options, prices, energy_meters(self.hass)),
+                suggested,
             ),
             errors=errors,
             description_placeholders=placeholders,
@@ -170,10 +193,14 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             soc_max is not None and capacity is not None and soc_max > capacity
         ):
             errors[CONF_SOC_MAX] = "soc_range"
-        if (
-            (soc_entity := user_input.get(CONF_SOC_ENTITY))
+        soc_entity = user_input.get(CONF_SOC_ENTITY)
+        state = self.hass.states.get(soc_entity) if soc_entity else None
+        if state is not None and meter_mode(state.attributes) is not None:
+            # a grid import meter at 12 345 kWh would be clamped to soc_max
+            errors[CONF_SOC_ENTITY] = "soc_entity_is_meter"
+        elif (
+            state is not None
             and capacity is None
-            and (state := self.hass.states.get(soc_entity)) is not None
             and is_percentage(state.attributes.get(ATTR_UNIT_OF_MEASUREMENT))
         ):
             errors[CONF_CAPACITY] = "capacity_required"
@@ -240,11 +267,23 @@ def _site_refusing(
 def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
     """What a form shows first: nothing new, or the sub-entry's name and data.
 
-    A price stored as "" (before the `asset` option) shows as `asset`.
+    Sensor ids show as the drop-downs' option values (strings, also when a
+    script wrote ints); a price stored as "" (before the `asset` option) shows
+    as `asset`.
     """
     if subentry is None:
         return {}
-    suggested = {**subentry.data, CONF_NAME: subentry.title}
+    suggested = {
+        **option_values(
+            subentry.data,
+            (
+                CONF_POWER_SENSOR,
+                CONF_CONSUMPTION_PRICE_SENSOR,
+                CONF_PRODUCTION_PRICE_SENSOR,
+            ),
+        ),
+        CONF_NAME: subentry.title,
+    }
     for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
         if suggested.get(key) in (None, ""):
             suggested[key] = ASSET_PRICE
@@ -255,18 +294,30 @@ def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
 ASSET_TYPE_SUFFIX: Final = " · asset type: {asset_type}"
 
 
+@dataclass(frozen=True, slots=True)
+class SensorOptions:
+    """The form's drop-downs as the server filled them."""
+
+    power: list[SelectOptionDict]
+    prices: list[SelectOptionDict]
+    # the account's power sensors left out: their assets cannot store energy
+    cannot_store: int = 0
+
+
 async def _async_sensor_options(
     client: FlexMeasuresClient, account_id: int
-) -> tuple[list[SelectOptionDict], list[SelectOptionDict]]:
+) -> SensorOptions:
     """Drop-down options: the account's power sensors; own and public prices.
 
-    Power sensors of assets that cannot store energy are left out; those whose
-    asset type does not tell come last, with their asset type in the label.
+    Power sensors of assets that cannot store energy are left out (and
+    counted); those whose asset type does not tell come last, with their asset
+    type in the label.
     """
     assets = {asset.id: asset for asset in await client.get_assets(include_public=True)}
     sensors = await client.get_sensors(include_public=True)
     power: list[SelectOptionDict] = []
     unsure: list[SelectOptionDict] = []
+    cannot_store = 0
     for sensor in sorted(sensors, key=lambda s: sensor_label(s, assets).casefold()):
         asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
         if (
@@ -276,7 +327,10 @@ async def _async_sensor_options(
         ):
             label = sensor_label(sensor, assets)
             _add_power_option(power, unsure, str(sensor.id), label, asset)
-    return [*power, *unsure], price_options(sensors, assets)
+            cannot_store += asset_storage(asset.asset_type) is Storage.NO
+    return SensorOptions(
+        [*power, *unsure], price_options(sensors, assets), cannot_store
+    )
 
 
 def _add_power_option(
@@ -297,10 +351,36 @@ def _add_power_option(
             pass
 
 
+def energy_meters(hass: HomeAssistant) -> list[str]:
+    """The sensors that count energy (total / total increasing): not a state of charge."""
+    return sorted(
+        state.entity_id
+        for state in hass.states.async_all("sensor")
+        if meter_mode(state.attributes) is not None
+    )
+
+
+class SocEntitySelector(EntitySelector):
+    """The state of charge entity picker: energy meters are left out of its list.
+
+    A meter given anyway (a script, a form opened before the meter appeared)
+    passes the schema: the form refuses it with an error on the field
+    (soc_entity_is_meter) rather than a bare "invalid" from the selector.
+    """
+
+    def __call__(self, data: Any) -> str | list[str]:
+        """Validate the entity id, the left-out meters included."""
+        config = self.config.copy()
+        config.pop("exclude_entities", None)
+        return EntitySelector(config)(data)
+
+
 def _schedule_schema(
-    power_options: list[SelectOptionDict], prices: list[SelectOptionDict]
+    power_options: list[SelectOptionDict],
+    prices: list[SelectOptionDict],
+    meters: list[str],
 ) -> probatio.Schema:
-    """The schedule form."""
+    """The schedule form (`meters`: left out of the state of charge entities)."""
 
     return probatio.Schema(
         {
@@ -310,14 +390,15 @@ def _schedule_schema(
             probatio.Optional(
                 CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
             ): price_dropdown(prices),
-            probatio.Optional(CONF_SOC_ENTITY): EntitySelector(
+            probatio.Optional(CONF_SOC_ENTITY): SocEntitySelector(
                 EntitySelectorConfig(
                     filter=[
                         EntityWithDeviceFilterSelectorConfig(
                             domain="sensor",
                             device_class=["battery", "energy", "energy_storage"],
                         )
-                    ]
+                    ],
+                    exclude_entities=meters,
                 )
             ),
             probatio.Optional(CONF_CAPACITY): number(UnitOfEnergy.KILO_WATT_HOUR),

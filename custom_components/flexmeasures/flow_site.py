@@ -53,10 +53,13 @@ from .const import (
     SUBENTRY_TYPE_SITE,
 )
 from .flow_helpers import (
-    MAX_NAME_LENGTH,
+    async_read_or_keep,
     dropdown,
+    form_name,
     loaded_data,
+    name_errors,
     number,
+    option_values,
     price_dropdown,
     price_options,
     site_of_device,
@@ -231,22 +234,18 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
             if chosen in site_assets(entry.subentries.values(), own):
                 # another form saved a site on it while this one was open
                 return self.async_abort(reason="already_configured")
-            name = str(user_input.get(CONF_NAME) or "").strip()
-            if len(name) > MAX_NAME_LENGTH:
-                errors[CONF_NAME] = "name_too_long"
-            else:
-                errors = await self._async_check_asset(client, chosen)
+            name = form_name(user_input)
+            errors = name_errors(name) or await self._async_check_asset(client, chosen)
             if not errors:
                 self._name = name
                 return await self.async_step_devices()
-        catalogue = self._catalogue
-        if user_input is None or catalogue is None:
-            # a form shown again after an error keeps what the server said
-            try:
-                self._catalogue = catalogue = await _async_catalogue(client)
-            except FlexMeasuresError as err:
-                LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
-                return self.async_abort(reason="cannot_connect")
+        try:
+            self._catalogue = catalogue = await async_read_or_keep(
+                self._catalogue, user_input, lambda: _async_catalogue(client)
+            )
+        except FlexMeasuresError as err:
+            LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
+            return self.async_abort(reason="cannot_connect")
         account_id = data.account.id
         if not scheduled_devices(entry.subentries.values(), catalogue, account_id):
             return self.async_abort(reason="no_scheduled_devices")
@@ -405,12 +404,13 @@ def _suggested(
     """
     sensors = [device.power_sensor for device in offered]
     if own is not None:
+        stored_data = option_values(own.data, (*_PRICE_KEYS, CONF_DEVICES))
         suggested: dict[str, Any] = {
-            key: str(value) if key in _PRICE_KEYS else value
-            for key, value in own.data.items()
+            key: value
+            for key, value in stored_data.items()
             if key not in (CONF_ASSET, CONF_DEVICES)
         }
-        stored = [str(d) for d in own.data.get(CONF_DEVICES, ())]
+        stored = list(stored_data.get(CONF_DEVICES, ()))
         if str(own.data.get(CONF_ASSET)) == str(asset.id):
             suggested[CONF_DEVICES] = [d for d in stored if d in sensors]
         else:

@@ -130,26 +130,6 @@ class SocTarget:
         return {"datetime": self.when.isoformat(), "value": self.value}
 
 
-def soc_quantity(value: float | str) -> str:
-    """A state of charge given by a user: a number is kWh, a string a quantity.
-
-    Raises ValueError for an empty string or a number that is not finite.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise ValueError("empty state of charge")
-        try:
-            number = float(text)
-        except ValueError:
-            return text  # a quantity such as "40 kWh" is left to FlexMeasures
-    else:
-        number = float(value)
-    if not math.isfinite(number):
-        raise ValueError("state of charge is not a finite number")
-    return kwh_quantity(number)
-
-
 _QUANTITY_RE = re.compile(
     r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(%|[A-Za-z]+)?\s*$"
 )

@@ -1,15 +1,15 @@
 """Actions of the FlexMeasures integration (registered once, in async_setup).
 
-The schemas hold the rules of the input's shape; the handlers check what
-depends on the device (the state of charge range) and look entries and devices
-up with Home Assistant's service helpers.
+The schemas (action_schemas.py) hold the rules of the input's shape; the
+handlers check what depends on the device or the time (the state of charge
+range, targets in the future) and look entries and devices up with Home
+Assistant's service helpers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-import math
 from typing import Any, Final
 
 from homeassistant.core import (
@@ -20,46 +20,52 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, service
+from homeassistant.helpers import service
 from homeassistant.util import dt as dt_util
-import probatio
 
+from .action_schemas import (
+    ATTR_CLEAR_SOC_TARGETS,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DEVICE_ID,
+    ATTR_DURATION,
+    ATTR_FLEX_CONTEXT,
+    ATTR_FLEX_MODEL,
+    ATTR_PRIOR,
+    ATTR_RESOLUTION,
+    ATTR_SENSOR_ID,
+    ATTR_SOC_AT_START,
+    ATTR_SOC_TARGETS,
+    ATTR_SOURCE,
+    ATTR_START,
+    ATTR_UNIT,
+    ATTR_VALUES,
+    GET_MEASUREMENTS_SCHEMA,
+    GET_SCHEDULE_SCHEMA,
+    POST_MEASUREMENTS_SCHEMA,
+    TRIGGER_SCHEDULE_SCHEMA,
+)
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
-from .api.models import format_duration, parse_duration
+from .api.models import format_duration
 from .const import DOMAIN, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .exceptions import measurement_action_error
-from .requests import SocTarget, soc_kwh, soc_quantity
+from .requests import SocTarget, soc_kwh
 from .schedule import ATTRIBUTE_DECIMALS, segments
 from .site_coordinator import SiteCoordinator
+from .units import kwh_quantity
 
 SERVICE_TRIGGER_SCHEDULE: Final = "trigger_schedule"
 SERVICE_GET_SCHEDULE: Final = "get_schedule"
 SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
 SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 
-ATTR_DEVICE_ID: Final = "device_id"
-ATTR_SOC_AT_START: Final = "soc_at_start"
-ATTR_SOC_TARGETS: Final = "soc_targets"
-ATTR_CLEAR_SOC_TARGETS: Final = "clear_soc_targets"
-ATTR_FLEX_MODEL: Final = "flex_model"
-ATTR_FLEX_CONTEXT: Final = "flex_context"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
-ATTR_SENSOR_ID: Final = "sensor_id"
-ATTR_START: Final = "start"
-ATTR_DURATION: Final = "duration"
-ATTR_RESOLUTION: Final = "resolution"
-ATTR_VALUES: Final = "values"
-ATTR_UNIT: Final = "unit"
-ATTR_PRIOR: Final = "prior"
-ATTR_SOURCE: Final = "source"
 ATTR_SIGN_CONVENTION: Final = "sign_convention"
 ATTR_SCHEDULE: Final = "schedule"
 
-# The planning horizon an action may ask for, in hours (services.yaml).
-MIN_DURATION: Final = 1
-MAX_DURATION: Final = 168
+# The most targets one call may give: the power setpoint's soc_targets
+# attribute (recorded, DESIGN.md) then stays well under the recorder's 16 KB.
+MAX_SOC_TARGETS: Final = 100
 
 # Translation keys of the errors that name a field, per field (so that each
 # language names the field as the action's UI shows it).
@@ -76,127 +82,6 @@ _SOC_RANGE_KEYS: Final = {
     ATTR_SOC_AT_START: "soc_at_start_out_of_range",
     ATTR_SOC_TARGETS: "soc_target_out_of_range",
 }
-
-
-# --- schemas -----------------------------------------------------------------
-
-
-def _iso_duration(value: Any) -> timedelta:
-    """An ISO 8601 duration such as PT15M (as FlexMeasures writes them)."""
-    if not isinstance(value, str):
-        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M")
-    try:
-        return parse_duration(value)
-    except ValueError as err:
-        raise probatio.Invalid("expected an ISO 8601 duration such as PT15M") from err
-
-
-def _positive_period(value: timedelta) -> timedelta:
-    """A duration or resolution must be more than nothing."""
-    if value <= timedelta(0):
-        raise probatio.Invalid("must be longer than zero")
-    return value
-
-
-def _finite(value: float) -> float:
-    """A number that is not infinite nor NaN."""
-    if not math.isfinite(value):
-        raise probatio.Invalid("must be a finite number")
-    return value
-
-
-def _soc_value(value: Any) -> float | str:
-    """A state of charge: a finite number (kWh) or a quantity string ("40 kWh")."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise probatio.Invalid("expected a number of kWh or a quantity such as 40 kWh")
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value.strip()  # a quantity, read by the handler
-        return _finite(number)
-    return _finite(float(value))
-
-
-# "00:15:00", 900 (seconds), {"minutes": 15} or "PT15M"
-_PERIOD: Final = probatio.All(
-    probatio.Any(cv.time_period, _iso_duration), _positive_period
-)
-_JSON_OBJECT: Final = probatio.Schema({str: object})
-
-GET_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(ATTR_DEVICE_ID): cv.string}
-)
-TRIGGER_SCHEDULE_SCHEMA: Final = probatio.Schema(
-    {
-        probatio.Required(ATTR_DEVICE_ID): cv.string,
-        probatio.Optional(ATTR_SOC_AT_START): probatio.All(
-            probatio.Coerce(float), _finite
-        ),
-        probatio.Optional(ATTR_SOC_TARGETS): [
-            probatio.Schema(
-                {
-                    probatio.Required("datetime"): cv.datetime,
-                    probatio.Required("value"): _soc_value,
-                }
-            )
-        ],
-        probatio.Optional(ATTR_CLEAR_SOC_TARGETS, default=False): cv.boolean,
-        probatio.Optional(ATTR_DURATION): probatio.All(
-            probatio.Coerce(float),
-            _finite,
-            probatio.Range(
-                min=MIN_DURATION,
-                max=MAX_DURATION,
-                msg=f"must be {MIN_DURATION} to {MAX_DURATION} hours",
-            ),
-        ),
-        probatio.Optional(ATTR_FLEX_MODEL): _JSON_OBJECT,
-        probatio.Optional(ATTR_FLEX_CONTEXT): _JSON_OBJECT,
-    }
-)
-
-_MEASUREMENT_BASE: Final = {
-    probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-    probatio.Required(ATTR_SENSOR_ID): probatio.All(
-        probatio.Coerce(int), probatio.Range(min=1)
-    ),
-    probatio.Required(ATTR_START): cv.datetime,
-}
-POST_MEASUREMENTS_SCHEMA: Final = probatio.All(
-    probatio.Schema(
-        {
-            **_MEASUREMENT_BASE,
-            probatio.Exclusive(
-                ATTR_DURATION, "period", msg="give a duration or a resolution, not both"
-            ): _PERIOD,
-            probatio.Exclusive(
-                ATTR_RESOLUTION,
-                "period",
-                msg="give a duration or a resolution, not both",
-            ): _PERIOD,
-            probatio.Required(ATTR_VALUES): probatio.All(
-                cv.ensure_list,
-                [probatio.Any(None, probatio.Coerce(float))],
-                probatio.Length(min=1, msg="give at least one value"),
-            ),
-            probatio.Required(ATTR_UNIT): cv.string,
-            probatio.Optional(ATTR_PRIOR): cv.datetime,
-        }
-    ),
-    cv.has_at_least_one_key(ATTR_DURATION, ATTR_RESOLUTION),
-)
-GET_MEASUREMENTS_SCHEMA: Final = probatio.Schema(
-    {
-        **_MEASUREMENT_BASE,
-        probatio.Required(ATTR_DURATION): _PERIOD,
-        probatio.Optional(ATTR_UNIT): cv.string,
-        probatio.Optional(ATTR_RESOLUTION): _PERIOD,
-        probatio.Optional(ATTR_SOURCE): probatio.All(
-            probatio.Coerce(int), probatio.Range(min=1)
-        ),
-    }
-)
 
 
 @callback
@@ -286,14 +171,14 @@ def _local(when: datetime) -> str:
 def _soc_kwh_quantity(
     coordinator: ScheduleCoordinator, field: str, value: float | str
 ) -> str:
-    """A state of charge of the call as a quantity; it must lie within range.
+    """A state of charge of the call as a kWh quantity; it must lie within range.
 
     A number is kWh; a quantity string with an energy unit or a percentage
-    (of the capacity) is checked in kWh and sent as given.
+    (of the capacity) is read as kWh and sent as kWh: FlexMeasures refuses a
+    percentage in `soc-targets` ("Cannot convert value `80%` to 'MWh'").
     """
     settings = coordinator.settings
     try:
-        quantity = soc_quantity(value)
         kwh = soc_kwh(value, settings.capacity)
     except ValueError as err:
         raise ServiceValidationError(
@@ -312,20 +197,52 @@ def _soc_kwh_quantity(
                 "max": "∞" if high is None else f"{high:g}",
             },
         )
-    return quantity
+    return kwh_quantity(kwh)
 
 
 def _soc_targets(
     coordinator: ScheduleCoordinator, items: list[Mapping[str, Any]]
 ) -> list[SocTarget]:
-    """The call's targets, in range and with a time zone."""
-    return [
-        SocTarget(
-            dt_util.as_utc(_aware(ATTR_SOC_TARGETS, item["datetime"])),
-            _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"]),
+    """The call's targets, by time: in range, with a time zone, in the future.
+
+    At most MAX_SOC_TARGETS (the power setpoint shows them in an attribute
+    that the recorder keeps: all of it must stay under its 16 KB). A time
+    given twice with one value counts once; with two values it is refused.
+    """
+    if len(items) > MAX_SOC_TARGETS:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="too_many_soc_targets",
+            translation_placeholders={
+                "count": str(len(items)),
+                "max": str(MAX_SOC_TARGETS),
+            },
         )
-        for item in items
-    ]
+    now = dt_util.utcnow()
+    targets: dict[datetime, SocTarget] = {}
+    for item in items:
+        given: datetime = _aware(ATTR_SOC_TARGETS, item["datetime"])
+        when = dt_util.as_utc(given)
+        if when <= now:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="soc_target_passed",
+                translation_placeholders={"value": given.isoformat()},
+            )
+        target = SocTarget(
+            when, _soc_kwh_quantity(coordinator, ATTR_SOC_TARGETS, item["value"])
+        )
+        if (other := targets.setdefault(when, target)).value != target.value:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="soc_targets_contradict",
+                translation_placeholders={
+                    "value": given.isoformat(),
+                    "first": other.value,
+                    "second": target.value,
+                },
+            )
+    return sorted(targets.values(), key=lambda target: target.when)
 
 
 def schedule_response(schedule: Schedule) -> dict[str, Any]:
@@ -386,9 +303,7 @@ async def _async_trigger_schedule(call: ServiceCall) -> ServiceResponse:
         soc_at_start=None
         if soc_at_start is None
         else _soc_kwh_quantity(coordinator, ATTR_SOC_AT_START, soc_at_start),
-        soc_targets=None
-        if targets is None
-        else sorted(_soc_targets(coordinator, targets), key=lambda t: t.when),
+        soc_targets=None if targets is None else _soc_targets(coordinator, targets),
         duration=None if hours is None else timedelta(hours=hours),
         flex_model=call.data.get(ATTR_FLEX_MODEL),
         flex_context=call.data.get(ATTR_FLEX_CONTEXT),

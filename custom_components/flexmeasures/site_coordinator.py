@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import Schedule
 from .const import DOMAIN, LOGGER
+from .controls import Mode
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -93,6 +94,16 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         member.prices = self.prices
 
     @callback
+    def members_changed(self) -> None:
+        """A device's control changed its setpoint: write the site and its devices.
+
+        The site's power changes, and so does what charge now leaves the others.
+        """
+        for member in self.members:
+            member.async_update_listeners()
+        self.async_update_listeners()
+
+    @callback
     def restore(self, plan: StoredPlan | None) -> None:
         """Start from the kept sum of the devices' plans, if it still runs."""
         if plan is None or plan.schedule.end <= dt_util.utcnow():
@@ -102,16 +113,34 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         self._step_timer.arm()
 
     def room_for(self, member: ScheduleCoordinator, now: datetime) -> float | None:
-        """The site's power capacity minus the other devices' setpoints (kW)."""
-        capacity = self.settings.site_power_capacity
+        """The site's power capacity minus the other devices' setpoints (kW).
+
+        The capacity is the site's own, else the one its asset stores (None:
+        neither is known, e.g. started offline: no limit).
+
+        The others that follow their plan or stop take their setpoint; those
+        that charge now take their power in the order of the site's devices,
+        each at most what is left: together they stay within the capacity.
+        """
+        capacity = self.job.capacity
         if capacity is None:
             return None
-        others = sum(
-            value_at(other.data, now) or 0.0
+        charging = [
+            m for m in self.members if m.controls.values.mode is Mode.CHARGE_NOW
+        ]
+        left = capacity - sum(
+            0.0
+            if other.controls.values.mode is Mode.STOP
+            else value_at(other.data, now) or 0.0
             for other in self.members
-            if other is not member
+            if other is not member and other not in charging
         )
-        return capacity - others
+        for other in charging:
+            if other is member:
+                break
+            if (power := other.job.charging_power) is not None:
+                left -= max(0.0, min(power, left))
+        return left
 
     # -- updates ------------------------------------------------------------
 
@@ -203,6 +232,13 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
         """Each device's flex-model (its state of charge now), one job, the prices."""
+        if not self.members:
+            # its devices were removed, or another site names them first
+            raise ScheduleRequestError(
+                ErrorKind.REFUSED,
+                "site_without_devices",
+                {"site": self.subentry.title},
+            )
         now = dt_util.utcnow()
         requests = [
             MemberRequest(

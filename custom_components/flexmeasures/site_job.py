@@ -24,6 +24,7 @@ from .requests import (
     site_flex_context,
 )
 from .schedule import align_down, sum_schedules
+from .units import power_quantity_kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,27 @@ class SiteJob:
         self.settings = settings
         self.title = title
         self.job_id: str | None = None
+        # the asset's stored site-power-capacity (kW), read once when the
+        # site sets none of its own (None: none, or not read yet)
+        self.asset_capacity: float | None = None
+        self._asset_read = False
+
+    @property
+    def capacity(self) -> float | None:
+        """The site's power capacity (kW): its own, else the asset's stored one."""
+        if self.settings.site_power_capacity is not None:
+            return self.settings.site_power_capacity
+        return self.asset_capacity
+
+    async def _async_read_asset_capacity(self, client: FlexMeasuresClient) -> None:
+        """What the asset's flex-context stores, when the site sets no capacity."""
+        if self._asset_read or self.settings.site_power_capacity is not None:
+            return
+        asset = await client.get_asset(self.settings.asset_id)
+        self.asset_capacity = power_quantity_kw(
+            asset.flex_context.get("site-power-capacity")
+        )
+        self._asset_read = True
 
     async def async_run(
         self,
@@ -70,9 +92,15 @@ class SiteJob:
     ) -> SitePlan:
         """Trigger one job for all devices from the step holding `now`, wait, split."""
         client = self._client()
-        first_sensor = members[0].job.settings.power_sensor_id if members else 0
+        # the sensor an error is about: the device being read or waited for
+        current = members[0].job.settings.power_sensor_id if members else 0
         try:
-            sensors = [await member.job.async_sensor() for member in members]
+            await self._async_read_asset_capacity(client)
+            sensors = []
+            for member in members:
+                current = member.job.settings.power_sensor_id
+                sensors.append(await member.job.async_sensor())
+            current = sensors[0].id if sensors else current
             step = max(sensor.event_resolution for sensor in sensors)
             start = align_down(now, step)
             horizon = duration or self.settings.duration
@@ -119,6 +147,7 @@ class SiteJob:
             )
             parts: dict[int, Schedule] = {}
             for sensor in sensors:
+                current = sensor.id
                 # the first wait lasts until the job is done; the rest are there
                 schedule = await client.wait_for_schedule(
                     sensor.id,
@@ -133,7 +162,7 @@ class SiteJob:
                 err,
                 url=client.url,
                 device=self.title,
-                sensor_id=first_sensor,
+                sensor_id=current,
                 max_wait=MAX_WAIT,
             ) from err
         total = sum_schedules(list(parts.values()), job_id=self.job_id)

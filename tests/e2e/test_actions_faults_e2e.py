@@ -1,7 +1,7 @@
 """Review of issue 14, against a real FlexMeasures server: action faults found.
 
-Marked xfail(strict=True) with the defect as its reason; the mark goes with
-the fix.
+Was marked xfail(strict=True) with the defect as its reason; the mark went
+with the fix.
 """
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ from .test_schedule_without_soc_e2e import _device_id, _entry, unload  # noqa: F
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'a target of "80%" of the capacity, as the action\'s help and the README '
-        'offer, is sent as is and the real server refuses it: "value: Cannot '
-        "convert value `80%` to 'MWh'\""
-    ),
-)
 @pytest.mark.usefixtures("unload")
 async def test_a_percentage_target_is_accepted_by_flexmeasures(
     hass: HomeAssistant, fm_server: dict[str, str]
