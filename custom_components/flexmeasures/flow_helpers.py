@@ -9,7 +9,7 @@ import re
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, UnitOfTime
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -19,6 +19,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
+import probatio
 
 from .api import (
     Asset,
@@ -27,7 +28,17 @@ from .api import (
     FlexMeasuresNotFoundError,
     Sensor,
 )
-from .const import CONF_DEVICES, LOGGER, SUBENTRY_TYPE_SITE
+from .const import (
+    CONF_CONSUMPTION_PRICE_SENSOR,
+    CONF_DEVICES,
+    CONF_DURATION,
+    CONF_PRODUCTION_PRICE_SENSOR,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_DURATION,
+    DEFAULT_UPDATE_INTERVAL,
+    LOGGER,
+    SUBENTRY_TYPE_SITE,
+)
 from .data import FlexMeasuresData
 from .requests import ASSET_PRICE
 from .units import is_price_unit
@@ -35,6 +46,9 @@ from .units import is_price_unit
 # The longest name a form takes: Home Assistant cuts entity ids at 255
 # characters, and a device's entity ids are its name and the entity's key.
 MAX_NAME_LENGTH: Final = 100
+
+# The price drop-downs of a schedule's and a site's form.
+PRICE_KEYS: Final = (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR)
 
 # The option meaning "no price sensor: use the flex-context on the asset".
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
@@ -239,6 +253,33 @@ def price_options(
     ]
     prices.sort(key=lambda option: option["label"].casefold())
     return [SelectOptionDict(value=ASSET_PRICE, label=ASSET_PRICE_LABEL), *prices]
+
+
+def price_fields(prices: list[SelectOptionDict]) -> dict[Any, Any]:
+    """A form's price drop-downs (the production price defaults to the asset's)."""
+    return {
+        probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(prices),
+        probatio.Optional(
+            CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
+        ): price_dropdown(prices),
+    }
+
+
+def horizon_fields() -> dict[Any, Any]:
+    """A form's planning horizon (hours) and update interval (minutes)."""
+    return {
+        probatio.Optional(CONF_DURATION, default=DEFAULT_DURATION): number(
+            UnitOfTime.HOURS, minimum=1, maximum=168, step=1
+        ),
+        probatio.Optional(
+            CONF_UPDATE_INTERVAL, default=DEFAULT_UPDATE_INTERVAL
+        ): number(UnitOfTime.MINUTES, minimum=1, maximum=1440, step=1),
+    }
+
+
+def stored_prices(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """The prices a sub-entry stores: sensor ids as strings, or `asset`."""
+    return {key: str(user_input.get(key) or ASSET_PRICE) for key in PRICE_KEYS}
 
 
 def site_of_device(

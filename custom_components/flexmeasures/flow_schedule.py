@@ -17,7 +17,6 @@ from homeassistant.const import (
     PERCENTAGE,
     UnitOfEnergy,
     UnitOfPower,
-    UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
@@ -36,36 +35,33 @@ from .api import (
 )
 from .const import (
     CONF_CAPACITY,
-    CONF_CONSUMPTION_PRICE_SENSOR,
-    CONF_DURATION,
     CONF_POWER_CAPACITY,
     CONF_POWER_SENSOR,
-    CONF_PRODUCTION_PRICE_SENSOR,
     CONF_ROUNDTRIP_EFFICIENCY,
     CONF_SOC_ENTITY,
     CONF_SOC_MAX,
     CONF_SOC_MIN,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_DURATION,
-    DEFAULT_UPDATE_INTERVAL,
     LOGGER,
     SUBENTRY_TYPE_SCHEDULE,
 )
 from .flow_helpers import (
+    PRICE_KEYS,
     Storage,
     asset_storage,
     async_read_or_keep,
     dropdown,
     form_name,
+    horizon_fields,
     loaded_data,
     name_errors,
     number,
     option_values,
-    price_dropdown,
+    price_fields,
     price_options,
     read_errors,
     sensor_label,
     site_of_device,
+    stored_prices,
 )
 from .meters import meter_mode
 from .requests import ASSET_PRICE, soc_bounds
@@ -272,15 +268,11 @@ def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
     suggested = {
         **option_values(
             subentry.data,
-            (
-                CONF_POWER_SENSOR,
-                CONF_CONSUMPTION_PRICE_SENSOR,
-                CONF_PRODUCTION_PRICE_SENSOR,
-            ),
+            (CONF_POWER_SENSOR, *PRICE_KEYS),
         ),
         CONF_NAME: subentry.title,
     }
-    for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
+    for key in PRICE_KEYS:
         if suggested.get(key) in (None, ""):
             suggested[key] = ASSET_PRICE
     return suggested
@@ -382,10 +374,7 @@ def _schedule_schema(
         {
             probatio.Optional(CONF_NAME): TextSelector(),
             probatio.Required(CONF_POWER_SENSOR): dropdown(power_options),
-            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(prices),
-            probatio.Optional(
-                CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
-            ): price_dropdown(prices),
+            **price_fields(prices),
             probatio.Optional(CONF_SOC_ENTITY): SocEntitySelector(
                 EntitySelectorConfig(
                     filter=[
@@ -404,12 +393,7 @@ def _schedule_schema(
                 PERCENTAGE, minimum=1, maximum=100, step=1
             ),
             probatio.Optional(CONF_POWER_CAPACITY): number(UnitOfPower.KILO_WATT),
-            probatio.Optional(CONF_DURATION, default=DEFAULT_DURATION): number(
-                UnitOfTime.HOURS, minimum=1, maximum=168, step=1
-            ),
-            probatio.Optional(
-                CONF_UPDATE_INTERVAL, default=DEFAULT_UPDATE_INTERVAL
-            ): number(UnitOfTime.MINUTES, minimum=1, maximum=1440, step=1),
+            **horizon_fields(),
         }
     )
 
@@ -418,6 +402,4 @@ def _schedule_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
     """What a schedule subentry stores (sensor ids as strings; the title is the name)."""
     data = {key: value for key, value in user_input.items() if key != CONF_NAME}
     data[CONF_POWER_SENSOR] = str(user_input[CONF_POWER_SENSOR])
-    for key in (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR):
-        data[key] = str(user_input.get(key) or ASSET_PRICE)
-    return data
+    return data | stored_prices(user_input)

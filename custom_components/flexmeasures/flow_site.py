@@ -20,7 +20,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME, UnitOfPower, UnitOfTime
+from homeassistant.const import CONF_NAME, UnitOfPower
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -37,11 +37,9 @@ from .api import (
 )
 from .const import (
     CONF_ASSET,
-    CONF_CONSUMPTION_PRICE_SENSOR,
     CONF_DEVICES,
     CONF_DURATION,
     CONF_POWER_SENSOR,
-    CONF_PRODUCTION_PRICE_SENSOR,
     CONF_SITE_POWER_CAPACITY,
     CONF_UPDATE_INTERVAL,
     DEFAULT_DURATION,
@@ -51,23 +49,25 @@ from .const import (
     SUBENTRY_TYPE_SITE,
 )
 from .flow_helpers import (
+    PRICE_KEYS,
     async_read_or_keep,
     dropdown,
     form_name,
+    horizon_fields,
     loaded_data,
     name_errors,
     number,
     option_values,
-    price_dropdown,
+    price_fields,
     price_options,
     read_errors,
     site_of_device,
+    stored_prices,
 )
 from .requests import ASSET_PRICE
 
 # How an asset shows in the drop-down: its name and how many devices it holds.
 ASSET_LABEL: Final = "{name} ({count} scheduled device{plural})"
-_PRICE_KEYS: Final = (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +400,7 @@ def _suggested(
     """
     sensors = [device.power_sensor for device in offered]
     if own is not None:
-        stored_data = option_values(own.data, (*_PRICE_KEYS, CONF_DEVICES))
+        stored_data = option_values(own.data, (*PRICE_KEYS, CONF_DEVICES))
         suggested: dict[str, Any] = {
             key: value
             for key, value in stored_data.items()
@@ -419,12 +419,12 @@ def _suggested(
             and str(subentry.data.get(CONF_POWER_SENSOR)) in sensors
         ]
         suggested = {CONF_DEVICES: sensors}
-        for key in _PRICE_KEYS:
+        for key in PRICE_KEYS:
             if (
                 price := _agreed(schedule.get(key) for schedule in schedules)
             ) is not None:
                 suggested[key] = price
-    for key in _PRICE_KEYS:
+    for key in PRICE_KEYS:
         if key in suggested and suggested[key] in (None, ""):
             suggested[key] = ASSET_PRICE
     return suggested
@@ -448,16 +448,8 @@ def _devices_schema(
         {
             probatio.Required(CONF_DEVICES): devices,
             probatio.Optional(CONF_SITE_POWER_CAPACITY): number(UnitOfPower.KILO_WATT),
-            probatio.Required(CONF_CONSUMPTION_PRICE_SENSOR): price_dropdown(prices),
-            probatio.Optional(
-                CONF_PRODUCTION_PRICE_SENSOR, default=ASSET_PRICE
-            ): price_dropdown(prices),
-            probatio.Optional(CONF_DURATION, default=DEFAULT_DURATION): number(
-                UnitOfTime.HOURS, minimum=1, maximum=168, step=1
-            ),
-            probatio.Optional(
-                CONF_UPDATE_INTERVAL, default=DEFAULT_UPDATE_INTERVAL
-            ): number(UnitOfTime.MINUTES, minimum=1, maximum=1440, step=1),
+            **price_fields(prices),
+            **horizon_fields(),
         }
     )
 
@@ -470,8 +462,7 @@ def _site_data(asset: Asset, user_input: Mapping[str, Any]) -> dict[str, Any]:
     }
     if (capacity := user_input.get(CONF_SITE_POWER_CAPACITY)) is not None:
         values[CONF_SITE_POWER_CAPACITY] = float(capacity)
-    for key in _PRICE_KEYS:
-        values[key] = str(user_input.get(key) or ASSET_PRICE)
+    values |= stored_prices(user_input)
     values[CONF_DURATION] = user_input.get(CONF_DURATION, DEFAULT_DURATION)
     values[CONF_UPDATE_INTERVAL] = user_input.get(
         CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL
