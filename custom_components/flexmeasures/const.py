@@ -15,6 +15,9 @@ DEFAULT_VERIFY_SSL: Final = True
 MANUFACTURER: Final = "FlexMeasures"
 # FlexMeasures' sign convention of powers: charging (consumption) > 0.
 SIGN_CONVENTION: Final = "consumption_positive"
+# The attributes (of entities, in action answers) that carry it and a plan.
+ATTR_SIGN_CONVENTION: Final = "sign_convention"
+ATTR_SCHEDULE: Final = "schedule"
 SERVER_MODEL: Final = "FlexMeasures server"
 
 # Schedule subentry (subentry_type "schedule") data keys and defaults.

@@ -11,7 +11,7 @@ from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import EntityCategory, Platform, UnitOfPower
 from homeassistant.util import dt as dt_util
 
-from .const import SIGN_CONVENTION
+from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .entity import (
     FlexMeasuresScheduleEntity,
@@ -29,9 +29,7 @@ from .site_entities import site_entities
 
 PARALLEL_UPDATES = 0
 
-ATTR_SCHEDULE: Final = "schedule"
 ATTR_FORECAST: Final = "forecast"
-ATTR_SIGN_CONVENTION: Final = "sign_convention"
 ATTR_MODE: Final = "mode"
 ATTR_SOC_TARGETS: Final = "soc_targets"
 

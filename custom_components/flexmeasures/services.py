@@ -46,7 +46,7 @@ from .action_schemas import (
 )
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .api.models import format_duration
-from .const import DOMAIN, SIGN_CONVENTION
+from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, DOMAIN, SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .exceptions import measurement_action_error
@@ -60,8 +60,6 @@ SERVICE_GET_SCHEDULE: Final = "get_schedule"
 SERVICE_POST_MEASUREMENTS: Final = "post_measurements"
 SERVICE_GET_MEASUREMENTS: Final = "get_measurements"
 
-ATTR_SIGN_CONVENTION: Final = "sign_convention"
-ATTR_SCHEDULE: Final = "schedule"
 
 # The most targets one call may give: the power setpoint's soc_targets
 # attribute (recorded, DESIGN.md) then stays well under the recorder's 16 KB.

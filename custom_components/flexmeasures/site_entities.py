@@ -32,7 +32,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, DOMAIN, SIGN_CONVENTION
 from .entity import (
     EntityAdder,
     FlexMeasuresPlanEntity,
@@ -46,10 +46,7 @@ from .schedule import schedule_attribute
 from .site_coordinator import SiteCoordinator
 
 SITE_MODEL: Final = "Site"
-ATTR_SCHEDULE: Final = "schedule"
 ATTR_DEVICES: Final = "devices"
-ATTR_SIGN_CONVENTION: Final = "sign_convention"
-SIGN_CONVENTION: Final = "consumption_positive"
 
 
 def site_power(site: SiteCoordinator, now: datetime) -> float | None:
