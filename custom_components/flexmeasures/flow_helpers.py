@@ -32,11 +32,13 @@ from .const import (
     CONF_CONSUMPTION_PRICE_SENSOR,
     CONF_DEVICES,
     CONF_DURATION,
+    CONF_POWER_SENSOR,
     CONF_PRODUCTION_PRICE_SENSOR,
     CONF_UPDATE_INTERVAL,
     DEFAULT_DURATION,
     DEFAULT_UPDATE_INTERVAL,
     LOGGER,
+    SUBENTRY_TYPE_SCHEDULE,
     SUBENTRY_TYPE_SITE,
 )
 from .data import FlexMeasuresData
@@ -280,6 +282,27 @@ def horizon_fields() -> dict[Any, Any]:
 def stored_prices(user_input: Mapping[str, Any]) -> dict[str, str]:
     """The prices a sub-entry stores: sensor ids as strings, or `asset`."""
     return {key: str(user_input.get(key) or ASSET_PRICE) for key in PRICE_KEYS}
+
+
+def scheduled_power_sensors(
+    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None
+) -> set[str]:
+    """The power sensor ids (strings) that schedules other than `own` use.
+
+    Read from the sub-entries' data, and their unique ids where they have one
+    (sub-entries written by scripts, e.g. scripts/ha_config.py, may have none).
+    """
+    taken: set[str] = set()
+    for other in subentries:
+        if other.subentry_type != SUBENTRY_TYPE_SCHEDULE or (
+            own is not None and other.subentry_id == own.subentry_id
+        ):
+            continue
+        if (sensor := other.data.get(CONF_POWER_SENSOR)) not in (None, ""):
+            taken.add(str(sensor))
+        if other.unique_id:
+            taken.add(other.unique_id)
+    return taken
 
 
 def site_of_device(

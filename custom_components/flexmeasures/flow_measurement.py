@@ -32,12 +32,10 @@ from .api import (
 from .const import (
     CONF_ENTITY_ID,
     CONF_FORECAST_ATTRIBUTE,
-    CONF_POWER_SENSOR,
     CONF_SENSOR,
     DOMAIN,
     LOGGER,
     SUBENTRY_TYPE_MEASUREMENT,
-    SUBENTRY_TYPE_SCHEDULE,
 )
 from .flow_helpers import (
     form_name,
@@ -45,6 +43,7 @@ from .flow_helpers import (
     name_errors,
     option_values,
     read_errors,
+    scheduled_power_sensors,
     sensor_label,
 )
 from .measurements import parse_value
@@ -207,11 +206,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
 
     def _default_sensor(self, fed: set[str]) -> str:
         """The first sensor that no schedule computes for and nothing feeds yet."""
-        scheduled = {
-            str(subentry.data.get(CONF_POWER_SENSOR))
-            for subentry in self._get_entry().subentries.values()
-            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
-        }
+        scheduled = scheduled_power_sensors(self._get_entry().subentries.values(), None)
         return next(
             (
                 option["value"]

@@ -42,7 +42,6 @@ from .const import (
     CONF_SOC_MAX,
     CONF_SOC_MIN,
     LOGGER,
-    SUBENTRY_TYPE_SCHEDULE,
 )
 from .flow_helpers import (
     PRICE_KEYS,
@@ -59,6 +58,7 @@ from .flow_helpers import (
     price_fields,
     price_options,
     read_errors,
+    scheduled_power_sensors,
     sensor_label,
     site_of_device,
     stored_prices,
@@ -215,27 +215,6 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
             read = read_errors(err, CONF_POWER_SENSOR, "sensor_not_found", "sensor")
             return ({**errors, **read} if "base" not in read else read), ""
         return errors, title
-
-
-def scheduled_power_sensors(
-    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None
-) -> set[str]:
-    """The power sensor ids (strings) that schedules other than `own` use.
-
-    Read from the sub-entries' data, and their unique ids where they have one
-    (sub-entries written by scripts, e.g. scripts/ha_config.py, may have none).
-    """
-    taken: set[str] = set()
-    for other in subentries:
-        if other.subentry_type != SUBENTRY_TYPE_SCHEDULE or (
-            own is not None and other.subentry_id == own.subentry_id
-        ):
-            continue
-        if (sensor := other.data.get(CONF_POWER_SENSOR)) not in (None, ""):
-            taken.add(str(sensor))
-        if other.unique_id:
-            taken.add(other.unique_id)
-    return taken
 
 
 def _site_refusing(
