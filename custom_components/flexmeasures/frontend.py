@@ -48,23 +48,29 @@ async def async_register_card_path(hass: HomeAssistant) -> None:
 
 
 @callback
-def async_load_card(hass: HomeAssistant) -> None:
-    """Have the frontend load the card (when the first entry loads)."""
+def _card_url_to_switch(hass: HomeAssistant) -> str | None:
+    """The served card's URL, when no other entry has the frontend load it.
+
+    Called while an entry loads (not loaded yet) or unloads (then
+    UNLOAD_IN_PROGRESS, no longer loaded): a loaded entry means another one.
+    """
     url = hass.data.get(DATA_CARD_URL)
     if url is None or "frontend" not in hass.config.components:
-        return
+        return None
     if hass.config_entries.async_loaded_entries(DOMAIN):
-        return  # another entry loaded it already
-    frontend.add_extra_js_url(hass, url)
+        return None
+    return url
+
+
+@callback
+def async_load_card(hass: HomeAssistant) -> None:
+    """Have the frontend load the card (when the first entry loads)."""
+    if (url := _card_url_to_switch(hass)) is not None:
+        frontend.add_extra_js_url(hass, url)
 
 
 @callback
 def async_unload_card(hass: HomeAssistant) -> None:
     """Stop loading the card (when the last entry unloads)."""
-    url = hass.data.get(DATA_CARD_URL)
-    if url is None or "frontend" not in hass.config.components:
-        return
-    # the entry being unloaded is UNLOAD_IN_PROGRESS, no longer loaded
-    if hass.config_entries.async_loaded_entries(DOMAIN):
-        return
-    frontend.remove_extra_js_url(hass, url)
+    if (url := _card_url_to_switch(hass)) is not None:
+        frontend.remove_extra_js_url(hass, url)

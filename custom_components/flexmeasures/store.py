@@ -11,7 +11,7 @@ sub-entries are dropped at the next setup; the whole store goes with the entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
@@ -126,11 +126,7 @@ class EntryStore:
 
     def sensor(self, subentry_id: str) -> Sensor | None:
         """A sub-entry's FlexMeasures sensor as kept."""
-        raw = self._data.get("sensors", {}).get(subentry_id)
-        try:
-            return None if raw is None else _sensor_from_store(raw)
-        except KeyError, TypeError, ValueError, OverflowError:
-            return None
+        return self._get_item("sensors", subentry_id, _sensor_from_store)
 
     def keep_sensor(self, subentry_id: str, sensor: Sensor) -> None:
         """Keep a sub-entry's FlexMeasures sensor facts."""
@@ -138,11 +134,7 @@ class EntryStore:
 
     def plan(self, subentry_id: str) -> StoredPlan | None:
         """A schedule device's last good schedule as kept."""
-        raw = self._data.get("plans", {}).get(subentry_id)
-        try:
-            return None if raw is None else _plan_from_store(raw)
-        except KeyError, TypeError, ValueError, OverflowError:
-            return None
+        return self._get_item("plans", subentry_id, _plan_from_store)
 
     def keep_plan(
         self, subentry_id: str, schedule: Schedule, arrived: datetime
@@ -152,11 +144,7 @@ class EntryStore:
 
     def price(self, key: str) -> KeptPrice | None:
         """A device's (or site's) price source and last forecast as kept."""
-        raw = self._data.get("prices", {}).get(key)
-        try:
-            return None if raw is None else _price_from_store(raw)
-        except KeyError, TypeError, ValueError, OverflowError:
-            return None
+        return self._get_item("prices", key, _price_from_store)
 
     def keep_price(self, key: str, kept: KeptPrice) -> None:
         """Keep a device's (or site's) price source and last forecast."""
@@ -170,7 +158,17 @@ class EntryStore:
         """Forget everything (the entry is removed)."""
         await self._store.async_remove()
 
-    # -- saving ------------------------------------------------------------
+    # -- reading and saving ------------------------------------------------
+
+    def _get_item[T](
+        self, section: str, key: str, parse: Callable[[Mapping[str, Any]], T]
+    ) -> T | None:
+        """An item as kept; None when none is, or it is damaged (does not parse)."""
+        raw = self._data.get(section, {}).get(key)
+        try:
+            return None if raw is None else parse(raw)
+        except KeyError, TypeError, ValueError, OverflowError:
+            return None
 
     def _set(self, key: str, value: Any) -> None:
         if self._data.get(key) != value:
