@@ -41,11 +41,6 @@ KW = {"unit_of_measurement": "kW"}
 # --- Retry-After ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A Retry-After of a non-ASCII digit ('²') raises ValueError out of "
-    "the API client instead of a FlexMeasuresRateLimitError.",
-)
 @pytest.mark.parametrize("header", ["²", "¹²", "٣"])
 async def test_a_retry_after_of_other_digits_is_still_a_rate_limit(
     fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient, header: str
