@@ -82,12 +82,6 @@ async def account(
     await unload_entry(hass, mock_config_entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A name under 100 characters whose letters Home Assistant writes out "
-    "in Latin (60 Chinese characters: a 360-character slug) is taken, and the "
-    "entity ids are cut at 255 characters and lose their keys.",
-)
 async def test_a_name_of_non_latin_letters_keeps_the_entity_ids_apart(
     hass: HomeAssistant, account: MockConfigEntry
 ) -> None:
