@@ -111,12 +111,6 @@ async def test_a_name_of_non_latin_letters_keeps_the_entity_ids_apart(
 # --- the measurement_entity_removed issue ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The measurement_entity_removed issue stays (naming the old entity) "
-    "after the measurement is reconfigured to an entity that is not in the "
-    "entity registry, though that entity's values are sent.",
-)
 async def test_the_removed_entity_issue_goes_when_the_measurement_names_another(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:

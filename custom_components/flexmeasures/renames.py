@@ -20,10 +20,20 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
-from .const import CONF_ENTITY_ID, CONF_SENSOR, LOGGER, SUBENTRY_TYPE_MEASUREMENT
-from .issues import async_clear_entity_removed, async_raise_entity_removed
+from .const import (
+    CONF_ENTITY_ID,
+    CONF_SENSOR,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_TYPE_MEASUREMENT,
+)
+from .issues import (
+    async_clear_entity_removed,
+    async_raise_entity_removed,
+    entity_removed_issue_id,
+)
 from .outbox import MeasurementMapping
 
 # (subentry id, new entity id): a forwarded mapping's entity is now that id.
@@ -117,8 +127,20 @@ class EntityFollower:
     def async_start(self) -> CALLBACK_TYPE:
         """Listen to the entity registry; withdraw issues of entities that are back."""
         registry = er.async_get(self._hass)
+        issues = ir.async_get(self._hass)
         for item in self._followed():
-            if registry.async_get(item.entity_id) is not None:
+            issue = issues.async_get_issue(
+                DOMAIN, entity_removed_issue_id(item.subentry_id)
+            )
+            if issue is None:
+                continue
+            named = (issue.translation_placeholders or {}).get("entity_id")
+            # back, or the measurement names another entity now (maybe one
+            # the registry does not hold: a state without a unique id)
+            if (
+                registry.async_get(item.entity_id) is not None
+                or named != item.entity_id
+            ):
                 async_clear_entity_removed(self._hass, item.subentry_id)
         return self._hass.bus.async_listen(
             er.EVENT_ENTITY_REGISTRY_UPDATED,
