@@ -14,7 +14,7 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(data=st.dictionaries(st.sampled_from("abcd"), _VALUES, max_size=4))
 def test_option_values_are_strings_and_leave_the_rest(data: dict[str, Any]) -> None:
     """The ids under the keys turn into strings (item by item); nothing else moves."""

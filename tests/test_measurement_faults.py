@@ -389,10 +389,10 @@ async def test_rebuilding_days_of_a_chatty_entity_does_not_block_the_event_loop(
 
     async def ticker() -> None:
         nonlocal longest
-        last = time.perf_counter()
+        last = time.thread_time()
         while running:
             await asyncio.sleep(0)
-            tick = time.perf_counter()
+            tick = time.thread_time()
             longest = max(longest, tick - last)
             last = tick
 
@@ -401,17 +401,23 @@ async def test_rebuilding_days_of_a_chatty_entity_does_not_block_the_event_loop(
 
     ticking = asyncio.get_running_loop().create_task(ticker())
     await asyncio.sleep(0)  # ticking
+    began = time.thread_time()
     with patch(
         "custom_components.flexmeasures.forwarder.async_history", side_effect=history
     ):
         forwarder = await start_forwarder(hass, entry, client)
+    took = time.thread_time() - began
     running = False
     await ticking
     await forwarder.async_stop()
     assert len(client.sent()) == 2 * 96
     # 172 800 states replayed in one go in the event loop (about 5 times
-    # longer on a Raspberry Pi; a week of several entities: tens of seconds)
-    assert longest < 0.1, f"the event loop was blocked for {longest:.2f} s"
+    # longer on a Raspberry Pi; a week of several entities: tens of seconds);
+    # compared with the whole replay, in the CPU time of the loop's thread, so
+    # that a busy machine does not decide
+    assert longest < took / 10, (
+        f"the event loop was blocked for {longest:.2f} s of {took:.2f} s"
+    )
 
 
 async def test_an_outbox_saved_with_a_huge_value_still_starts_after_a_restart(

@@ -19,6 +19,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
+from homeassistant.util import slugify
 import probatio
 
 from .api import (
@@ -48,6 +49,10 @@ from .units import is_price_unit
 # The longest name a form takes: Home Assistant cuts entity ids at 255
 # characters, and a device's entity ids are its name and the entity's key.
 MAX_NAME_LENGTH: Final = 100
+# The longest part of an entity id a name may make (Home Assistant writes other
+# letters out in Latin: 60 Chinese characters make 360): with the domain and
+# the entity's own name it stays within 255.
+MAX_NAME_SLUG_LENGTH: Final = 200
 
 # The price drop-downs of a schedule's and a site's form.
 PRICE_KEYS: Final = (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR)
@@ -62,8 +67,12 @@ def form_name(user_input: Mapping[str, Any]) -> str:
 
 
 def name_errors(name: str) -> dict[str, str]:
-    """The form error of a name longer than MAX_NAME_LENGTH (none: {})."""
-    return {CONF_NAME: "name_too_long"} if len(name) > MAX_NAME_LENGTH else {}
+    """The form error of a name too long for a name or for entity ids (none: {})."""
+    if len(name) > MAX_NAME_LENGTH:
+        return {CONF_NAME: "name_too_long"}
+    if len(slugify(name)) > MAX_NAME_SLUG_LENGTH:
+        return {CONF_NAME: "name_too_long_for_ids"}
+    return {}
 
 
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:

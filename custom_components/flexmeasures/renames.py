@@ -20,9 +20,15 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
-from .const import CONF_ENTITY_ID, CONF_SENSOR, LOGGER, SUBENTRY_TYPE_MEASUREMENT
+from .const import (
+    CONF_ENTITY_ID,
+    CONF_SENSOR,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_TYPE_MEASUREMENT,
+)
 from .issues import ENTITY_REMOVED
 from .outbox import MeasurementMapping
 
@@ -117,8 +123,20 @@ class EntityFollower:
     def async_start(self) -> CALLBACK_TYPE:
         """Listen to the entity registry; withdraw issues of entities that are back."""
         registry = er.async_get(self._hass)
+        issues = ir.async_get(self._hass)
         for item in self._followed():
-            if registry.async_get(item.entity_id) is not None:
+            issue = issues.async_get_issue(
+                DOMAIN, ENTITY_REMOVED.issue_id(item.subentry_id)
+            )
+            if issue is None:
+                continue
+            named = (issue.translation_placeholders or {}).get("entity_id")
+            # back, or the measurement names another entity now (maybe one
+            # the registry does not hold: a state without a unique id)
+            if (
+                registry.async_get(item.entity_id) is not None
+                or named != item.entity_id
+            ):
                 ENTITY_REMOVED.async_clear(self._hass, item.subentry_id)
         return self._hass.bus.async_listen(
             er.EVENT_ENTITY_REGISTRY_UPDATED,

@@ -102,7 +102,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     """
     if value is None or not (value := value.strip()):
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # RFC 9110 DIGIT: not "²" nor "٣"
         return float(value)
     try:
         when = parsedate_to_datetime(value)
