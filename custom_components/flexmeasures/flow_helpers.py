@@ -108,14 +108,16 @@ async def async_read_or_keep[T](
 
 
 def read_errors(
-    err: FlexMeasuresError, field: str, not_found: str, what: str
+    err: FlexMeasuresError | ValueError, field: str, not_found: str, what: str
 ) -> dict[str, str]:
     """The form errors when `what` the user chose cannot be read from the server.
 
-    Not there, or not this account's: `not_found` on the field; any other
-    failure: `cannot_connect`.
+    Not there, not this account's, or not an id (ValueError): `not_found` on
+    the field; any other failure: `cannot_connect`.
     """
-    if isinstance(err, FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError):
+    if isinstance(
+        err, ValueError | FlexMeasuresNotFoundError | FlexMeasuresAccessDeniedError
+    ):
         return {field: not_found}
     LOGGER.debug("Cannot read the %s: %s", what, err)
     return {"base": "cannot_connect"}

@@ -125,9 +125,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return {CONF_FORECAST_ATTRIBUTE: "forecast_attribute_not_found"}, {}, None
         try:
             sensor = await client.get_sensor(int(user_input[CONF_SENSOR]))
-        except ValueError:
-            return {CONF_SENSOR: "sensor_not_found"}, {}, None
-        except FlexMeasuresError as err:
+        except (ValueError, FlexMeasuresError) as err:
             return read_errors(err, CONF_SENSOR, "sensor_not_found", "sensor"), {}, None
         except Exception:  # noqa: BLE001
             LOGGER.exception("Unexpected error while reading a FlexMeasures sensor")

@@ -131,7 +131,7 @@ async_setup_entry = platform_setup(
 
 
 class FlexMeasuresScheduleSensor(
-    FlexMeasuresScheduleEntity, PlanSensor[ScheduleCoordinator]
+    PlanSensor[ScheduleCoordinator], FlexMeasuresScheduleEntity
 ):
     """A sensor computed from the kept schedule at the current time."""
 
