@@ -112,6 +112,18 @@ class Answer:
         return web.Response(status=self.status, body=body, headers=headers)
 
 
+@dataclass
+class Hold:
+    """A request held until the test lets it go (`hold_next_at`).
+
+    `arrived` is set when the request is in; it is answered as usual once
+    `release` is set. No clock involved: the test decides when the answer comes.
+    """
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 _PER_ENERGY = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}
 
 
@@ -276,7 +288,9 @@ class FakeFlexMeasures:
     # The same, for `POST /api/requestAuthToken` only.
     login_failures: list[int | str | Answer] = field(default_factory=list)
     # The same, for the requests of one path only (`fail_next_at`).
-    path_failures: dict[str, list[int | str | Answer]] = field(default_factory=dict)
+    path_failures: dict[str, list[int | str | Answer | Hold]] = field(
+        default_factory=dict
+    )
     # What happened.
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
@@ -451,6 +465,12 @@ class FakeFlexMeasures:
         """Queue one-shot failures (as `fail_next`) for the requests of one path."""
         self.path_failures.setdefault(path, []).extend(list(kinds) * times)
 
+    def hold_next_at(self, path: str) -> Hold:
+        """Hold the next request of `path` until `release` is set (see `Hold`)."""
+        hold = Hold()
+        self.path_failures.setdefault(path, []).append(hold)
+        return hold
+
     def paths(self) -> list[str]:
         """The paths requested so far, in order."""
         return [path for _, path in self.requests]
@@ -506,6 +526,10 @@ class FakeFlexMeasures:
             assert request.transport is not None
             request.transport.close()
             return web.Response()
+        if isinstance(failure, Hold):
+            failure.arrived.set()
+            await failure.release.wait()
+            failure = None
         if self.delay or failure == "slow":
             await asyncio.sleep(self.delay or 5.0)
         if isinstance(failure, Answer):
@@ -1201,6 +1225,7 @@ __all__ = [
     "Answer",
     "FakeFlexMeasures",
     "FakeJob",
+    "Hold",
     "RecordingServer",
     "default_part",
     "fake_fm",

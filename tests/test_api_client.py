@@ -34,6 +34,7 @@ from custom_components.flexmeasures.api.models import (
     parse_duration,
     parse_json_field,
 )
+from custom_components.flexmeasures.api.responses import retry_after_seconds
 
 from .const import FAKE_TOKEN_PREFIX, TOY_ACCOUNT_NAME, TOY_EMAIL, TOY_PASSWORD
 from .fake_flexmeasures import Answer, FakeFlexMeasures, RecordingServer
@@ -494,6 +495,59 @@ async def test_error_status_mapping(
     with pytest.raises(error) as info:
         await fm_client.get_sensor(8)
     assert getattr(info.value, "status", None) == status
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("300", 300.0),
+        (" 0 ", 0.0),
+        ("Mon, 23 Nov 2026 00:05:00 GMT", 300.0),  # an HTTP date
+        ("Sun, 22 Nov 2026 23:00:00 GMT", 0.0),  # in the past: now
+        ("Mon, 23 Nov 2026 00:05:00 -0000", 300.0),
+        ("-5", None),
+        ("1.5", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(
+    header: str | None, seconds: float | None
+) -> None:
+    assert retry_after_seconds(header, START) == seconds
+
+
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [({"Retry-After": "120"}, 120.0), ({}, None), ({"Retry-After": "later"}, None)],
+)
+async def test_a_429_says_how_long_the_server_asked_to_wait(
+    fake_fm: FakeFlexMeasures,
+    fm_client: FlexMeasuresClient,
+    headers: dict[str, str],
+    retry_after: float | None,
+) -> None:
+    await fm_client.login()
+    body = '{"message": "Too many requests", "status": 429}'
+    fake_fm.fail_next(Answer(429, body, headers=headers))
+    with pytest.raises(FlexMeasuresRateLimitError) as info:
+        await fm_client.post_sensor_data(
+            8, start=START, duration=STEP, values=[1.0], unit="kW"
+        )
+    assert (info.value.status, info.value.retry_after) == (429, retry_after)
+    assert info.value.message == "Too many requests"
+
+
+async def test_a_429_of_the_login_says_how_long_to_wait_too(
+    fake_fm: FakeFlexMeasures, fm_client: FlexMeasuresClient
+) -> None:
+    fake_fm.login_failures.append(
+        Answer(429, "<html>slow down</html>", "text/html", {"Retry-After": "7"})
+    )
+    with pytest.raises(FlexMeasuresRateLimitError) as info:
+        await fm_client.login()
+    assert info.value.retry_after == 7.0
 
 
 async def test_other_accounts_sensor_is_access_denied(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from custom_components.flexmeasures.forecasts import (
+    FORECAST_AHEAD,
     forecast_attributes,
     parse_forecast,
     resample,
+    window,
 )
+from custom_components.flexmeasures.grid import LocalDayGrid, UtcGrid
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC).timestamp()  # a PT15M boundary
 Q = 900.0
@@ -97,3 +101,28 @@ def test_timezone_of_forecast_times_is_respected() -> None:
         {"forecast": [{"start": local.isoformat(), "value": 1}]}, "forecast"
     )
     assert points[0][0] == local.timestamp()
+
+
+def test_a_forecast_is_resampled_within_its_window_however_far_it_reaches() -> None:
+    grid = UtcGrid(Q)
+    now = T0 + 100
+    bounds = window(grid, now)
+    assert bounds == (T0 - Q, T0 + FORECAST_AHEAD)
+    forever = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
+    ancient = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+    steps = resample([(ancient, forever, 250.0)], grid, bounds)
+    assert len(steps) == 7 * 96 + 1
+    assert (steps[0][0], steps[-1][0]) == (T0 - Q, T0 + FORECAST_AHEAD - Q)
+    # an open last point lasting as long as the one before it: years
+    far = resample([(T0, None, 1.0), (T0 + 3e7, None, 2.0)], grid, bounds)
+    assert far[-1] == (T0 + FORECAST_AHEAD - Q, 1.0)
+    # a point before the window is left out
+    assert resample([(T0 - 3 * Q, T0 - Q, 5.0)], grid, bounds) == []
+
+
+def test_the_window_of_local_days_starts_at_local_midnight() -> None:
+    zone = ZoneInfo("Europe/Amsterdam")
+    grid = LocalDayGrid(1, zone)
+    first, end = window(grid, T0)
+    assert datetime.fromtimestamp(first, zone) == datetime(2026, 1, 4, tzinfo=zone)
+    assert datetime.fromtimestamp(end, zone) == datetime(2026, 1, 12, tzinfo=zone)

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flexmeasures.api import (
     FlexMeasuresConnectionError,
+    FlexMeasuresRateLimitError,
     FlexMeasuresServerError,
 )
 from custom_components.flexmeasures.forwarder import MeasurementMapping
@@ -159,3 +160,44 @@ async def test_forecast_prior_is_when_it_was_known_not_when_it_was_sent(
     priors: list[datetime | None] = [call["prior"] for call in client.calls]
     assert priors == [T0, T0]
     await forwarder.async_stop()
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "first_retry"),
+    [
+        pytest.param(120.0, 120, id="told-120-s"),
+        pytest.param(None, 10, id="not-told"),  # the mapping's own backoff
+        pytest.param(1e9, 3600, id="told-years-capped-at-an-hour"),
+    ],
+)
+async def test_a_429_holds_every_mapping_of_the_account_as_long_as_told(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    retry_after: float | None,
+    first_retry: int,
+) -> None:
+    client = FakeClient()
+    freezer.move_to(T0)
+    hass.states.async_set("sensor.a", "1", KW)
+    hass.states.async_set("sensor.b", "2", KW)
+    mappings = [
+        MeasurementMapping("a", "sensor.a", make_sensor(8)),
+        MeasurementMapping("b", "sensor.b", make_sensor(9)),
+    ]
+    forwarder = await start_forwarder(hass, entry, client, mappings)
+    client.errors = [
+        FlexMeasuresRateLimitError("slow down", status=429, retry_after=retry_after)
+    ]
+    await at(hass, freezer, T0 + Q)  # a is told to wait; b goes after a
+    sent = {call["sensor_id"] for call in client.calls}
+    assert len(client.calls) == (1 if retry_after else 2)
+    assert forwarder.as_diagnostics()["mappings"]["a"]["retry_in_seconds"] == (
+        first_retry
+    )
+    await at(hass, freezer, T0 + Q + timedelta(seconds=first_retry - 1))
+    assert {call["sensor_id"] for call in client.calls} == sent  # nothing yet
+    await at(hass, freezer, T0 + Q + timedelta(seconds=first_retry + 1))
+    await forwarder.async_stop()
+    assert client.sent(8)[:2] == [(T0, 1.0), (T0, 1.0)]  # tried again, then
+    assert client.sent(9)[0] == (T0, 2.0)

@@ -8,13 +8,14 @@ converted with the unit it had then.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers.recorder import get_instance
 import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -269,7 +270,7 @@ class TestClockJump:
             monotonic[0] += 5
             await at(hass, freezer, T0 + timedelta(hours=2, minutes=1, seconds=5))
             hass.states.async_set(ENTITY, "4", KW)
-            monotonic[0] += 14 * 60
+            monotonic[0] += 13 * 60 + 55  # (a 5 s difference would be a set-back)
             await at(hass, freezer, T0 + timedelta(hours=2, minutes=15))
             await forwarder.async_stop()
         assert client.sent() == [
@@ -377,3 +378,194 @@ class TestClockJumpOnAState:
         assert client.sent(8)[0] == (start + timedelta(hours=3), 4.0)
         # a day is longer than the jump: the day's mean holds 2 kW for 3 hours
         assert client.sent(9) == [(start, pytest.approx((2 * 3 + 4 * 21) / 24))]
+
+
+class TestClockSetBack:
+    """A clock set back (NTP) never lumps two clocks into a step, nor re-sends one."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(self, enable_custom_integrations: None) -> None:
+        """No recorder needed."""
+
+    async def test_a_power_step_open_when_the_clock_is_set_back_counts_from_then(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        monotonic = [1000.0]
+        with patch(
+            "custom_components.flexmeasures.gaps.monotonic",
+            side_effect=lambda: monotonic[0],
+        ):
+            freezer.move_to(T0)
+            hass.states.async_set(ENTITY, "1", KW)
+            client = FakeClient()
+            forwarder = await start_forwarder(hass, make_entry(hass), client)
+            monotonic[0] += 600
+            await at(hass, freezer, T0 + timedelta(minutes=10))
+            hass.states.async_set(ENTITY, "3", KW)
+            # two real minutes later the clock is set back 5 minutes
+            monotonic[0] += 120
+            freezer.move_to(T0 + timedelta(minutes=7))
+            monotonic[0] += 60
+            await at(hass, freezer, T0 + timedelta(minutes=8))
+            hass.states.async_set(ENTITY, "5", KW)
+            monotonic[0] += 7 * 60
+            await at(hass, freezer, T0 + Q)
+            await forwarder.async_stop()
+        # measured from the set-back on (12:08, when it was seen): 5 kW
+        assert client.sent() == [(T0, pytest.approx(5.0))]
+        assert "The clock was set back" in caplog.text
+
+    async def test_a_meter_started_with_the_clock_behind_its_last_step_waits(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        hass_storage: dict[str, Any],
+    ) -> None:
+        """A Pi boots an hour behind: the hour is not sent again, nor lumped."""
+        last_end = T0 + timedelta(hours=1)
+        hass_storage[STORE_KEY] = _stored(
+            last_end,
+            unit="kWh",
+            resolution=900.0,
+            timezone="Europe/Amsterdam",
+            per_step=True,
+        )
+        hass_storage[STORE_KEY]["minor_version"] = 2
+        freezer.move_to(T0)
+        meter = "sensor.grid_import"
+        hass.states.async_set(meter, "100.0", METER)
+        client = FakeClient()
+        mapping = MeasurementMapping("sub1", meter, make_sensor(unit="kWh"))
+        forwarder = await start_forwarder(hass, make_entry(hass), client, [mapping])
+        for minutes, reading in ((10, "101.0"), (50, "104.0"), (65, "104.5")):
+            await at(hass, freezer, T0 + timedelta(minutes=minutes))
+            hass.states.async_set(meter, reading, METER)
+        await at(hass, freezer, last_end + Q)
+        await forwarder.async_stop()
+        assert client.sent() == [(last_end, pytest.approx(0.5))]
+
+
+class TestReplay:
+    """The rebuild gives the event loop turns, and loses no state meanwhile."""
+
+    @pytest.fixture(autouse=True)
+    def auto_enable_custom_integrations(self, enable_custom_integrations: None) -> None:
+        """No recorder needed (the history is given)."""
+
+    async def test_a_state_that_changes_while_replaying_is_followed(
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        hass_storage: dict[str, Any],
+    ) -> None:
+        hass_storage[STORE_KEY] = _stored(
+            T0, unit="kW", resolution=900.0, timezone="Europe/Amsterdam"
+        )
+        hass_storage[STORE_KEY]["minor_version"] = 2
+        freezer.move_to(T0 + timedelta(minutes=10))
+        hass.states.async_set(ENTITY, "1", KW)
+        past = [
+            State(ENTITY, "1", KW, last_updated=T0 + timedelta(seconds=index))
+            for index in range(600)
+        ]
+
+        async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+            return {"sub1": (T0.timestamp(), past)}, []
+
+        async def change_meanwhile() -> None:
+            for _ in range(3):  # the replay is under way
+                await asyncio.sleep(0)
+            hass.states.async_set(ENTITY, "9", KW)
+
+        task = hass.async_create_task(change_meanwhile())
+        client = FakeClient()
+        with (
+            patch("custom_components.flexmeasures.backfill.REPLAY_CHUNK", 50),
+            patch(
+                "custom_components.flexmeasures.forwarder.async_history",
+                side_effect=history,
+            ),
+        ):
+            forwarder = await start_forwarder(hass, make_entry(hass), client)
+        await task
+        await at(hass, freezer, T0 + Q)
+        await forwarder.async_stop()
+        assert client.sent() == [(T0, pytest.approx((10 * 1 + 5 * 9) / 15))]
+
+
+async def test_a_clock_set_back_leaves_an_instantaneous_sensor_as_it_is(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Every sample of an instantaneous sensor stands alone: nothing to start again."""
+    monotonic = [1000.0]
+    with patch(
+        "custom_components.flexmeasures.gaps.monotonic",
+        side_effect=lambda: monotonic[0],
+    ):
+        freezer.move_to(T0)
+        hass.states.async_set(ENTITY, "1", KW)
+        hass.states.async_set("sensor.spot", "7", KW)
+        client = FakeClient()
+        mappings = [
+            MeasurementMapping("sub1", ENTITY, make_sensor(8)),
+            MeasurementMapping(
+                "sub2", "sensor.spot", make_sensor(9, resolution=timedelta(0))
+            ),
+        ]
+        forwarder = await start_forwarder(hass, make_entry(hass), client, mappings)
+        monotonic[0] += 600
+        await at(hass, freezer, T0 + timedelta(minutes=10))
+        monotonic[0] += 60  # one real minute later the clock is set back 5
+        freezer.move_to(T0 + timedelta(minutes=6))
+        hass.states.async_set("sensor.spot", "8", KW)
+        await hass.async_block_till_done()
+        monotonic[0] += 10 * 60
+        await at(hass, freezer, T0 + Q + timedelta(minutes=1))
+        await forwarder.async_stop()
+    assert [value for _, value in client.sent(9)] == [8.0]
+    assert client.sent(8) == [(T0, pytest.approx(1.0))]
+
+
+async def test_a_state_of_a_later_step_while_replaying_closes_the_step_before(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass_storage[STORE_KEY] = _stored(
+        T0, unit="kW", resolution=900.0, timezone="Europe/Amsterdam"
+    )
+    hass_storage[STORE_KEY]["minor_version"] = 2
+    freezer.move_to(T0 + timedelta(minutes=10))
+    hass.states.async_set(ENTITY, "1", KW)
+    past = [
+        State(ENTITY, "1", KW, last_updated=T0 + timedelta(seconds=index))
+        for index in range(600)
+    ]
+
+    async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+        return {"sub1": (T0.timestamp(), past)}, []
+
+    async def change_meanwhile() -> None:
+        for _ in range(3):  # the replay is under way; the clock goes on
+            await asyncio.sleep(0)
+        freezer.move_to(T0 + Q + timedelta(minutes=5))
+        hass.states.async_set(ENTITY, "9", KW)
+
+    task = hass.async_create_task(change_meanwhile())
+    client = FakeClient()
+    with (
+        patch("custom_components.flexmeasures.backfill.REPLAY_CHUNK", 50),
+        patch(
+            "custom_components.flexmeasures.forwarder.async_history",
+            side_effect=history,
+        ),
+    ):
+        forwarder = await start_forwarder(hass, make_entry(hass), client)
+    await task
+    assert client.sent() == [(T0, pytest.approx(1.0))]  # sent at once
+    await at(hass, freezer, T0 + 2 * Q)
+    await forwarder.async_stop()
+    assert client.sent()[1] == (T0 + Q, pytest.approx((5 * 1 + 10 * 9) / 15))

@@ -244,3 +244,130 @@ async def test_power_entity_stays_a_time_weighted_mean(
     await at(hass, freezer, T0 + Q)
     assert client.sent() == [(T0, pytest.approx(4.0))]
     await forwarder.async_stop()
+
+
+async def test_a_negative_first_reading_of_a_total_increasing_meter_is_no_base(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """HA's statistics skip negative states of total_increasing: no |value| invented."""
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "-5.0", TOTAL_INCREASING),  # a broken first telegram
+            (timedelta(minutes=5), "100.0", TOTAL_INCREASING),
+            (timedelta(minutes=20), "100.5", TOTAL_INCREASING),
+        ],
+        steps=2,
+    )
+    # the first step's start reading is not known; the second is 0.5 kWh
+    assert client.sent() == [(T0 + Q, pytest.approx(0.5))]
+
+
+async def test_a_one_reading_dip_to_zero_of_a_meter_is_not_a_reset(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """A device that reports 0 once (a reboot) and then its reading again."""
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "12345.0", TOTAL_INCREASING),
+            (timedelta(minutes=5), "0.0", TOTAL_INCREASING),
+            (timedelta(minutes=5, seconds=10), "12345.25", TOTAL_INCREASING),
+            (timedelta(minutes=10), "12345.5", TOTAL_INCREASING),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(0.5))]
+
+
+@pytest.mark.parametrize(
+    ("held", "steps", "expected"),
+    [
+        # the reading after the spike comes 10 minutes later: a reset, as HA counts
+        pytest.param(
+            timedelta(minutes=10), 1, [1234567.0 - 12345.0 + 12345.5], id="held-long"
+        ),
+        # the spike was in the step before (already sent): the next step is a reset
+        pytest.param(
+            timedelta(minutes=11), 2, [1234567.0 - 12345.0, 12345.5], id="other-step"
+        ),
+    ],
+)
+async def test_a_spike_is_undone_only_when_brief_and_inside_one_step(  # noqa: PLR0917
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+    held: timedelta,
+    steps: int,
+    expected: list[float],
+) -> None:
+    spike_at = timedelta(minutes=4) if steps == 1 else timedelta(minutes=14)
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "12345.0", TOTAL_INCREASING),
+            (spike_at, "1234567.0", TOTAL_INCREASING),
+            (spike_at + held, "12345.5", TOTAL_INCREASING),
+        ],
+        steps=steps,
+    )
+    assert [value for _, value in client.sent()] == pytest.approx(expected)
+
+
+async def test_a_real_reset_to_a_small_value_is_still_a_reset(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """A session meter ends at 0.5 kWh, restarts, and quickly counts 0.6 kWh."""
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "0.5", TOTAL_INCREASING),
+            (timedelta(minutes=5), "0.0", TOTAL_INCREASING),  # a new session
+            (timedelta(minutes=8), "0.6", TOTAL_INCREASING),  # 12 kW for 3 minutes
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(0.6))]
+
+
+async def test_an_invalid_last_reset_is_ignored_not_a_new_cycle(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    meter = {"unit_of_measurement": "kWh", "state_class": "total"}
+    cycle = {**meter, "last_reset": "2026-01-05T00:00:00+00:00"}
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "500.0", cycle),
+            (timedelta(minutes=5), "500.25", {**meter, "last_reset": "soon"}),
+            (timedelta(minutes=6), "500.5", {**meter, "last_reset": 17}),
+            (timedelta(minutes=10), "501.0", cycle),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(1.0))]

@@ -123,9 +123,9 @@ async def test_unload_during_a_trigger_starts_no_job_for_an_update_waiting_behin
     try:
         await asyncio.sleep(0.5)  # a poll interval, twice
         after_unload = triggers(fake_fm)
-        polling = bool(coordinator._jobs)
+        polling = bool(coordinator.runner.tasks)
     finally:  # the test stops what the entry left running (it would for 2 min)
-        for job in coordinator._jobs:
+        for job in coordinator.runner.tasks:
             job.cancel()
         await asyncio.gather(trigger, periodic, return_exceptions=True)
     assert after_unload == before + 1

@@ -224,3 +224,64 @@ async def test_connected_follows_the_server_while_running(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert connected(hass) == "on"
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_server_back_with_another_password_asks_for_it_and_keeps_the_plan(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The retry meets a refused login: reauth, the kept plan still followed."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    plan = coordinator_of(entry).data
+    fake_fm.down = True
+    await restart(hass, entry)
+    assert connected(hass) == "off"
+
+    fake_fm.users["toy-user@flexmeasures.io"]["password"] = "changed"
+    fake_fm.expire_tokens()
+    fake_fm.down = False
+    await fire_at(hass, freezer, STEP_START + timedelta(minutes=32))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert "answers but refuses the login" in caplog.text
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert entry.state is ConfigEntryState.LOADED
+    assert coordinator_of(entry).data == plan
+    # no more retries behind the user's back: the password is theirs to give
+    logins = fake_fm.login_count
+    await fire_at(hass, freezer, STEP_START + timedelta(hours=3))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fake_fm.login_count == logins
+
+
+async def test_a_server_back_with_an_api_setup_refuses_lets_setup_say_so(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retry meets an unsupported API: the reload sets up and says why."""
+    set_soc(hass)
+    entry = make_entry(fake_fm)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    fake_fm.down = True
+    await restart(hass, entry)
+    assert connected(hass) == "off"
+
+    monkeypatch.setattr("tests.fake_flexmeasures.API_VERSION", "v2_0")
+    fake_fm.down = False
+    await fire_at(hass, freezer, STEP_START + timedelta(minutes=32))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "v3_0" in entry.reason or "version" in entry.reason.casefold()

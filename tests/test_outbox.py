@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
 
+from custom_components.flexmeasures.api import FlexMeasuresConnectionError
 from custom_components.flexmeasures.const import DOMAIN
 from custom_components.flexmeasures.forwarder import MeasurementMapping
 
@@ -218,3 +219,131 @@ async def test_a_stored_outbox_of_a_mapping_skipped_now_is_kept(
     tracks = hass_storage[STORE_KEY]["data"]["tracks"]
     assert set(tracks) == {"sub1", "other"}  # "gone" has no subentry any more
     assert tracks["sub1"]["outbox"] == TWO_STEPS
+
+
+async def test_malformed_stored_values_are_skipped_and_counted_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A hand-edited or damaged store: the good values go up, the rest is counted."""
+    start = T0.timestamp()
+    items: list[Any] = [
+        [start, None],  # what an inf step used to be saved as
+        ["soon", 1.0],
+        [start + 900, 2.5],
+        7,
+        [start + 1800],
+        [start + 2700, "nan"],
+    ]
+    stored = _stored(items, dropped=1)
+    stored["data"]["gaps"] = [[start, None], [start, start + 1]]
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(8))
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.sent() == [(T0 + Q, 2.5)]
+    assert diagnostics["dropped"] == 1 + 5
+
+
+async def test_a_damaged_track_or_counter_does_not_stop_the_start(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    stored = _stored(TWO_STEPS, last_end="later", rejected=None, dropped="x")
+    stored["data"]["tracks"]["other"] = ["not", "a", "track"]
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(8))
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.sent() == [(T0, 1.5), (T0 + Q, 2.5)]
+    assert (diagnostics["rejected"], diagnostics["dropped"]) == (0, 0)
+
+
+def _stored_forecasts(forecasts: list[Any]) -> dict[str, Any]:
+    stored = _stored([], unit="EUR/kWh", resolution=3600.0)
+    stored["data"]["tracks"]["sub1"]["forecasts"] = forecasts
+    return stored
+
+
+H = timedelta(hours=1)
+PRICES = [[(T0 + 3 * H).timestamp(), 0.25], [(T0 + 4 * H).timestamp(), 0.5]]
+
+
+async def test_a_stored_forecast_is_sent_after_a_restart_in_the_sensors_unit(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    known = T0 - timedelta(minutes=30)
+    stored = _stored_forecasts([{"prior": known.isoformat(), "items": PRICES}])
+    sensor = make_sensor(3, unit="EUR/MWh", resolution=H)
+    mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert [
+        (call["start"], call["values"], call["prior"]) for call in client.calls
+    ] == [(T0 + 3 * H, [pytest.approx(250.0), pytest.approx(500.0)], known)]
+    assert diagnostics["dropped"] == 0
+
+
+async def test_a_damaged_stored_forecast_is_counted_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    known = T0.isoformat()
+    stored = _stored_forecasts(
+        [
+            {"prior": "yesterday", "items": PRICES},  # 2 values without a time
+            {"prior": known, "items": [*PRICES, [None, 1.0]]},  # 1 malformed
+            {"prior": T0.replace(tzinfo=None).isoformat(), "items": []},  # naive
+            "not a forecast",
+        ]
+    )
+    sensor = make_sensor(3, unit="EUR/kWh", resolution=H)
+    mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert [call["values"] for call in client.calls] == [[0.25, 0.5]]
+    assert diagnostics["dropped"] == 2 + 1 + 1 + 1
+
+
+async def test_a_forecast_waiting_at_a_stop_is_not_queued_twice_at_the_start(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    freezer.move_to(T0)
+    points = [
+        {"start": (T0 + h * H).isoformat(), "value": 0.1 * h} for h in range(1, 3)
+    ]
+    hass.states.async_set(
+        "sensor.price", "0.1", {"unit_of_measurement": "EUR/kWh", "forecast": points}
+    )
+    sensor = make_sensor(3, unit="EUR/kWh", resolution=H)
+    mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
+    client = FakeClient()
+    client.fail = lambda _sensor_id: FlexMeasuresConnectionError("down")
+    entry = make_entry(hass)
+    forwarder = await start_forwarder(hass, entry, client, [mapping])
+    await forwarder.async_stop()
+    assert len(hass_storage[STORE_KEY]["data"]["tracks"]["sub1"]["forecasts"]) == 1
+    client = FakeClient()
+    forwarder = await start_forwarder(hass, entry, client, [mapping])
+    await forwarder.async_stop()
+    assert [call["prior"] for call in client.calls] == [T0]
+
+
+async def test_a_stored_forecast_that_does_not_convert_is_counted_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    stored = _stored_forecasts(
+        [
+            {"prior": T0.isoformat(), "items": PRICES},  # EUR/kWh, now for kW
+            {"prior": 1767614400, "items": PRICES},  # a time that is not a string
+        ]
+    )
+    sensor = make_sensor(3, unit="kW", resolution=H)
+    mapping = MeasurementMapping("sub1", "sensor.price", sensor, "forecast")
+    client, diagnostics = await _restart(hass, freezer, hass_storage, stored, mapping)
+    assert client.calls == []
+    assert diagnostics["forecasts_waiting"] == 0
+    assert diagnostics["dropped"] == 2 + 2

@@ -264,16 +264,20 @@ async def test_a_site_hands_over_its_plan_before_its_price(
     assert state is not None
     assert float(state.state) == 0.11
 
-    fake_fm.fail_next_at(PRICE_DATA, "slow")
+    # the price read is held until released: no real 5 s answer to wait for
+    held = fake_fm.hold_next_at(PRICE_DATA)
     seed(fake_fm, first=0.5)
     async with asyncio.timeout(3):
         await site.async_trigger()
     ev = entry.runtime_data.coordinators[EV_ID]
     assert ev.data is not None
     assert ev.data.job_id == site.job_id
+    async with asyncio.timeout(3):
+        await held.arrived.wait()  # the price was asked for...
     state = hass.states.get(member_price)
     assert state is not None
-    assert float(state.state) == 0.11  # the price is still on its way
+    assert float(state.state) == 0.11  # ...and is still on its way
+    held.release.set()
     async with asyncio.timeout(10):
         await hass.async_block_till_done(wait_background_tasks=True)
     for unique_id in (f"{EV_ID}_consumption_price", f"{SUBENTRY_ID}_consumption_price"):

@@ -43,7 +43,7 @@ def test_merge_joins_overlaps_and_leaves_out_empty_gaps() -> None:
     ]
 
 
-def test_clock_watch_sees_a_forward_jump_only() -> None:
+def test_clock_watch_sees_jumps_ahead_and_back() -> None:
     clock = {"wall": 1000.0, "mono": 50.0}
     with (
         patch.object(gaps.time, "time", side_effect=lambda: clock["wall"]),
@@ -56,7 +56,9 @@ def test_clock_watch_sees_a_forward_jump_only() -> None:
         clock["wall"] += 3600
         clock["mono"] += 1
         assert watch.jump() == (1011.0, 4610.0)
-        clock["wall"] -= 600  # backwards: nothing jumped over
+        clock["wall"] -= 600  # set back: it would be 4610 without the jump
+        assert watch.jump() == (4610.0, 4010.0)
+        clock["wall"] -= 1  # noise
         assert watch.jump() is None
 
 
@@ -116,6 +118,17 @@ def test_too_many_forecasts_drop_the_oldest_and_warn_once(
     assert box.forecasts[0].items == [(T0, 2.0)]
     assert box.dropped == 2
     assert caplog.text.count("Dropping") == 1
+
+
+def test_a_forecast_holds_no_more_than_the_outbox_and_is_queued_once() -> None:
+    box = _box()  # holds 10 values
+    now = datetime.fromtimestamp(T0, UTC)
+    items = [(T0 + index * Q, 1.0) for index in range(15)]
+    assert box.add_forecast(PendingForecast(list(items), now)) is True
+    assert box.forecasts[0].items == items[:10]
+    assert box.dropped == 5
+    assert box.add_forecast(PendingForecast(items[:10], now)) is False  # waits
+    assert len(box.forecasts) == 1
 
 
 def test_migrate_an_old_store_and_refuse_another_major_version() -> None:

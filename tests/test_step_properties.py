@@ -128,7 +128,10 @@ def test_meter_step_energies_add_up_to_the_meters_increase(
             acc.add(now + delta / 2, None, out)
             gaps.append((now + delta / 2, now + delta))
         now += delta
-        if reset and reading > 0:
+        # a reset of a meter that read at least 10 kWh: its next readings (up to
+        # 3 kWh more each) never look like the reading before it came back,
+        # which would be a glitch (tested below)
+        if reset and reading >= 10:
             new = min(used, RESET_RATIO * reading * 0.99)  # counted from zero
             increments.append((now, new))
         else:
@@ -156,6 +159,55 @@ def test_meter_step_energies_add_up_to_the_meters_increase(
     assert emitted == {}
     if not gaps:  # over a window without gaps: all of the meter's increase
         assert total == pytest.approx(sum(inc for _, inc in increments), abs=1e-6)
+
+
+# (seconds after the previous reading, consumption since)
+steady = st.lists(
+    st.tuples(
+        st.floats(min_value=20, max_value=1500, allow_nan=False),
+        st.floats(min_value=0, max_value=3, allow_nan=False).map(lambda v: round(v, 4)),
+    ),
+    min_size=2,
+    max_size=30,
+)
+
+
+@FAST
+@given(
+    steady,
+    st.floats(min_value=200, max_value=1e6, allow_nan=False),
+    st.integers(min_value=1, max_value=29),
+    st.sampled_from([0.0, 0.5, 10.0, 1000.0]),
+    st.floats(min_value=0.5, max_value=10, allow_nan=False),
+)
+def test_a_brief_glitch_of_a_meter_changes_no_step(
+    events: list[tuple[float, float]],
+    first: float,
+    where: int,
+    factor: float,
+    held: float,
+) -> None:
+    """One garbled reading (a spike, or 0) taken back within seconds is no reset."""
+    grid = UtcGrid(Q)
+    clean = MeterAccumulator(grid, T0, first)
+    glitched = MeterAccumulator(grid, T0, first)
+    clean_out: list[Step] = []
+    glitched_out: list[Step] = []
+    reading, now = first, T0
+    for index, (delta, used) in enumerate(events):
+        now += delta
+        reading += used
+        if index == where % len(events) and grid.floor(now - held) == grid.floor(now):
+            glitched.add(now - held, reading * factor, glitched_out)
+        clean.add(now, reading, clean_out)
+        glitched.add(now, reading, glitched_out)
+    end = grid.floor(now) + Q
+    clean.close_until(end, clean_out)
+    glitched.close_until(end, glitched_out)
+    assert [start for start, _ in glitched_out] == [start for start, _ in clean_out]
+    assert [energy for _, energy in glitched_out] == pytest.approx(
+        [energy for _, energy in clean_out]
+    )
 
 
 ZONES = [

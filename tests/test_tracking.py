@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.core import State
 import pytest
 
 from custom_components.flexmeasures.api import Sensor
+from custom_components.flexmeasures.backfill import async_replay
+from custom_components.flexmeasures.delivery import utc
 from custom_components.flexmeasures.grid import UtcGrid
+from custom_components.flexmeasures.meters import reset_instant
 from custom_components.flexmeasures.outbox import MappingOutbox, MeasurementMapping
 from custom_components.flexmeasures.tracking import Track
 
@@ -97,15 +101,68 @@ def test_a_meter_reading_in_no_energy_unit_is_a_gap() -> None:
 def test_forecasts_need_a_resolution_and_a_unit_that_converts() -> None:
     track, rejected = _track(step=0, forecast="forecast")
     forecast = [{"start": datetime.fromtimestamp(T0, UTC).isoformat(), "value": 1}]
-    assert track.check_forecast(_state("1", forecast=forecast)) is False
+    assert track.check_forecast(_state("1", forecast=forecast), T0) is False
     track, rejected = _track(forecast="forecast")
     state = _state("1", forecast=forecast, unit_of_measurement="°C")
-    assert track.check_forecast(state) is False
+    assert track.check_forecast(state, T0) is False
     assert rejected == [(1, "forecast unit cannot be converted")]
-    assert track.check_forecast(state) is False  # the same again: not looked at
+    assert track.check_forecast(state, T0) is False  # the same again: not looked at
 
 
 @pytest.mark.parametrize("step", [0.0, Q])
 def test_gap_on_a_track_without_a_step_open_does_nothing(step: float) -> None:
     track, _ = _track(step=step)
     assert track.gap(T0) is False
+
+
+def test_no_step_before_the_end_of_what_was_queued_is_queued_again() -> None:
+    track, _ = _track()
+    track.box.last_end = T0 + Q
+    track.queue([(T0, 1.0), (T0 + Q, 2.0)])
+    track.queue([(T0, 3.0)])
+    assert track.box.items == [(T0 + Q, 2.0)]
+    assert track.box.last_end == T0 + 2 * Q
+
+
+def test_while_the_clock_is_behind_the_last_step_the_latest_state_waits_there() -> None:
+    track, _ = _track()
+    track.box.last_end = T0 + Q
+    track.open(T0, _state("1", unit_of_measurement="kW"))
+    track.follow(T0 + 60, _state("2", unit_of_measurement="kW"))
+    track.gap(T0 + 120)  # e.g. a clock jump: nothing known
+    assert track.close_until(T0 + 2 * Q) is False  # a gap held from 12:15
+    track.follow(T0 + 2 * Q + 1, _state("4", unit_of_measurement="kW"))
+    track.follow(T0 + 3 * Q, _state("4", unit_of_measurement="kW"))
+    assert track.box.items == [(T0 + 2 * Q, 4.0)]
+
+
+def test_a_last_reset_given_as_a_datetime_is_the_instant_it_means() -> None:
+    """An integration may set the attribute to a datetime, not a string."""
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    when = datetime(2026, 1, 5, 13, 0, tzinfo=amsterdam)
+    assert reset_instant(when) == T0
+    assert reset_instant(when.astimezone(UTC)) == T0
+    assert reset_instant(when.isoformat()) == T0
+    assert reset_instant(12.0) is None
+    total = {"unit_of_measurement": "kWh", "state_class": "total"}
+    track, _ = _track(unit="kWh")
+    track.open(T0, _state("5", **total, last_reset=when))
+    track.follow(T0 + 300, _state("6", **total, last_reset=when.astimezone(UTC)))
+    track.close_until(T0 + Q)
+    assert track.box.items == [(T0, pytest.approx(1.0))]  # the same cycle
+
+
+async def test_a_gap_after_the_last_recorded_state_is_replayed_as_a_gap() -> None:
+    """Home Assistant stopped after the last state: the time after is no value."""
+    track, _ = _track()
+    past = [State("sensor.p", "2", {"unit_of_measurement": "kW"}, last_updated=utc(T0))]
+    await async_replay(
+        track,
+        T0,
+        past,
+        current=None,
+        now=T0 + 3 * Q,
+        gaps=[(T0 + Q + 300, T0 + 2 * Q + 600)],
+    )
+    # 12:00 all 2 kW; 12:15 five minutes of it; nothing known from 12:20 on
+    assert track.box.items == [(T0, 2.0), (T0 + Q, 2.0)]

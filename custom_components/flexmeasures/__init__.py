@@ -35,6 +35,7 @@ from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .devices import async_remove_config_entry_device
 from .forwarder import MeasurementForwarder
 from .frontend import async_load_card, async_register_card_path, async_unload_card
+from .grid import load_time_zones
 from .issues import (
     async_clear_issues_of,
     async_clear_orphaned_issues,
@@ -135,6 +136,9 @@ async def async_setup_entry(
     else:
         _start_offline(entry, client, state)
 
+    if zones := [sensor.timezone for sensor in state.measurement_sensors.values()]:
+        # the day grids' time zones are read from files: not in the event loop
+        await hass.async_add_executor_job(load_time_zones, zones)
     if mappings := [
         MeasurementMapping(
             subentry_id,
@@ -187,7 +191,14 @@ def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
 async def _async_update_listener(
     hass: HomeAssistant, entry: FlexMeasuresConfigEntry
 ) -> None:
-    """Reload when the entry changes (subentries added, changed or removed)."""
+    """Reload when the entry changes (subentries added, changed or removed).
+
+    Not when the only change is a measurement following its renamed entity
+    (`renames.py`): the forwarder follows it already.
+    """
+    forwarder = entry.runtime_data.forwarder
+    if forwarder is not None and forwarder.follower.only_followed(entry):
+        return
     await hass.config_entries.async_reload(entry.entry_id)
 
 

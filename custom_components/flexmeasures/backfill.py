@@ -13,6 +13,7 @@ the clock jumps seen before are gaps in the replay.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from functools import partial
 from typing import Final, cast
@@ -26,6 +27,7 @@ from .gaps import Gap, downtimes, merge
 from .tracking import Track
 
 BACKFILL_LIMIT: Final = 7 * 86400.0
+REPLAY_CHUNK: Final = 2000  # states replayed between two turns of the event loop
 
 # per mapping (subentry id): the start to rebuild from and the states since
 type History = dict[str, tuple[float, list[State]]]
@@ -130,7 +132,7 @@ async def async_history(
     return result, gaps
 
 
-def replay(
+async def async_replay(
     track: Track,
     begin: float,
     past: Sequence[State],
@@ -139,29 +141,33 @@ def replay(
     now: float,
     gaps: Sequence[Gap] = (),
 ) -> None:
-    """Open the track at `begin`, replay past states and gaps, close until `now`."""
-    # (time, 0 for a state / 1 for the start of a gap, state): a state recorded
-    # as Home Assistant stopped comes before the gap that follows it
-    events: list[tuple[float, int, State | None]] = [
-        (max(state.last_updated_timestamp, begin), 0, state) for state in past
-    ]
-    if current is not None:
-        events.append((max(current.last_updated_timestamp, begin), 0, current))
-    events.extend(
-        (max(start, begin), 1, None)
-        for start, end in gaps
-        if end > begin and start < now
+    """Open the track at `begin`, replay past states and gaps, close until `now`.
+
+    `past` is in time order (as the recorder answers). Days of a chatty entity
+    are hundreds of thousands of states: the event loop gets a turn after each
+    REPLAY_CHUNK of them.
+    """
+    states = [*past, current] if current is not None else list(past)
+    # gaps in order of start; a state recorded as Home Assistant stopped comes
+    # before the gap that follows it (a gap goes first only when it starts earlier)
+    starts = sorted(
+        max(start, begin) for start, end in gaps if end > begin and start < now
     )
-    events.sort(key=lambda event: (event[0], event[1]))
     initial: State | None = None
-    if events and events[0][0] == begin and events[0][1] == 0:
-        initial = events.pop(0)[2]
+    if states and states[0].last_updated_timestamp <= begin:
+        initial = states.pop(0)
     track.open(begin, initial)
-    for ts, is_gap, state in events:
-        if is_gap:
-            track.gap(ts)
-        else:
-            track.follow(ts, state)
+    next_gap = 0
+    for count, state in enumerate(states, 1):
+        ts = max(state.last_updated_timestamp, begin)
+        while next_gap < len(starts) and starts[next_gap] < ts:
+            track.gap(starts[next_gap])
+            next_gap += 1
+        track.follow(ts, state)
+        if count % REPLAY_CHUNK == 0:
+            await asyncio.sleep(0)
+    for start in starts[next_gap:]:
+        track.gap(start)
     track.close_until(now)
     LOGGER.debug(
         "Rebuilt %s from the recorder since %s; outbox %d",

@@ -13,21 +13,20 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .coordinator import ScheduleCoordinator
-from .data import FlexMeasuresConfigEntry
 from .entity import (
     FlexMeasuresAccountEntity,
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
-    async_add_schedule_entities,
+    platform_setup,
+    schedule_entities,
+    stale_attributes,
 )
-from .measurement_entities import async_add_measurement_entities
+from .measurement_entities import measurement_entities
 from .schedule import WindowKind, kind_of
-from .site_entities import async_add_site_entities
+from .site_entities import site_entities
 
 PARALLEL_UPDATES = 0
 
@@ -39,7 +38,6 @@ class FlexMeasuresBinarySensorEntityDescription(
     """Describes a schedule device binary sensor."""
 
     is_on_fn: Callable[[ScheduleCoordinator, datetime], bool | None]
-    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any]] | None = None
 
 
 def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool]:
@@ -49,16 +47,6 @@ def _is_kind(kind: WindowKind) -> Callable[[ScheduleCoordinator, datetime], bool
         return kind_of(coordinator.setpoint(now)) is kind
 
     return is_on
-
-
-def _stale_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
-    """While stale: the last error, translated, and when it happened."""
-    failed = coordinator.stale and coordinator.last_error_message is not None
-    when = coordinator.last_error_time
-    return {
-        "last_error": coordinator.last_error_message if failed else None,
-        "last_error_time": when.isoformat() if failed and when else None,
-    }
 
 
 BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
@@ -78,7 +66,7 @@ BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda coordinator, _now: coordinator.stale,
-        attributes_fn=_stale_attributes,
+        attributes_fn=stale_attributes,
         always_available=True,
     ),
 )
@@ -92,25 +80,21 @@ CONNECTED: Final = BinarySensorEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the account's connectivity and the binary sensors of each schedule device."""
-    async_add_entities([FlexMeasuresConnectedBinarySensor(entry, CONNECTED)])
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
+# the account's connectivity; the binary sensors of each schedule, measurement
+# and site device
+async_setup_entry = platform_setup(
+    lambda _hass, entry, add: add(
+        [FlexMeasuresConnectedBinarySensor(entry, CONNECTED)]
+    ),
+    schedule_entities(
         lambda coordinator: (
             FlexMeasuresScheduleBinarySensor(coordinator, description)
             for description in BINARY_SENSORS
-        ),
-    )
-    async_add_measurement_entities(
-        hass, entry, async_add_entities, Platform.BINARY_SENSOR
-    )
-    async_add_site_entities(entry, async_add_entities, Platform.BINARY_SENSOR)
+        )
+    ),
+    measurement_entities(Platform.BINARY_SENSOR),
+    site_entities(Platform.BINARY_SENSOR),
+)
 
 
 class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorEntity):
@@ -123,14 +107,6 @@ class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorE
     def is_on(self) -> bool | None:
         """On or off now."""
         return self.entity_description.is_on_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Extra attributes (why the schedule is stale)."""
-        if (attributes_fn := self.entity_description.attributes_fn) is None:
-            return None
-        return attributes_fn(self.coordinator)
 
 
 class FlexMeasuresConnectedBinarySensor(FlexMeasuresAccountEntity, BinarySensorEntity):

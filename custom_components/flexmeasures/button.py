@@ -6,12 +6,9 @@ from typing import Final, override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
-from .site_entities import async_add_site_entities
+from .entity import FlexMeasuresScheduleEntity, platform_setup, schedule_entities
+from .site_entities import site_entities
 
 PARALLEL_UPDATES = 1
 
@@ -20,18 +17,13 @@ RESCHEDULE: Final = ButtonEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the reschedule button of each schedule and each site device."""
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
-        lambda coordinator: [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)],
-    )
-    async_add_site_entities(entry, async_add_entities, Platform.BUTTON)
+# the reschedule button of each schedule and each site device
+async_setup_entry = platform_setup(
+    schedule_entities(
+        lambda coordinator: [FlexMeasuresRescheduleButton(coordinator, RESCHEDULE)]
+    ),
+    site_entities(Platform.BUTTON),
+)
 
 
 class FlexMeasuresRescheduleButton(FlexMeasuresScheduleEntity, ButtonEntity):

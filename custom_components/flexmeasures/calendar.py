@@ -11,13 +11,11 @@ from homeassistant.components.calendar import (
     CalendarEvent,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .controls import target_in_percent
 from .coordinator import ScheduleCoordinator
-from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+from .entity import FlexMeasuresScheduleEntity, platform_setup, schedule_entities
 from .schedule import Window, WindowKind, windows
 
 PARALLEL_UPDATES = 0
@@ -35,19 +33,14 @@ _SUMMARY: Final = {
 }
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the calendar of each schedule device."""
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
+# the calendar of each schedule device
+async_setup_entry = platform_setup(
+    schedule_entities(
         lambda coordinator: [
             FlexMeasuresScheduleCalendar(coordinator, SCHEDULE_CALENDAR)
-        ],
+        ]
     )
+)
 
 
 def window_event(window: Window, uid_prefix: str) -> CalendarEvent:

@@ -12,15 +12,13 @@ job plans it, and its updates and triggers go to the site.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import CoreState, HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .api import Schedule, Sensor
@@ -30,10 +28,9 @@ from .data import FlexMeasuresConfigEntry
 from .device_controls import DeviceControls
 from .exceptions import ErrorKind, ScheduleRequestError
 from .jobs import DeviceJob, JobOptions
-from .plan_coordinator import PlanCoordinator
-from .price_reader import PriceReader
+from .plan_coordinator import PlanCoordinator, overrides_given
 from .requests import ScheduleSettings, SocTarget
-from .schedule import covers, earliest, next_step_boundary, value_at
+from .schedule import value_at
 from .soc import SocEntity
 from .store import StoredPlan
 from .units import kwh_quantity
@@ -53,6 +50,9 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     None before the first one.
     """
 
+    job: DeviceJob
+    soc_retry_after = SOC_RETRY_AFTER
+
     def __init__(
         self,
         hass: HomeAssistant,
@@ -70,30 +70,18 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             subentry,
             name=f"{DOMAIN} schedule {subentry.title}",
             update_interval=None if site else self.settings.update_interval,
+            price_sensor_id=self.settings.consumption_price_sensor_id,
         )
         self.soc_targets: tuple[SocTarget, ...] = ()
         self.job = DeviceJob(lambda: self.client, self.settings, subentry.title)
-        # the consumption price, read after each job (see prices.py)
-        self.prices = PriceReader(
-            lambda: self.client,
-            self.settings.consumption_price_sensor_id,
-            subentry.title,
-            config_entry.runtime_data.store,
-            subentry.subentry_id,
-        )
         self.soc = SocEntity(hass, self.settings)
         self.controls = DeviceControls(
             hass,
             self.settings,
             self.soc,
             reschedule=self.async_refresh,
-            changed=self.async_update_listeners,
+            changed=self._controls_changed,
         )
-
-    @property
-    def job_id(self) -> str | None:
-        """The id of the last job triggered at FlexMeasures."""
-        return self.job.job_id
 
     @property
     @override
@@ -101,10 +89,11 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         """A new standing target outdates a schedule made before it."""
         return self.controls.version
 
+    @property
     @override
-    def covers_now(self) -> bool:
-        """Whether the kept schedule has a step covering the current time."""
-        return covers(self.data, dt_util.utcnow())
+    def kept_schedule(self) -> Schedule | None:
+        """The last good schedule (or the part of the site's plan)."""
+        return self.data
 
     # -- what was kept -----------------------------------------------------
 
@@ -133,44 +122,21 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     async def _async_update_data(self) -> Schedule | None:
         """Trigger a schedule with the configured flex model, wait, return it.
 
-        An update that waited while a manual trigger ran keeps that fresher
-        schedule instead of asking for another. In a site, the site plans.
+        In a site, the site plans.
         """
         if self.site is not None:
             await self.site.async_request_refresh()
+            if self.site.stale and (err := self.site.last_error) is not None:
+                # the site's job failed (now, or before a refresh it put off):
+                # this device's part is as old as the site's plan
+                raise err.update_error()
             return self.data
-        generation = self._generation
-        try:
-            schedule = await self._async_run_locked(
-                self._async_job(None), unless_newer_than=generation
-            )
-        except ScheduleRequestError as err:
-            if self._shutdown_requested:
-                # unloaded meanwhile: nothing to report for an entry that is gone
-                raise asyncio.CancelledError from err
-            if (
-                err.kind is ErrorKind.SOC_UNAVAILABLE
-                and self.hass.state is not CoreState.running
-            ):
-                # Home Assistant is starting and the state of charge entity is
-                # not loaded yet: wait for it (no error); still no schedule.
-                LOGGER.debug(
-                    "Waiting for %s before scheduling %s",
-                    self.settings.soc_entity,
-                    self.subentry.title,
-                )
-                self._track_soc()
-                return self.data
-            self._record_failure(err)
-            raise err.update_error(
-                retry_after=SOC_RETRY_AFTER
-                if err.kind is ErrorKind.SOC_UNAVAILABLE
-                else None
-            ) from err
-        if schedule is None:
-            return self.data
-        self._record_success(schedule)
-        return schedule
+        return await super()._async_update_data()
+
+    @override
+    def _update_job(self) -> Coroutine[Any, Any, Schedule]:
+        """A job with the configured flex-model (and the kept targets)."""
+        return self._async_job(None)
 
     async def async_trigger(
         self,
@@ -192,8 +158,8 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         job runs (`flex_context` and `duration` are the site's to set).
         """
         if self.site is not None:
-            return await self._async_trigger_site(
-                self.site,
+            return await self.site.async_trigger_member(
+                self,
                 soc_at_start=soc_at_start,
                 soc_targets=soc_targets,
                 duration=duration,
@@ -208,55 +174,18 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
             flex_context=flex_context,
             force_new_job=True,
         )
-        overrides_given = bool(flex_model or flex_context or soc_targets) or (
-            soc_at_start is not None
-        )
-        try:
-            schedule = await self._async_run_locked(self._async_job(options))
-        except ScheduleRequestError as err:
-            self._trigger_failed(err, overrides_given=overrides_given)
-            raise err.action_error(overrides_given=overrides_given) from err
-        if schedule is None:  # pragma: no cover - only updates are skipped
-            raise RuntimeError("a manual trigger always runs")
-        if soc_targets is not None:
-            self.soc_targets = tuple(soc_targets)
-        self._record_success(schedule)
-        self.async_set_updated_data(schedule)
-        return schedule
 
-    async def _async_trigger_site(
-        self,
-        site: SiteCoordinator,
-        *,
-        soc_at_start: str | None,
-        soc_targets: Sequence[SocTarget] | None,
-        duration: timedelta | None,
-        flex_model: Mapping[str, Any] | None,
-        flex_context: Mapping[str, Any] | None,
-    ) -> Schedule:
-        """A trigger on a device in a site: the site's job, with this device's overrides."""
-        if flex_context is not None or duration is not None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="set_on_the_site",
-                translation_placeholders={
-                    "device": self.subentry.title,
-                    "site": site.subentry.title,
-                },
-            )
-        await site.async_trigger(
-            self,
-            soc_at_start=soc_at_start,
-            soc_targets=soc_targets,
-            flex_model=flex_model,
+        def keep_targets() -> None:
+            if soc_targets is not None:
+                self.soc_targets = tuple(soc_targets)
+
+        return await self._async_trigger_job(
+            self._async_job(options),
+            overrides_given=overrides_given(
+                soc_at_start, soc_targets, flex_model, flex_context
+            ),
+            succeeded=keep_targets,
         )
-        if soc_targets is not None:
-            self.soc_targets = tuple(soc_targets)
-            # the site pushed the part before: show the targets kept now
-            self.async_update_listeners()
-        if self.data is None:  # pragma: no cover - the site pushed it
-            raise RuntimeError("the site's plan has no part for this device")
-        return self.data
 
     def job_options(self, options: JobOptions | None, now: datetime) -> JobOptions:
         """What a job of this device asks, the state of charge now included.
@@ -274,24 +203,17 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         """Run the job; its price is read while the schedule is handed over."""
         now = dt_util.utcnow()
         job_options = self.job_options(options, now)
-        if self.inputs_changed:
+        if self.runner.inputs_changed:
             job_options = replace(job_options, force_new_job=True)
         schedule = await self.job.async_run(job_options, now)
         sensor = self.job.sensor
-        self.prices.start_update(
-            self._spawn_price_read,
+        self._read_price(
             schedule,
             None if sensor is None else sensor.asset_id,
             self.async_update_listeners,
             job_options.flex_context,
         )
         return schedule
-
-    def _spawn_price_read(self, read: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """The price read of a job: a task of the entry (unloading cancels it)."""
-        return self.config_entry.async_create_background_task(
-            self.hass, read, name=f"{self.name} price"
-        )
 
     # -- a device in a site -------------------------------------------------
 
@@ -312,7 +234,7 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     @override
     def _on_success(self, data: Schedule) -> None:
         """Keep the schedule and the power sensor for a start without the server."""
-        self._untrack_soc()
+        self.soc.stop_waiting()
         runtime = self.config_entry.runtime_data
         runtime.store.keep_plan(self.subentry_id, data, dt_util.utcnow())
         if self.job.sensor is not None:
@@ -322,31 +244,22 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     def _on_failure(self, err: ScheduleRequestError) -> None:
         """A state of charge without a value: refresh when it has one."""
         if err.kind is ErrorKind.SOC_UNAVAILABLE:
-            self._track_soc()
+            self.wait_for_soc()
         else:
-            self._untrack_soc()
+            self.soc.stop_waiting()
 
     # -- waiting for the state of charge ----------------------------------
 
     @callback
+    @override
     def wait_for_soc(self) -> None:
-        """Ask for a plan once the state of charge entity has a value (a site's)."""
-        self._track_soc()
-
-    @callback
-    def _track_soc(self) -> None:
         """Refresh as soon as the state of charge entity has a value.
 
         At start-up the entity (e.g. a template sensor) often loads after
-        this integration.
+        this integration; a site asks its devices to wait too.
         """
         if not self._shutdown_requested:
             self.soc.wait_for_value(self._soc_available)
-
-    @callback
-    def _untrack_soc(self) -> None:
-        """Stop waiting for the state of charge entity."""
-        self.soc.stop_waiting()
 
     @callback
     def _soc_available(self) -> None:
@@ -363,6 +276,14 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         )
 
     # -- the controls (standing target, mode) -------------------------------
+
+    @callback
+    def _controls_changed(self) -> None:
+        """A control changed the setpoint: in a site, the site's and the others' too."""
+        if self.site is None:
+            self.async_update_listeners()
+        else:
+            self.site.members_changed()
 
     def setpoint(self, now: datetime) -> float | None:
         """The power setpoint now: the plan's value, unless the mode says otherwise."""
@@ -386,17 +307,8 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
     # -- step timer and shutdown ---------------------------------------------
 
     @override
-    def _next_boundary(self) -> datetime | None:
-        """The next step of the schedule or change of the price."""
-        now = dt_util.utcnow()
-        return earliest(
-            next_step_boundary(self.data, now), self.prices.next_change(now)
-        )
-
-    @override
     async def async_shutdown(self) -> None:
         """Stop the timers, the state of charge tracking and any job in flight."""
         await super().async_shutdown()
-        self.prices.cancel()
         self.soc.shutdown()
         self.controls.shutdown()

@@ -4,8 +4,10 @@ Consecutive steps of a mapping go up in one request; one request at a time
 per account, taking turns over the mappings with something to send (round
 robin), so a mapping whose posts fail never delays another. Retryable
 failures (network, 5xx, 429) keep that mapping's outbox and retry it with its
-own exponential backoff; rejections (4xx) are counted, logged once and raise
-a repair issue; a refused login starts reauth and delivery waits for it.
+own exponential backoff; a 429 with `Retry-After` holds every mapping of the
+account at least that long (the limit is the account's, up to
+RETRY_AFTER_MAX); rejections (4xx) are counted, logged once and raise a
+repair issue; a refused login starts reauth and delivery waits for it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .api import (
     FlexMeasuresError,
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
+    FlexMeasuresRateLimitError,
     FlexMeasuresResponseError,
 )
 from .const import LOGGER
@@ -38,6 +41,7 @@ from .outbox import MappingOutbox, Outbox, PendingForecast
 MAX_BATCH: Final = 2016  # 7 days of PT5M in one request at most
 RETRY_FIRST: Final = 10.0
 RETRY_MAX: Final = 600.0
+RETRY_AFTER_MAX: Final = 3600.0  # a longer Retry-After is cut to this
 
 _PERMANENT: Final = (
     FlexMeasuresInvalidRequestError,
@@ -95,6 +99,7 @@ class Delivery:
         self.lanes = {id(box): Lane(box) for box in outbox.boxes}
         self._order = list(self.lanes.values())
         self._turn = 0
+        self._not_before = 0.0  # loop time: the server's Retry-After, for all
         self.ready = False
         self.stopped = False
         self.auth_failed = False
@@ -172,6 +177,8 @@ class Delivery:
 
     def _next_batch(self, now: float) -> Batch | None:
         """The next mapping's (in turn) first run of steps, or its forecast."""
+        if now < self._not_before:
+            return None
         count = len(self._order)
         for offset in range(count):
             lane = self._order[(self._turn + offset) % count]
@@ -197,13 +204,16 @@ class Delivery:
     def _arm_timer(self) -> None:
         """Wake up for the soonest retry of a mapping with something to send."""
         self._cancel_timer()
+        now = self._hass.loop.time()
+        held = self._not_before
         waiting = [
-            lane.retry_at
+            max(lane.retry_at or held, held)
             for lane in self._order
-            if lane.retry_at is not None and (lane.box.items or lane.box.forecasts)
+            if (lane.box.items or lane.box.forecasts)
+            and (lane.retry_at is not None or held > now)
         ]
         if waiting and not self.stopped:
-            delay = max(min(waiting) - self._hass.loop.time(), 0.0)
+            delay = max(min(waiting) - now, 0.0)
             self._timer = async_call_later(self._hass, delay, self._on_timer)
 
     @callback
@@ -223,14 +233,21 @@ class Delivery:
                 mapping.sensor.id,
                 describe(err),
             )
+        delay = lane.backoff
+        now = self._hass.loop.time()
+        if isinstance(err, FlexMeasuresRateLimitError) and err.retry_after:
+            # the server says when: not before, for any mapping of the account
+            wait = min(err.retry_after, RETRY_AFTER_MAX)
+            self._not_before = max(self._not_before, now + wait)
+            delay = max(delay, wait)
         LOGGER.debug(
             "Sending to sensor %s failed (%s); retrying in %.0f s",
             mapping.sensor.id,
             describe(err),
-            lane.backoff,
+            delay,
         )
-        lane.retry_delay = lane.backoff
-        lane.retry_at = self._hass.loop.time() + lane.backoff
+        lane.retry_delay = delay
+        lane.retry_at = now + delay
         lane.backoff = min(lane.backoff * 2, RETRY_MAX)
 
     def _delivered(

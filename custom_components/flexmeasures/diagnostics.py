@@ -15,9 +15,12 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
+from .api import Schedule
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
+from .exceptions import ScheduleRequestError
 from .schedule import schedule_end, schedule_start
+from .site_coordinator import SiteCoordinator
 
 TO_REDACT = {
     CONF_ACCESS_TOKEN,
@@ -52,6 +55,10 @@ async def async_get_config_entry_diagnostics(
             subentry_id: schedule_diagnostics(coordinator)
             for subentry_id, coordinator in runtime.coordinators.items()
         },
+        "sites": {
+            subentry_id: site_diagnostics(site)
+            for subentry_id, site in runtime.sites.items()
+        },
         "forwarder": (
             runtime.forwarder.as_diagnostics() if runtime.forwarder else None
         ),
@@ -78,10 +85,10 @@ def schedule_diagnostics(coordinator: ScheduleCoordinator) -> dict[str, Any]:
     """What diagnostics show about a schedule device."""
     settings = coordinator.settings
     schedule = coordinator.data
-    error = coordinator.last_error
     return {
         "subentry_id": coordinator.subentry_id,
         "title": coordinator.subentry.title,
+        "site": None if coordinator.site is None else coordinator.site.subentry_id,
         "settings": {
             "power_sensor_id": settings.power_sensor_id,
             "consumption_price_sensor_id": settings.consumption_price_sensor_id,
@@ -98,28 +105,68 @@ def schedule_diagnostics(coordinator: ScheduleCoordinator) -> dict[str, Any]:
         "last_update_success": coordinator.last_update_success,
         "stale": coordinator.stale,
         "last_success": _iso(coordinator.last_success),
-        "last_error": None
-        if error is None
-        else f"{error.translation_key}: "
-        + ", ".join(
-            f"{key}={value}" for key, value in sorted(error.placeholders.items())
-        ),
+        "last_error": _error(coordinator.last_error),
         "last_error_time": _iso(coordinator.last_error_time),
         "failure_reason": coordinator.failure_reason,
         "job_id": coordinator.job_id,
         "soc_targets": [target.as_flex_model() for target in coordinator.soc_targets],
         "consumption_price": coordinator.prices.diagnostics(),
-        "schedule": None
-        if schedule is None
-        else {
-            "job_id": schedule.job_id,
-            "start": schedule_start(schedule).isoformat(),
-            "end": schedule_end(schedule).isoformat(),
-            "resolution_seconds": schedule.resolution.total_seconds(),
-            "steps": len(schedule.values),
-            "unit": schedule.unit,
-            "covers_now": coordinator.covers_now(),
+        "schedule": _plan(schedule, coordinator.covers_now()),
+    }
+
+
+def site_diagnostics(site: SiteCoordinator) -> dict[str, Any]:
+    """What diagnostics show about a site device: its settings, devices and plan."""
+    settings = site.settings
+    return {
+        "subentry_id": site.subentry_id,
+        "title": site.subentry.title,
+        "settings": {
+            "asset_id": settings.asset_id,
+            "device_sensor_ids": list(settings.device_sensor_ids),
+            "site_power_capacity": settings.site_power_capacity,
+            "asset_site_power_capacity": site.job.asset_capacity,
+            "consumption_price_sensor_id": settings.consumption_price_sensor_id,
+            "production_price_sensor_id": settings.production_price_sensor_id,
+            "duration_hours": settings.duration / timedelta(hours=1),
+            "update_interval_minutes": settings.update_interval / timedelta(minutes=1),
         },
+        # the schedule devices it plans (a device named by an earlier site, or
+        # without a schedule sub-entry, is not among them)
+        "members": [member.subentry_id for member in site.members],
+        "last_update_success": site.last_update_success,
+        "stale": site.stale,
+        "last_success": _iso(site.last_success),
+        "last_error": _error(site.last_error),
+        "last_error_time": _iso(site.last_error_time),
+        "failure_reason": site.failure_reason,
+        "job_id": site.job_id,
+        "consumption_price": site.prices.diagnostics(),
+        "plan": _plan(site.total, site.covers_now()),
+    }
+
+
+def _error(error: ScheduleRequestError | None) -> str | None:
+    """A kept error: its key and placeholders (scrubbed later)."""
+    if error is None:
+        return None
+    return f"{error.translation_key}: " + ", ".join(
+        f"{key}={value}" for key, value in sorted(error.placeholders.items())
+    )
+
+
+def _plan(schedule: Schedule | None, covers_now: bool) -> dict[str, Any] | None:
+    """A kept schedule (a device's, or a site's sum), without its values."""
+    if schedule is None:
+        return None
+    return {
+        "job_id": schedule.job_id,
+        "start": schedule_start(schedule).isoformat(),
+        "end": schedule_end(schedule).isoformat(),
+        "resolution_seconds": schedule.resolution.total_seconds(),
+        "steps": len(schedule.values),
+        "unit": schedule.unit,
+        "covers_now": covers_now,
     }
 
 

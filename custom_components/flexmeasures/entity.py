@@ -1,34 +1,117 @@
-"""Base entity of a schedule device (one device per schedule subentry)."""
+"""Base entities: of the account device, and of a sub-entry's device.
+
+Each schedule, site and measurement sub-entry gets a device of its own, via
+the account's device (`subentry_device_info`). Schedule and site entities
+follow their plan coordinator (`FlexMeasuresPlanEntity`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import override
+from typing import Any, Final, override
 
-from homeassistant.core import callback
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
+from .plan_coordinator import PlanCoordinator
 
-SCHEDULE_MODEL = "Schedule"
+SCHEDULE_MODEL: Final = "Schedule"
 
 
-@callback
-def async_add_schedule_entities(
+def subentry_device_info(
+    hass: HomeAssistant,
     entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
+    subentry: ConfigSubentry,
+    model: str,
+) -> DeviceInfo:
+    """The device of a sub-entry, via the account's device."""
+    device_info = DeviceInfo(
+        identifiers={(DOMAIN, subentry.subentry_id)},
+        name=subentry.title,
+        manufacturer=MANUFACTURER,
+        model=model,
+        entry_type=DeviceEntryType.SERVICE,
+    )
+    # The server account device is registered by async_setup_entry.
+    account = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    if account is not None:
+        device_info["via_device_id"] = account.id
+    return device_info
+
+
+def stale_attributes(coordinator: PlanCoordinator[Any]) -> Mapping[str, Any]:
+    """While stale: the last error, translated, and when it happened."""
+    failed = coordinator.stale and coordinator.last_error_message is not None
+    when = coordinator.last_error_time
+    return {
+        "last_error": coordinator.last_error_message if failed else None,
+        "last_error_time": when.isoformat() if failed and when else None,
+    }
+
+
+# Adds some of a platform's entities (e.g. of each schedule device).
+type EntityAdder = Callable[
+    [HomeAssistant, FlexMeasuresConfigEntry, AddConfigEntryEntitiesCallback], None
+]
+type SetupEntry = Callable[
+    [HomeAssistant, FlexMeasuresConfigEntry, AddConfigEntryEntitiesCallback],
+    Coroutine[Any, Any, None],
+]
+
+
+def platform_setup(*adders: EntityAdder) -> SetupEntry:
+    """A platform's `async_setup_entry`: each adder adds its devices' entities."""
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: FlexMeasuresConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        """Add the platform's entities of the account's devices."""
+        for add in adders:
+            add(hass, entry, async_add_entities)
+
+    return async_setup_entry
+
+
+def subentry_entities[D](
+    devices: Callable[[HomeAssistant, FlexMeasuresConfigEntry], Mapping[str, D]],
+    entities_fn: Callable[[D], Iterable[Entity]],
+) -> EntityAdder:
+    """Adds a platform's entities of each device (by sub-entry id), to its sub-entry."""
+
+    @callback
+    def add(
+        hass: HomeAssistant,
+        entry: FlexMeasuresConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        for subentry_id, device in devices(hass, entry).items():
+            async_add_entities(entities_fn(device), config_subentry_id=subentry_id)
+
+    return add
+
+
+def schedule_entities(
     entities_fn: Callable[[ScheduleCoordinator], Iterable[Entity]],
-) -> None:
-    """Add a platform's entities of each schedule device, to its subentry."""
-    for subentry_id, coordinator in entry.runtime_data.coordinators.items():
-        async_add_entities(entities_fn(coordinator), config_subentry_id=subentry_id)
+) -> EntityAdder:
+    """Adds a platform's entities of each schedule device, to its sub-entry."""
+    return subentry_entities(
+        lambda _hass, entry: entry.runtime_data.coordinators, entities_fn
+    )
 
 
 class FlexMeasuresAccountEntity(Entity):
@@ -60,9 +143,30 @@ class FlexMeasuresScheduleEntityDescription(EntityDescription):
 
     # Reports on the coordinator itself: available without a schedule.
     always_available: bool = False
+    # extra state attributes (e.g. the setpoint's schedule, why it is stale)
+    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
+        None
+    )
 
 
-class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
+class FlexMeasuresPlanEntity[C: PlanCoordinator[Any]](CoordinatorEntity[C]):
+    """An entity of a schedule or site device, following its coordinator."""
+
+    _attr_has_entity_name = True
+    _device_model: str
+
+    def __init__(self, coordinator: C, description: EntityDescription) -> None:
+        """Link the entity to its sub-entry's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        subentry = coordinator.subentry
+        self._attr_unique_id = f"{subentry.subentry_id}_{description.key}"
+        self._attr_device_info = subentry_device_info(
+            coordinator.hass, coordinator.config_entry, subentry, self._device_model
+        )
+
+
+class FlexMeasuresScheduleEntity(FlexMeasuresPlanEntity[ScheduleCoordinator]):
     """An entity of a schedule device.
 
     Available while the kept schedule covers now: a failed update does not make
@@ -72,34 +176,26 @@ class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
     `always_available` in their FlexMeasuresScheduleEntityDescription).
     """
 
-    _attr_has_entity_name = True
+    _device_model = SCHEDULE_MODEL
     _always_available = False
 
     def __init__(
         self, coordinator: ScheduleCoordinator, description: EntityDescription
     ) -> None:
-        """Link the entity to its subentry's device."""
-        super().__init__(coordinator)
-        self.entity_description = description
+        """Link the entity to its sub-entry's device."""
+        super().__init__(coordinator, description)
+        self._attributes_fn = None
         if isinstance(description, FlexMeasuresScheduleEntityDescription):
             self._always_available = description.always_available
-        subentry = coordinator.subentry
-        entry = coordinator.config_entry
-        self._attr_unique_id = f"{subentry.subentry_id}_{description.key}"
-        device_info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer=MANUFACTURER,
-            model=SCHEDULE_MODEL,
-            entry_type=DeviceEntryType.SERVICE,
-        )
-        # The server account device is registered by async_setup_entry.
-        account = dr.async_get(coordinator.hass).async_get_device_by_identifier(
-            (DOMAIN, entry.entry_id), entry.entry_id
-        )
-        if account is not None:
-            device_info["via_device_id"] = account.id
-        self._attr_device_info = device_info
+            self._attributes_fn = description.attributes_fn
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """What the description's `attributes_fn` says (none without one)."""
+        if self._attributes_fn is None:
+            return None
+        return self._attributes_fn(self.coordinator)
 
     @property
     @override
@@ -113,3 +209,24 @@ class FlexMeasuresScheduleEntity(CoordinatorEntity[ScheduleCoordinator]):
             or self.coordinator.covers_now()
             or not self.coordinator.follows_plan
         )
+
+
+class FlexMeasuresControlEntity(FlexMeasuresScheduleEntity, RestoreEntity):
+    """A control of a schedule device (target, time, mode): kept across restarts.
+
+    Always available: it sets what the next schedule is made of.
+    """
+
+    _always_available = True
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Take back the value set before the restart (none: the default)."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is not None and last.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+            await self._async_restore(last)
+
+    async def _async_restore(self, last: State) -> None:
+        """Set the control to what it was (`last`: its last known state)."""
+        raise NotImplementedError

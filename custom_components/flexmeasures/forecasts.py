@@ -2,7 +2,10 @@
 
 Pure functions: `parse_forecast` reads Nord Pool (`raw_today`/`raw_tomorrow`),
 ENTSO-e (`prices_today`/`prices_tomorrow`) and generic `forecast` lists;
-`resample` takes their time-weighted mean per step of a sensor's grid.
+`resample` takes their time-weighted mean per step of a sensor's grid, within
+a window (`window`: from the step before now to FORECAST_AHEAD ahead), so a
+point "valid until further notice" (an end years away, or none) is never
+expanded step by step beyond it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from .measurements import Step, as_grid
 
 # A forecast point: (start, end or None, value)
 type ForecastPoint = tuple[float, float | None, float]
+
+# How far ahead forecasts are sent: 7 days, as much as the outbox holds.
+FORECAST_AHEAD: Final = 7 * 86400.0
 
 # attribute -> the attributes read together with it
 _COMPANIONS: Final = {
@@ -90,24 +96,44 @@ def parse_forecast(
     return points
 
 
-def resample(points: Sequence[ForecastPoint], grid: Grid | float) -> list[Step]:
+def window(grid: Grid, now: float) -> tuple[float, float]:
+    """The steps a forecast known at `now` is sent for: `[first start, end)`.
+
+    From the step before the one holding `now` to FORECAST_AHEAD ahead, on
+    step boundaries (no step is cut short).
+    """
+    return grid.floor(grid.floor(now) - 1.0), grid.floor(now + FORECAST_AHEAD)
+
+
+def resample(
+    points: Sequence[ForecastPoint],
+    grid: Grid | float,
+    bounds: tuple[float, float] | None = None,
+) -> list[Step]:
     """Time-weighted mean of forecast points per step of `grid`: (start, value).
 
     A point without an end lasts until the next point starts (the last one:
     as long as the one before it, or one step). Steps no point covers are
-    left out.
+    left out, and so are steps outside `bounds` (step starts `[first, end)`,
+    see `window`), however far a point reaches.
     """
     grid = as_grid(grid)
+    first, last = bounds if bounds is not None else (-math.inf, math.inf)
     sums: dict[float, list[float]] = {}  # step start -> [weighted, covered]
-    for index, (start, given_end, value) in enumerate(points):
+    for index, (point_start, given_end, value) in enumerate(points):
         if given_end is not None:
             end = given_end
         elif index + 1 < len(points):
             end = points[index + 1][0]
         elif index > 0:
-            end = start + (start - points[index - 1][0])
+            end = point_start + (point_start - points[index - 1][0])
         else:
-            end = grid.next(grid.floor(start)) - grid.floor(start) + start
+            end = grid.next(grid.floor(point_start)) - grid.floor(point_start)
+            end += point_start
+        start = max(point_start, first)
+        end = min(end, last)
+        if end <= start:
+            continue
         step_start = grid.floor(start)
         while step_start < end:
             step_end = grid.next(step_start)

@@ -10,7 +10,8 @@ One forwarder per server entry; it wires the parts, each with one job:
   backoff, rejections;
 - `backfill.py`: after a restart, the steps missed while Home Assistant was
   down, rebuilt from the recorder before new ones are sent;
-- `gaps.py`: downtime and clock jumps, which are gaps and never filled.
+- `gaps.py`: downtime and clock jumps, which are gaps and never filled;
+- `renames.py`: an entity renamed in the entity registry keeps its mapping.
 Entities that show each mapping's state (`measurement_entities.py`) listen
 with `async_add_listener`.
 
@@ -34,6 +35,7 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
+    State,
     callback,
 )
 from homeassistant.helpers.event import (
@@ -43,11 +45,12 @@ from homeassistant.helpers.event import (
 )
 
 from .api import FlexMeasuresClient
-from .backfill import BACKFILL_LIMIT, async_history, replay
+from .backfill import BACKFILL_LIMIT, async_history, async_replay
 from .const import DOMAIN, LOGGER
 from .delivery import Delivery, raise_rejected_issue, utc
 from .gaps import ClockWatch, Gap
 from .outbox import MappingOutbox, MeasurementMapping, Outbox, outbox_store
+from .renames import EntityFollower
 from .tracking import Track
 
 INSTANT_FLUSH_DELAY: Final = 5.0
@@ -99,7 +102,14 @@ class MeasurementForwarder:
         self._by_subentry = {box.mapping.subentry_id: box for box in self._outbox.boxes}
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._clock = ClockWatch()
+        self.follower = EntityFollower(
+            hass,
+            config_entry,
+            lambda: [box.mapping for box in self._outbox.boxes],
+            self._entity_moved,
+        )
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._state_unsub: CALLBACK_TYPE | None = None
         self._boundary_unsub: CALLBACK_TYPE | None = None
         self._instant_unsub: CALLBACK_TYPE | None = None
         self._stopped = False
@@ -112,6 +122,7 @@ class MeasurementForwarder:
         for box in self._outbox.boxes:
             if box.rejection is not None:  # still refused when Home Assistant stopped
                 raise_rejected_issue(self._hass, box)
+        self._unsubs.append(self.follower.async_start())
         self._spawn(self._async_catch_up(), "catch up")
 
     async def async_stop(self) -> None:
@@ -121,7 +132,7 @@ class MeasurementForwarder:
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
-        for name in ("_boundary_unsub", "_instant_unsub"):
+        for name in ("_state_unsub", "_boundary_unsub", "_instant_unsub"):
             unsub = getattr(self, name)
             if unsub is not None:
                 unsub()
@@ -147,22 +158,26 @@ class MeasurementForwarder:
             self._hass, self._tracks, now, self._outbox.gaps
         )
         now = time.time()
+        used: dict[int, State | None] = {}
         for track in self._tracks:
-            state = self._hass.states.get(track.box.mapping.entity_id)
+            state = used[id(track)] = self._hass.states.get(track.box.mapping.entity_id)
             if (found := history.get(track.box.mapping.subentry_id)) is None:
                 track.open(now, state)
                 continue
             begin, past = found
-            replay(track, begin, past, current=state, now=now, gaps=gaps)
+            await async_replay(track, begin, past, current=state, now=now, gaps=gaps)
             self._outbox.save()
-        self._unsubs.append(
-            async_track_state_change_event(
-                self._hass, list(self._by_entity), self._async_on_state_change
-            )
-        )
+        # the loop ran while replaying: states that changed meanwhile
+        for track in self._tracks:
+            state = self._hass.states.get(track.box.mapping.entity_id)
+            if state is not used[id(track)]:
+                ts = time.time() if state is None else state.last_updated_timestamp
+                if track.follow(ts, state):
+                    self._outbox.save()
+        self._listen()
         for track in self._tracks:
             if state := self._hass.states.get(track.box.mapping.entity_id):
-                track.check_forecast(state)
+                track.check_forecast(state, now)
         self._delivery.ready = True
         self._schedule_boundary()
         self._delivery.request()
@@ -170,6 +185,33 @@ class MeasurementForwarder:
             self._notify(box)
 
     # ------------------------------------------------------------ live states
+
+    def _listen(self) -> None:
+        """Follow the state changes of the mapped entities (as they are named now)."""
+        if self._state_unsub is not None:
+            self._state_unsub()
+        self._state_unsub = async_track_state_change_event(
+            self._hass, list(self._by_entity), self._async_on_state_change
+        )
+
+    def _entity_moved(self, subentry_id: str, entity_id: str) -> None:
+        """A mapped entity was renamed: its mapping, open step and all go on."""
+        box = self._by_subentry.get(subentry_id)
+        if box is None or box.mapping.entity_id == entity_id:
+            return
+        old = box.mapping.entity_id
+        box.mapping = box.mapping._replace(entity_id=entity_id)
+        moved = [track for track in self._by_entity.get(old, ()) if track.box is box]
+        if kept := [
+            track for track in self._by_entity.pop(old, ()) if track.box is not box
+        ]:
+            self._by_entity[old] = kept
+        self._by_entity.setdefault(entity_id, []).extend(moved)
+        if self._state_unsub is not None:  # else the catch-up listens when done
+            self._listen()
+        if box.rejection is not None:  # the issue names the entity
+            raise_rejected_issue(self._hass, box)
+        self._notify(box)
 
     @callback
     def _async_on_state_change(self, event: Event[EventStateChangedData]) -> None:
@@ -183,7 +225,7 @@ class MeasurementForwarder:
         for track in tracks:
             if track.follow(ts, new_state):
                 self._queued(track)
-            if new_state is not None and track.check_forecast(new_state):
+            if new_state is not None and track.check_forecast(new_state, ts):
                 self._delivery.request()
                 self._notify(track.box)
 
@@ -201,6 +243,9 @@ class MeasurementForwarder:
     def _clock_jumped(self, jump: Gap) -> None:
         """The wall clock jumped ahead: nothing is known for the time jumped over."""
         start, end = jump
+        if start > end:
+            self._clock_set_back(start, end)
+            return
         LOGGER.info(
             "The clock jumped ahead from %s to %s; no measurements are made up "
             "for that time",
@@ -215,6 +260,23 @@ class MeasurementForwarder:
                 if track.follow(end, state) or gapped:
                     self._queued(track)
 
+    def _clock_set_back(self, was: float, now: float) -> None:
+        """The wall clock was set back: the open steps mix two clocks; start again.
+
+        Nothing already queued is made again: each track waits for the clock
+        to pass the end of what it queued (`Track.open`).
+        """
+        LOGGER.info(
+            "The clock was set back from %s to %s; the measurements of the steps "
+            "open then are left out, and no step is sent again",
+            utc(was).isoformat(),
+            utc(now).isoformat(),
+        )
+        for track in self._tracks:
+            if track.grid is not None:
+                track.open(now, self._hass.states.get(track.box.mapping.entity_id))
+        self._schedule_boundary()
+
     @callback
     def _on_instant_flush(self, _now: datetime) -> None:
         self._instant_unsub = None
@@ -222,6 +284,9 @@ class MeasurementForwarder:
 
     @callback
     def _schedule_boundary(self) -> None:
+        if self._boundary_unsub is not None:
+            self._boundary_unsub()
+            self._boundary_unsub = None
         ends = [track.acc.end for track in self._tracks if track.acc is not None]
         if not ends or self._stopped:
             return

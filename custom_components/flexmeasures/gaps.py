@@ -1,9 +1,10 @@
 """Times nothing is known: Home Assistant not running, and clock jumps.
 
 Pure helpers (the recorder is read in `backfill.py`):
-- `ClockWatch` notices a forward jump of the wall clock (NTP fixing a
-  Raspberry Pi's clock after boot): the wall clock moved further than the
-  monotonic clock. The jumped-over time never happened here.
+- `ClockWatch` notices a jump of the wall clock (NTP fixing a Raspberry Pi's
+  clock after boot): the wall clock moved further than the monotonic clock
+  (ahead: the jumped-over time never happened here), or less (set back: the
+  times since then come again).
 - `downtimes` turns the recorder's runs into the gaps between them.
 - `merge` keeps a sorted, non-overlapping list of gaps.
 """
@@ -25,7 +26,7 @@ monotonic = time.monotonic  # a seam for tests: the clock that never jumps
 
 
 class ClockWatch:
-    """Notices forward jumps of the wall clock between two looks."""
+    """Notices jumps of the wall clock between two looks."""
 
     __slots__ = ("_offset",)
 
@@ -34,12 +35,17 @@ class ClockWatch:
         self._offset = time.time() - monotonic()
 
     def jump(self) -> Gap | None:
-        """The time jumped over since the last look, if the clock jumped ahead."""
+        """`(was, now)` if the clock jumped since the last look, else None.
+
+        `was` is where the wall clock would be without the jump: before `now`
+        when it jumped ahead (the time jumped over), after it when it was set
+        back.
+        """
         now = time.time()
         offset = now - monotonic()
         jumped = offset - self._offset
         self._offset = offset
-        if jumped < JUMP_MIN:
+        if abs(jumped) < JUMP_MIN:
             return None
         return (now - jumped, now)
 

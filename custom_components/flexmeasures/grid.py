@@ -10,16 +10,23 @@ since the epoch (UTC).
   Multi-day steps count whole days from 1970-01-01 on the local calendar.
 - Any other step of a day or longer (e.g. PT36H) cannot start at every local
   midnight; it stays on the UTC grid.
+
+A time zone is read from a file the first time (`ZoneInfo`): setup reads the
+sensors' zones in an executor (`load_time_zones`), so that making a grid in
+the event loop reads nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY: Final = 86400.0
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+# The time zones read (None: unknown here); kept, so never read again.
+_ZONES: dict[str, ZoneInfo | None] = {}
 
 
 class Grid(Protocol):
@@ -118,11 +125,25 @@ def make_grid(step: float, timezone: str | None) -> Grid:
     A time zone that is unknown here falls back to the UTC grid.
     """
     if step >= DAY and step % DAY == 0 and timezone:
-        try:
-            return LocalDayGrid(int(step // DAY), ZoneInfo(timezone))
-        except ZoneInfoNotFoundError, ValueError:
-            pass
+        # not loaded ahead (only tests): read here
+        zone = _ZONES[timezone] if timezone in _ZONES else _read_zone(timezone)
+        if zone is not None:
+            return LocalDayGrid(int(step // DAY), zone)
     return UtcGrid(step)
+
+
+def load_time_zones(timezones: Iterable[str | None]) -> None:
+    """Read these time zones now (blocking: in an executor) for `make_grid`."""
+    for timezone in timezones:
+        if timezone and timezone not in _ZONES:
+            _ZONES[timezone] = _read_zone(timezone)
+
+
+def _read_zone(timezone: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(timezone)
+    except ZoneInfoNotFoundError, ValueError:
+        return None
 
 
 def step_count(grid: Grid, start: float, end: float) -> int:

@@ -25,13 +25,19 @@ def measurements_rejected_issue_id(subentry_id: str) -> str:
 
 @callback
 def _async_raise(
-    hass: HomeAssistant, issue_id: str, key: str, placeholders: dict[str, str]
+    hass: HomeAssistant,
+    issue_id: str,
+    key: str,
+    placeholders: dict[str, str],
+    *,
+    is_persistent: bool = False,
 ) -> None:
     ir.async_create_issue(
         hass,
         DOMAIN,
         issue_id,
         is_fixable=False,
+        is_persistent=is_persistent,
         severity=ir.IssueSeverity.WARNING,
         translation_key=key,
         translation_placeholders=placeholders,
@@ -76,6 +82,37 @@ def async_clear_measurements_rejected(hass: HomeAssistant, subentry_id: str) -> 
     ir.async_delete_issue(hass, DOMAIN, measurements_rejected_issue_id(subentry_id))
 
 
+ISSUE_ENTITY_REMOVED: Final = "measurement_entity_removed"
+
+
+def entity_removed_issue_id(subentry_id: str) -> str:
+    """The id of a measurement's `measurement_entity_removed` issue."""
+    return f"{ISSUE_ENTITY_REMOVED}_{subentry_id}"
+
+
+@callback
+def async_raise_entity_removed(
+    hass: HomeAssistant, subentry_id: str, placeholders: dict[str, str]
+) -> None:
+    """A measurement's entity was removed from Home Assistant.
+
+    Kept across restarts: nothing else would say it again.
+    """
+    _async_raise(
+        hass,
+        entity_removed_issue_id(subentry_id),
+        ISSUE_ENTITY_REMOVED,
+        placeholders,
+        is_persistent=True,
+    )
+
+
+@callback
+def async_clear_entity_removed(hass: HomeAssistant, subentry_id: str) -> None:
+    """A measurement's entity is back (or the measurement names another)."""
+    ir.async_delete_issue(hass, DOMAIN, entity_removed_issue_id(subentry_id))
+
+
 ISSUE_SERVER_UNREACHABLE: Final = "server_unreachable"
 
 
@@ -103,7 +140,11 @@ def async_clear_server_unreachable(hass: HomeAssistant, entry_id: str) -> None:
     ir.async_delete_issue(hass, DOMAIN, server_unreachable_issue_id(entry_id))
 
 
-_SUBENTRY_ISSUES: Final = (ISSUE_SCHEDULE_FAILED, ISSUE_MEASUREMENTS_REJECTED)
+_SUBENTRY_ISSUES: Final = (
+    ISSUE_SCHEDULE_FAILED,
+    ISSUE_MEASUREMENTS_REJECTED,
+    ISSUE_ENTITY_REMOVED,
+)
 
 
 @callback

@@ -16,7 +16,7 @@ from typing import Any, Final
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule, Sensor
 from .const import LOGGER
 from .controls import due_on_the_grid, horizon_for
-from .exceptions import schedule_error
+from .exceptions import ScheduleRequestError, schedule_error
 from .requests import ScheduleSettings, SocTarget, device_flex_model, price_flex_context
 from .schedule import align_down
 from .units import power_factor_to_kw, power_quantity_kw
@@ -39,7 +39,45 @@ class JobOptions:
     force_new_job: bool = False
 
 
-class DeviceJob:
+class Job[S]:
+    """What a job runner of a device or a site keeps: settings, last job id."""
+
+    def __init__(
+        self, client: Callable[[], FlexMeasuresClient], settings: S, title: str
+    ) -> None:
+        """Nothing is sent yet; `client` gives the account's current client."""
+        self._client = client
+        self.settings = settings
+        self.title = title
+        self.job_id: str | None = None
+
+    async def _async_wait(
+        self,
+        client: FlexMeasuresClient,
+        job_id: str,
+        sensor: Sensor,
+        horizon: timedelta,
+    ) -> Schedule:
+        """Wait for the job's schedule of `sensor`; it in kW."""
+        schedule = await client.wait_for_schedule(
+            sensor.id,
+            job_id,
+            resolution=sensor.event_resolution,
+            duration=horizon,
+            max_wait=MAX_WAIT,
+        )
+        return schedule_in_kw(schedule, self.title)
+
+    def _error(
+        self, err: FlexMeasuresError, url: str, sensor_id: int
+    ) -> ScheduleRequestError:
+        """A failure of this job, for the user (see exceptions.py)."""
+        return schedule_error(
+            err, url=url, device=self.title, sensor_id=sensor_id, max_wait=MAX_WAIT
+        )
+
+
+class DeviceJob(Job[ScheduleSettings]):
     """Schedules one device (power sensor) at FlexMeasures."""
 
     def __init__(
@@ -48,12 +86,9 @@ class DeviceJob:
         settings: ScheduleSettings,
         title: str,
     ) -> None:
-        """Nothing is sent yet; `client` gives the account's current client."""
-        self._client = client
-        self.settings = settings
-        self.title = title
+        """Nothing is sent yet; the power sensor is read at the first job."""
+        super().__init__(client, settings, title)
         self.sensor: Sensor | None = None
-        self.job_id: str | None = None
         # the asset flex-model's power capacity (kW), read with the sensor
         self._asset_power_capacity: float | None = None
 
@@ -92,17 +127,7 @@ class DeviceJob:
                 standing,
                 sensor.event_resolution,
             )
-            targets = [*options.soc_targets]
-            if standing is not None:
-                targets.append(standing)
-            model = device_flex_model(
-                self.settings,
-                soc_at_start=options.soc_at_start,
-                soc_targets=sorted(targets, key=lambda target: target.when),
-                start=start,
-                end=start + horizon,
-            )
-            model.update(options.flex_model or {})
+            model = job_flex_model(self.settings, options, standing, start, horizon)
             context = price_flex_context(self.settings)
             context.update(options.flex_context or {})
             self.job_id = await client.trigger_schedule(
@@ -121,22 +146,35 @@ class DeviceJob:
                 start,
                 horizon,
             )
-            schedule = await client.wait_for_schedule(
-                sensor.id,
-                self.job_id,
-                resolution=sensor.event_resolution,
-                duration=horizon,
-                max_wait=MAX_WAIT,
-            )
+            return await self._async_wait(client, self.job_id, sensor, horizon)
         except FlexMeasuresError as err:
-            raise schedule_error(
-                err,
-                url=client.url,
-                device=self.title,
-                sensor_id=self.settings.power_sensor_id,
-                max_wait=MAX_WAIT,
-            ) from err
-        return schedule_in_kw(schedule, self.title)
+            raise self._error(err, client.url, self.settings.power_sensor_id) from err
+
+
+def job_flex_model(
+    settings: ScheduleSettings,
+    options: JobOptions,
+    standing: SocTarget | None,
+    start: datetime,
+    horizon: timedelta,
+) -> dict[str, Any]:
+    """A device's flex-model for one job (of its own, or its site's).
+
+    Its targets (the standing one due on the grid), its state of charge at
+    start, and the action's flex-model over it all.
+    """
+    targets = [*options.soc_targets]
+    if standing is not None:
+        targets.append(standing)
+    model = device_flex_model(
+        settings,
+        soc_at_start=options.soc_at_start,
+        soc_targets=sorted(targets, key=lambda target: target.when),
+        start=start,
+        end=start + horizon,
+    )
+    model.update(options.flex_model or {})
+    return model
 
 
 def schedule_in_kw(schedule: Schedule, title: str) -> Schedule:

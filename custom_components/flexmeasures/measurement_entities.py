@@ -8,7 +8,7 @@ via the account's device) with
   until it accepts the mapping's values again.
 They are pushed by the forwarder when the mapping's state changes (no
 polling). `sensor.py` and `binary_sensor.py` add them with
-`async_add_measurement_entities`.
+`measurement_entities`.
 """
 
 from __future__ import annotations
@@ -29,16 +29,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, MANUFACTURER
 from .data import FlexMeasuresConfigEntry
+from .entity import EntityAdder, subentry_device_info, subentry_entities
 from .forwarder import MeasurementForwarder, MeasurementStatus
 
 MEASUREMENT_MODEL: Final = "Measurement"
@@ -93,52 +90,50 @@ BINARY_SENSORS: Final[tuple[MeasurementBinarySensorEntityDescription, ...]] = (
 )
 
 
-@callback
-def async_add_measurement_entities(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    platform: Platform,
-) -> None:
-    """Add a platform's entities of each forwarded measurement, to its subentry."""
-    forwarder = entry.runtime_data.forwarder
-    if forwarder is None:
-        return
-    for subentry_id in forwarder.subentry_ids:
-        device_info = _device_info(hass, entry, entry.subentries[subentry_id])
-        entities: list[Entity]
-        if platform is Platform.SENSOR:
-            entities = [
-                MeasurementSensor(forwarder, subentry_id, device_info, description)
-                for description in SENSORS
-            ]
-        else:
-            entities = [
-                MeasurementBinarySensor(
-                    forwarder, subentry_id, device_info, description
-                )
-                for description in BINARY_SENSORS
-            ]
-        async_add_entities(entities, config_subentry_id=subentry_id)
+@dataclass(frozen=True, slots=True)
+class _Device:
+    """A forwarded measurement's device."""
+
+    forwarder: MeasurementForwarder
+    subentry_id: str
+    info: DeviceInfo
 
 
-def _device_info(
-    hass: HomeAssistant, entry: FlexMeasuresConfigEntry, subentry: ConfigSubentry
-) -> DeviceInfo:
-    device_info = DeviceInfo(
-        identifiers={(DOMAIN, subentry.subentry_id)},
-        name=subentry.title,
-        manufacturer=MANUFACTURER,
-        model=MEASUREMENT_MODEL,
-        entry_type=DeviceEntryType.SERVICE,
+def _devices(hass: HomeAssistant, entry: FlexMeasuresConfigEntry) -> dict[str, _Device]:
+    """The device of each forwarded measurement, by sub-entry id."""
+    if (forwarder := entry.runtime_data.forwarder) is None:
+        return {}
+    return {
+        subentry_id: _Device(
+            forwarder,
+            subentry_id,
+            subentry_device_info(
+                hass, entry, entry.subentries[subentry_id], MEASUREMENT_MODEL
+            ),
+        )
+        for subentry_id in forwarder.subentry_ids
+    }
+
+
+def _sensors(device: _Device) -> list[Entity]:
+    return [
+        MeasurementSensor(device.forwarder, device.subentry_id, device.info, d)
+        for d in SENSORS
+    ]
+
+
+def _binary_sensors(device: _Device) -> list[Entity]:
+    return [
+        MeasurementBinarySensor(device.forwarder, device.subentry_id, device.info, d)
+        for d in BINARY_SENSORS
+    ]
+
+
+def measurement_entities(platform: Platform) -> EntityAdder:
+    """Adds a platform's entities of each forwarded measurement, to its sub-entry."""
+    return subentry_entities(
+        _devices, _sensors if platform is Platform.SENSOR else _binary_sensors
     )
-    # The server account device is registered by async_setup_entry.
-    account = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, entry.entry_id), entry.entry_id
-    )
-    if account is not None:
-        device_info["via_device_id"] = account.id
-    return device_info
 
 
 class MeasurementEntity(Entity):

@@ -2,15 +2,26 @@
 
 An entity with `state_class` `total_increasing` or `total` in an energy unit is
 a meter (`meter_mode`). `MeterAccumulator` (pure, O(1) per reading) keeps the
-meter's increase since it opened, with resets handled as Home Assistant's
-long-term statistics handle them:
+meter's increase within the open step, with resets handled as Home
+Assistant's long-term statistics handle them:
 
 - `total_increasing`: a drop below 90 % of the last reading is a new cycle
   that counts from zero; a smaller dip is kept as is (and comes back when the
-  meter recovers), so the sum stays the meter's own difference;
+  meter recovers), so the sum stays the meter's own difference. A negative
+  reading is not one of such a meter, and is skipped (as the statistics do).
 - `total` with `last_reset`: a new `last_reset` is a new cycle from zero;
 - `total` without `last_reset` may go down (a net meter): its decreases are
   kept.
+
+One glitch is not a reset: a `total_increasing` reading that jumps away (up,
+or down like a reset) and is followed, within GLITCH_SECONDS and inside the
+same step, by a reading that carries on from the one before the jump (no
+lower, and less than 1/0.9 of it) is a garbled telegram or a device that
+reported 0 while it rebooted, when a real reset could not have counted back
+up to that reading so fast (more than MAX_POWER_KW since the jump). The step
+gets the meter's change without it, not the size of the meter (which Home
+Assistant's statistics would count). A jump held longer, or whose step was
+already closed (and sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
 its end. When either is not known (the meter was unavailable, Home Assistant
@@ -22,11 +33,13 @@ into, the steps the gap spans.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from homeassistant.components.sensor import SensorStateClass
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.util import dt as dt_util
 
 from .grid import Grid
 from .measurements import Step, as_grid
@@ -36,6 +49,10 @@ ATTR_STATE_CLASS: Final = "state_class"
 ATTR_LAST_RESET: Final = "last_reset"
 # Home Assistant's statistics: a drop below 90 % of the last reading is a reset.
 RESET_RATIO: Final = 0.9
+# A reading taken back by the next one within this time is a glitch (see above).
+GLITCH_SECONDS: Final = 300.0
+# More than any home draws: a reset meter cannot count faster than this.
+MAX_POWER_KW: Final = 1000.0
 
 
 class MeterMode(StrEnum):
@@ -56,17 +73,35 @@ def meter_mode(attributes: Mapping[str, Any]) -> MeterMode | None:
     return MeterMode(state_class)
 
 
+def reset_instant(raw: Any) -> float | None:
+    """A `last_reset` attribute as a UTC timestamp; None when it is not a time.
+
+    Read as Home Assistant's statistics read it (`_last_reset_as_utc_isoformat`):
+    an ISO string (or a datetime), a naive one in the default time zone.
+    """
+    if isinstance(raw, str):
+        when = dt_util.parse_datetime(raw)
+    elif isinstance(raw, datetime):
+        when = raw
+    else:
+        return None
+    return None if when is None else dt_util.as_utc(when).timestamp()
+
+
 class MeterAccumulator:
-    """The increase of a meter per step of a grid (readings in one unit)."""
+    """The increase of a meter per step of a grid (readings in kWh)."""
 
     __slots__ = (
+        "before",
         "end",
+        "energy",
+        "energy_before",
         "grid",
         "increasing",
+        "known",
         "last",
+        "since",
         "start",
-        "start_total",
-        "total",
         "valid",
     )
 
@@ -86,12 +121,15 @@ class MeterAccumulator:
         self.start = self.grid.floor(now)
         self.end = self.grid.next(self.start)
         self.increasing = increasing
-        self.total = 0.0  # the increase since the accumulator opened
-        self.last = reading
+        if increasing and reading is not None and reading < 0:
+            reading = None  # not a reading of a meter that only goes up
+        self.energy = 0.0  # the increase since the open step started
+        self.known = reading is not None and now == self.start  # its start reading
+        self.last = reading  # the reading held now
         self.valid = reading is not None
-        self.start_total: float | None = (
-            0.0 if reading is not None and now == self.start else None
-        )
+        self.since = now  # when `last` came
+        self.before: float | None = None  # the reading before `last`
+        self.energy_before = 0.0  # `energy` before `last` came
 
     def add(
         self,
@@ -108,28 +146,54 @@ class MeterAccumulator:
             self.close_until(ts, out)
         if reading is None:
             self.valid = False
+            self.before = None
             return
         last = self.last
-        if last is not None:
+        if last is None:
+            self.before = None
+        else:
             if self.increasing:
                 if reading < 0:
                     return  # not a reading of a meter that only goes up
+                if self._undo_glitch(ts, reading, last):
+                    return
                 new_cycle = new_cycle or reading < RESET_RATIO * last
-            self.total += reading if new_cycle else reading - last
+            self.before = last
+            self.energy_before = self.energy
+            self.energy += reading if new_cycle else reading - last
         self.last = reading
+        self.since = ts
         self.valid = True
+
+    def _undo_glitch(self, ts: float, reading: float, last: float) -> bool:
+        """`last` was one bad reading that `reading` takes back: forget it."""
+        before = self.before
+        if (
+            before is None
+            or not before <= reading < before / RESET_RATIO
+            or not (last < RESET_RATIO * before or reading < RESET_RATIO * last)
+            or self.since < self.start  # it came in a step that is closed
+            or (held := ts - self.since) > GLITCH_SECONDS
+            or before <= MAX_POWER_KW * held / 3600  # a reset could count so far
+        ):
+            return False
+        self.energy = self.energy_before + (reading - before)
+        self.last = reading
+        self.since = ts
+        return True
 
     def close_until(self, now: float, out: list[Step]) -> None:
         """Close every step that ends at or before `now`, appending to `out`."""
         grid = self.grid
         while self.end <= now:
             if self.valid:
-                if self.start_total is not None:
-                    out.append((self.start, self.total - self.start_total))
-                self.start_total = self.total
+                if self.known:
+                    out.append((self.start, self.energy))
+                self.known = True
                 self.start = self.end
             else:
                 # nothing is known until the next reading: skip to `now`
-                self.start_total = None
+                self.known = False
                 self.start = max(self.end, grid.floor(now))
+            self.energy = 0.0
             self.end = grid.next(self.start)

@@ -10,14 +10,12 @@ from homeassistant.components.number import (
     RestoreNumber,
 )
 from homeassistant.const import PERCENTAGE, UnitOfEnergy
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import State
 
 from .const import LOGGER
 from .controls import target_in_percent
 from .coordinator import ScheduleCoordinator
-from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+from .entity import FlexMeasuresControlEntity, platform_setup, schedule_entities
 
 PARALLEL_UPDATES = 0
 
@@ -50,25 +48,18 @@ def _description(coordinator: ScheduleCoordinator) -> NumberEntityDescription:
     )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the `target_soc` number of each schedule device."""
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
+# the `target_soc` number of each schedule device
+async_setup_entry = platform_setup(
+    schedule_entities(
         lambda coordinator: [
             FlexMeasuresTargetSocNumber(coordinator, _description(coordinator))
-        ],
+        ]
     )
+)
 
 
-class FlexMeasuresTargetSocNumber(FlexMeasuresScheduleEntity, RestoreNumber):
+class FlexMeasuresTargetSocNumber(FlexMeasuresControlEntity, RestoreNumber):
     """The state of charge to reach by `ready_by` (0: no standing target)."""
-
-    _always_available = True
 
     @property
     @override
@@ -82,13 +73,12 @@ class FlexMeasuresTargetSocNumber(FlexMeasuresScheduleEntity, RestoreNumber):
         self.coordinator.controls.set_target(value)
 
     @override
-    async def async_added_to_hass(self) -> None:
+    async def _async_restore(self, last_state: State) -> None:
         """Take back the target set before the restart.
 
         Not one kept in the other unit (a capacity was configured or removed
         since): 300 kWh is not 300 % nor 100 %.
         """
-        await super().async_added_to_hass()
         last = await self.async_get_last_number_data()
         if last is None or last.native_value is None:
             return

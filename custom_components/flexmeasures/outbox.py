@@ -97,11 +97,24 @@ class MappingOutbox:
             del self.items[:excess]
             self.drop(excess, f"the outbox is full ({self.max_items})")
 
-    def add_forecast(self, forecast: PendingForecast) -> None:
-        """Queue a forecast (the oldest unsent ones go beyond MAX_FORECASTS)."""
+    def add_forecast(self, forecast: PendingForecast) -> bool:
+        """Queue a forecast; False when the same one waits already.
+
+        The oldest unsent ones go beyond MAX_FORECASTS; one forecast holds at
+        most as many values as the outbox (7 days), the first ones.
+        """
+        if any(
+            waiting.prior == forecast.prior and waiting.items == forecast.items
+            for waiting in self.forecasts
+        ):
+            return False
+        if (excess := len(forecast.items) - self.max_items) > 0:
+            del forecast.items[self.max_items :]
+            self.drop(excess, f"a forecast holds more than {self.max_items} values")
         self.forecasts.append(forecast)
         while len(self.forecasts) > MAX_FORECASTS:
             self.drop(len(self.forecasts.pop(0).items), "too many forecasts wait")
+        return True
 
     def drop(self, count: int, reason: str) -> None:
         """Count values that will not be sent; warn once until delivery works."""
@@ -126,6 +139,13 @@ class MappingOutbox:
             "timezone": computed.timezone,
             "per_step": computed.per_step,
             "outbox": [list(item) for item in self.items],
+            "forecasts": [
+                {
+                    "prior": forecast.prior.isoformat(),
+                    "items": [list(item) for item in forecast.items],
+                }
+                for forecast in self.forecasts
+            ],
             "last_end": self.last_end,
             "delivered_end": self.delivered_end,
             "rejected": self.rejected,
@@ -134,20 +154,91 @@ class MappingOutbox:
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
-        """Take back what was saved, converted to this mapping's sensor."""
-        self.last_end = saved.get("last_end")
-        self.delivered_end = saved.get("delivered_end")
-        self.rejected = int(saved.get("rejected", 0))
-        self.dropped = int(saved.get("dropped", 0))
-        self.rejection = saved.get("rejection")
+        """Take back what was saved, converted to this mapping's sensor.
+
+        A store damaged by hand or by an older version (e.g. an inf saved as
+        null) never stops the start: what is not a number is skipped, and a
+        value that is not a (time, number) pair counts as dropped.
+        """
+        self.last_end = _number(saved.get("last_end"))
+        self.delivered_end = _number(saved.get("delivered_end"))
+        self.rejected = _count(saved.get("rejected"))
+        self.dropped = _count(saved.get("dropped"))
+        rejection = saved.get("rejection")
+        self.rejection = rejection if isinstance(rejection, str) else None
         self.per_step = bool(saved.get("per_step", False))
-        items = [(float(s), float(v)) for s, v in saved.get("outbox", [])]
+        items, malformed = stored_steps(saved.get("outbox"))
         stored_for = ComputedFor.from_stored(saved)
         kept, reason = restore_items(items, stored_for, self.computed_for, self.grid)
         self.items = kept
+        if malformed:
+            self.drop(malformed, "stored values were not numbers")
         if reason is not None:
             self.drop(len(items), reason)
-            self.drop_warned = False  # logged once for this; warn again when full
+        self._restore_forecasts(saved.get("forecasts"), stored_for)
+        self.drop_warned = False  # logged once for this; warn again when full
+
+    def _restore_forecasts(self, raw: Any, stored_for: ComputedFor) -> None:
+        """Take back the forecasts that waited, converted like the steps."""
+        # forecasts are values (a price, a power), never amounts per step
+        source = stored_for._replace(per_step=False)
+        target = self.computed_for._replace(per_step=False)
+        self.forecasts = []
+        for saved in raw if isinstance(raw, list) else []:
+            prior = _instant(saved.get("prior")) if isinstance(saved, dict) else None
+            items, malformed = stored_steps(
+                saved.get("items") if isinstance(saved, dict) else None
+            )
+            if prior is None:
+                self.drop(len(items) + malformed or 1, "a stored forecast has no time")
+                continue
+            if malformed:
+                self.drop(malformed, "stored values were not numbers")
+            kept, reason = restore_items(items, source, target, self.grid)
+            if reason is not None:
+                self.drop(len(items), reason)
+            if kept:
+                self.add_forecast(PendingForecast(kept, prior))
+
+
+def _number(raw: Any) -> float | None:
+    """A stored finite number, or None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return float(raw) if math.isfinite(raw) else None
+
+
+def _instant(raw: Any) -> datetime | None:
+    """A stored aware time, or None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _count(raw: Any) -> int:
+    """A stored counter (0 when missing or damaged)."""
+    value = _number(raw)
+    return 0 if value is None or value < 0 else int(value)
+
+
+def stored_steps(raw: Any) -> tuple[list[Step], int]:
+    """Stored `[start, value]` pairs of finite numbers, and how many were not."""
+    if not isinstance(raw, list):
+        return [], 0 if raw is None else 1
+    steps: list[Step] = []
+    malformed = 0
+    for item in raw:
+        if isinstance(item, list | tuple) and len(item) == 2:
+            start, value = _number(item[0]), _number(item[1])
+            if start is not None and value is not None:
+                steps.append((start, value))
+                continue
+        malformed += 1
+    return steps, malformed
 
 
 def migrate(old_major: int, old_minor: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -217,10 +308,14 @@ class Outbox:
     async def async_load(self) -> None:
         """Take back what was saved before the last stop."""
         stored = await self._store.async_load() or {}
-        saved: dict[str, Any] = dict(stored.get("tracks", {}))
-        self.gaps = merge((float(s), float(e)) for s, e in stored.get("gaps", []))
+        tracks = stored.get("tracks")
+        saved: dict[str, Any] = dict(tracks) if isinstance(tracks, dict) else {}
+        self.gaps = merge(
+            (start, end) for start, end in stored_steps(stored.get("gaps"))[0]
+        )
         for box in self.boxes:
-            if found := saved.pop(box.mapping.subentry_id, None):
+            found = saved.pop(box.mapping.subentry_id, None)
+            if isinstance(found, dict):
                 box.restore(found)
         self._others = {key: value for key, value in saved.items() if self._keep(key)}
 

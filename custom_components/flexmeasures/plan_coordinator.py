@@ -1,5 +1,9 @@
 """What every plan coordinator shares: jobs one at a time, failures, the step timer.
 
+A plan coordinator runs jobs (jobs.py, site_job.py) and reads the price after
+each (price_reader.py). Its updates and manual triggers handle failures alike;
+only what a job is made of, and what a new plan is handed to, is its own.
+
 A plan coordinator keeps the last good plan of a schedule (or site) sub-entry.
 Failure semantics (README "Data updates"): a failed update raises UpdateFailed
 as usual, so `last_update_success` turns False (that is the `stale` binary
@@ -13,27 +17,46 @@ the failure in the standard way (logs once, retries, reauth).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .api import FlexMeasuresClient
+from .api import FlexMeasuresClient, Schedule
 from .const import LOGGER
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
 from .issues import async_clear_schedule_failed, async_raise_schedule_failed
+from .job_runner import JobRunner
+from .jobs import Job
+from .price_reader import PriceReader
+from .requests import SocTarget
+from .schedule import covers, earliest, next_step_boundary
 from .timers import StepTimer
+
+
+def overrides_given(
+    soc_at_start: str | None,
+    soc_targets: Sequence[SocTarget] | None,
+    flex_model: Mapping[str, Any] | None,
+    flex_context: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a trigger gives anything of its own (a refusal is then the caller's)."""
+    return bool(flex_model or flex_context or soc_targets) or soc_at_start is not None
 
 
 class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
     """Keeps one sub-entry's last good plan (`data`), None before the first."""
 
     config_entry: FlexMeasuresConfigEntry
+    job: Job[Any]
+    # seconds until the next try when a state of charge has no value (None:
+    # the update interval)
+    soc_retry_after: float | None = None
 
     def __init__(
         self,
@@ -43,8 +66,9 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         *,
         name: str,
         update_interval: timedelta | None,
+        price_sensor_id: int | None,
     ) -> None:
-        """Nothing is sent yet."""
+        """Nothing is sent yet; the price is the sensor's (None: the asset's)."""
         self.subentry = subentry
         super().__init__(
             hass,
@@ -57,42 +81,47 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         self.last_error: ScheduleRequestError | None = None
         self.last_error_message: str | None = None  # translated
         self.last_error_time: datetime | None = None
-        self._lock = asyncio.Lock()
-        # counts the plans that arrived; the inputs version the data was made
-        # with; the job tasks running now
-        self._generation = 0
-        self._data_inputs = -1
-        self._jobs: set[asyncio.Task[Any]] = set()
+        self.runner = JobRunner[T](
+            lambda job: config_entry.async_create_background_task(
+                hass, job, name=f"{name} job"
+            ),
+            lambda: self.inputs_version,
+            lambda: self._shutdown_requested,
+            subentry.title,
+        )
         self._logged_reason: str | None = None
         self._step_timer = StepTimer(
             hass, self._next_boundary, self.async_update_listeners
         )
+        # the consumption price, read after each job (see prices.py)
+        self.prices = PriceReader(
+            lambda: self.client,
+            price_sensor_id,
+            subentry.title,
+            config_entry.runtime_data.store,
+            subentry.subentry_id,
+        )
 
     # -- what subclasses say --------------------------------------------------
 
-    def covers_now(self) -> bool:
-        """Whether the kept plan has a step covering the current time."""
+    @property
+    def kept_schedule(self) -> Schedule | None:
+        """The schedule (kW) the entities follow: the plan's, or as kept."""
         raise NotImplementedError
 
-    def _next_boundary(self) -> datetime | None:
-        """When the entities change next without a request (None: never)."""
+    def _update_job(self) -> Coroutine[Any, Any, T]:
+        """The job of a periodic update."""
+        raise NotImplementedError
+
+    @callback
+    def wait_for_soc(self) -> None:
+        """Update once the state of charge entity (or entities) has a value."""
         raise NotImplementedError
 
     @property
     def inputs_version(self) -> int:
         """Counts changes of what a job is made from (e.g. a standing target)."""
         return 0
-
-    @property
-    def inputs_changed(self) -> bool:
-        """Whether the inputs changed since the last plan (a job asks anew).
-
-        Such a job forces a new one at FlexMeasures: its job cache hands back an
-        earlier job for a request it has seen, and reads that job's schedule as
-        the sensor's latest beliefs, which are those of whatever job ran last
-        (a target set back to an earlier value would follow the one between).
-        """
-        return self.inputs_version != max(self._data_inputs, 0)
 
     def _on_success(self, data: T) -> None:
         """A new plan arrived (keep it, ...)."""
@@ -101,6 +130,15 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         """An update failed."""
 
     # -- state ----------------------------------------------------------------
+
+    @property
+    def job_id(self) -> str | None:
+        """The id of the last job triggered at FlexMeasures."""
+        return self.job.job_id
+
+    def covers_now(self) -> bool:
+        """Whether the kept plan has a step covering the current time."""
+        return covers(self.kept_schedule, dt_util.utcnow())
 
     @property
     def client(self) -> FlexMeasuresClient:
@@ -124,56 +162,86 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
             return None
         return self.last_error.reason
 
-    # -- running jobs ---------------------------------------------------------
+    # -- updates and triggers -------------------------------------------------
 
-    async def _async_run_locked(
+    @override
+    async def _async_update_data(self) -> T | None:
+        """Run the update's job, wait, return the plan.
+
+        An update that waited while a manual trigger ran keeps that fresher
+        plan instead of asking for another.
+        """
+        generation = self.runner.generation
+        try:
+            data = await self.runner.async_run(
+                self._update_job(), unless_newer_than=generation
+            )
+        except ScheduleRequestError as err:
+            if self._shutdown_requested:
+                # unloaded meanwhile: nothing to report for an entry that is gone
+                raise asyncio.CancelledError from err
+            soc_unavailable = err.kind is ErrorKind.SOC_UNAVAILABLE
+            if soc_unavailable and self.hass.state is not CoreState.running:
+                # Home Assistant is starting and a state of charge entity is
+                # not loaded yet: wait for it (no error); still no new plan.
+                LOGGER.debug(
+                    "Waiting for a state of charge before planning %s",
+                    self.subentry.title,
+                )
+                self.wait_for_soc()
+                return self.data
+            self._record_failure(err)
+            raise err.update_error(
+                retry_after=self.soc_retry_after if soc_unavailable else None
+            ) from err
+        if data is None:
+            return self.data
+        self._record_success(data)
+        return data
+
+    async def _async_trigger_job(
         self,
         job: Coroutine[Any, Any, T],
         *,
-        unless_newer_than: int | None = None,
-    ) -> T | None:
-        """Run a job, one at a time; failures are ScheduleRequestError.
+        overrides_given: bool,
+        succeeded: Callable[[], None] | None = None,
+    ) -> T:
+        """Run a manual trigger's job now, update the entities, return the plan.
 
-        With `unless_newer_than` (a generation), None when a plan made from
-        the same inputs arrived while this call waited for the lock. The job
-        runs in its own task, which unloading cancels (`async_shutdown`).
+        `succeeded` runs before the entities are told. Raises
+        HomeAssistantError (ServiceValidationError when FlexMeasures refused
+        the overrides given).
         """
-        async with self._lock:
-            if self._shutdown_requested:
-                job.close()  # unloaded while this call waited: start nothing
-                raise ScheduleRequestError(
-                    ErrorKind.CANCELLED,
-                    "schedule_cancelled",
-                    {"device": self.subentry.title},
-                )
-            if (
-                unless_newer_than is not None
-                and unless_newer_than != self._generation
-                and self._data_inputs == self.inputs_version
-            ):
-                job.close()
-                return None  # a job with the same inputs just finished
-            inputs = self.inputs_version
-            task = self.config_entry.async_create_background_task(
-                self.hass, job, name=f"{self.name} job"
-            )
-            self._jobs.add(task)
-            try:
-                result = await task
-            except asyncio.CancelledError as err:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # the caller itself is cancelled
-                raise ScheduleRequestError(
-                    ErrorKind.CANCELLED,
-                    "schedule_cancelled",
-                    {"device": self.subentry.title},
-                ) from err
-            finally:
-                self._jobs.discard(task)
-            self._generation += 1
-            self._data_inputs = inputs
-            return result
+        try:
+            data = await self.runner.async_run(job)
+        except ScheduleRequestError as err:
+            self._trigger_failed(err, overrides_given=overrides_given)
+            raise err.action_error(overrides_given=overrides_given) from err
+        if data is None:  # pragma: no cover - only updates are skipped
+            raise RuntimeError("a manual trigger always runs")
+        if succeeded is not None:
+            succeeded()
+        self._record_success(data)
+        self.async_set_updated_data(data)
+        return data
+
+    def _read_price(
+        self,
+        schedule: Schedule,
+        asset_id: int | None,
+        then: Callable[[], None],
+        flex_context: Mapping[str, Any] | None,
+    ) -> None:
+        """Read the price of a job's plan in a task of the entry's, then `then`."""
+        self.prices.start_update(
+            self._spawn_price_read, schedule, asset_id, then, flex_context
+        )
+
+    def _spawn_price_read(self, read: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """The price read of a job: a task of the entry (unloading cancels it)."""
+        return self.config_entry.async_create_background_task(
+            self.hass, read, name=f"{self.name} price"
+        )
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -242,6 +310,13 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
 
     # -- step timer and shutdown ----------------------------------------------
 
+    def _next_boundary(self) -> datetime | None:
+        """The next step of the kept schedule or change of the price."""
+        now = dt_util.utcnow()
+        return earliest(
+            next_step_boundary(self.kept_schedule, now), self.prices.next_change(now)
+        )
+
     @callback
     @override
     def async_update_listeners(self) -> None:
@@ -252,10 +327,8 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop the step timer and any job in flight."""
+        """Stop the step timer, any job in flight and its price read."""
         await super().async_shutdown()
         self._step_timer.cancel()
-        for task in self._jobs:
-            task.cancel()
-        if self._jobs:
-            await asyncio.gather(*self._jobs, return_exceptions=True)
+        await self.runner.async_cancel()
+        self.prices.cancel()

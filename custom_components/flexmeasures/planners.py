@@ -6,7 +6,12 @@ import asyncio
 
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_POWER_SENSOR, SUBENTRY_TYPE_SCHEDULE, SUBENTRY_TYPE_SITE
+from .const import (
+    CONF_DEVICES,
+    CONF_POWER_SENSOR,
+    SUBENTRY_TYPE_SCHEDULE,
+    SUBENTRY_TYPE_SITE,
+)
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .site_coordinator import SiteCoordinator
@@ -20,6 +25,7 @@ def build_planners(hass: HomeAssistant, entry: FlexMeasuresConfigEntry) -> None:
     in a site is planned by the site's job.
     """
     runtime = entry.runtime_data
+    _forget_removed_devices(hass, entry)
     for subentry in entry.subentries.values():
         if subentry.subentry_type == SUBENTRY_TYPE_SITE:
             runtime.sites[subentry.subentry_id] = SiteCoordinator(hass, entry, subentry)
@@ -35,6 +41,29 @@ def build_planners(hass: HomeAssistant, entry: FlexMeasuresConfigEntry) -> None:
         if site is not None:
             site.join(coordinator)
         runtime.coordinators[subentry.subentry_id] = coordinator
+
+
+def _forget_removed_devices(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry
+) -> None:
+    """A site forgets the devices whose schedule sub-entry is gone.
+
+    Else a schedule added again later for that power sensor would join the
+    site silently. Run before the update listener is there: no reload.
+    """
+    scheduled = {
+        str(subentry.data[CONF_POWER_SENSOR])
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+    }
+    for subentry in list(entry.subentries.values()):
+        if subentry.subentry_type != SUBENTRY_TYPE_SITE:
+            continue
+        devices = [str(d) for d in subentry.data.get(CONF_DEVICES, ())]
+        if (kept := [d for d in devices if d in scheduled]) != devices:
+            hass.config_entries.async_update_subentry(
+                entry, subentry, data={**subentry.data, CONF_DEVICES: kept}
+            )
 
 
 def restore_plans(entry: FlexMeasuresConfigEntry, store: EntryStore) -> None:
@@ -56,7 +85,8 @@ async def async_first_plans(entry: FlexMeasuresConfigEntry) -> None:
     runtime = entry.runtime_data
     await asyncio.gather(
         *(c.async_refresh() for c in runtime.coordinators.values() if c.site is None),
-        *(site.async_refresh() for site in runtime.sites.values() if site.members),
+        # a site without devices says so at once (stale, with why)
+        *(site.async_refresh() for site in runtime.sites.values()),
     )
 
 

@@ -193,26 +193,19 @@ class PriceReader:
         it); a read still running for an earlier schedule is cancelled; `then`
         runs when this one is done (the entities show the price).
         """
+
+        async def update_then() -> None:
+            await self.async_update(schedule, asset_id, flex_context)
+            then()
+
         self.cancel()
-        self._task = spawn(
-            self._async_update_then(schedule, asset_id, then, flex_context)
-        )
+        self._task = spawn(update_then())
 
     def cancel(self) -> None:
         """Stop a read in flight (unloading)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._task = None
-
-    async def _async_update_then(
-        self,
-        schedule: Schedule,
-        asset_id: int | None,
-        then: Callable[[], None],
-        flex_context: Mapping[str, Any] | None,
-    ) -> None:
-        await self.async_update(schedule, asset_id, flex_context)
-        then()
 
     async def async_update(
         self,

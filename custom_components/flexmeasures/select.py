@@ -5,31 +5,21 @@ from __future__ import annotations
 from typing import Final, override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.core import State
 
 from .controls import Mode
 from .coordinator import ScheduleCoordinator
-from .data import FlexMeasuresConfigEntry
-from .entity import FlexMeasuresScheduleEntity, async_add_schedule_entities
+from .entity import FlexMeasuresControlEntity, platform_setup, schedule_entities
 
 PARALLEL_UPDATES = 0
 
 MODE: Final = SelectEntityDescription(key="mode", translation_key="mode")
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the mode select of each schedule device."""
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
-        lambda coordinator: [FlexMeasuresModeSelect(coordinator, MODE)],
-    )
+# the mode select of each schedule device
+async_setup_entry = platform_setup(
+    schedule_entities(lambda coordinator: [FlexMeasuresModeSelect(coordinator, MODE)])
+)
 
 
 def mode_options(coordinator: ScheduleCoordinator) -> list[str]:
@@ -40,10 +30,8 @@ def mode_options(coordinator: ScheduleCoordinator) -> list[str]:
     return [str(mode) for mode in modes]
 
 
-class FlexMeasuresModeSelect(FlexMeasuresScheduleEntity, SelectEntity, RestoreEntity):
+class FlexMeasuresModeSelect(FlexMeasuresControlEntity, SelectEntity):
     """What the setpoint follows: the plan, full charging power, or 0."""
-
-    _always_available = True
 
     @property
     @override
@@ -63,9 +51,7 @@ class FlexMeasuresModeSelect(FlexMeasuresScheduleEntity, SelectEntity, RestoreEn
         self.coordinator.controls.set_mode(Mode(option))
 
     @override
-    async def async_added_to_hass(self) -> None:
+    async def _async_restore(self, last: State) -> None:
         """Take back the mode chosen before the restart."""
-        await super().async_added_to_hass()
-        last = await self.async_get_last_state()
-        if last is not None and last.state in self.options:
+        if last.state in self.options:
             self.coordinator.controls.set_mode(Mode(last.state))

@@ -14,23 +14,21 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, Platform, UnitOfPower
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import SIGN_CONVENTION
 from .coordinator import ScheduleCoordinator
-from .data import FlexMeasuresConfigEntry
 from .entity import (
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
-    async_add_schedule_entities,
+    platform_setup,
+    schedule_entities,
 )
-from .measurement_entities import async_add_measurement_entities
+from .measurement_entities import measurement_entities
 from .prices import other_costs, planned_cost
 from .requests import soc_targets_attribute
 from .schedule import next_change, schedule_attribute
-from .site_entities import async_add_site_entities
+from .site_entities import site_entities
 
 PARALLEL_UPDATES = 0
 
@@ -48,9 +46,6 @@ class FlexMeasuresSensorEntityDescription(
     """Describes a schedule device sensor."""
 
     value_fn: Callable[[ScheduleCoordinator, datetime], float | datetime | None]
-    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
-        None
-    )
     # the unit when it depends on the device (e.g. its price's currency)
     unit_fn: Callable[[ScheduleCoordinator], str | None] | None = None
     # a condition beyond the schedule covering now
@@ -148,22 +143,17 @@ SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the sensors of each schedule device."""
-    async_add_schedule_entities(
-        entry,
-        async_add_entities,
+# the sensors of each schedule, measurement and site device
+async_setup_entry = platform_setup(
+    schedule_entities(
         lambda coordinator: (
             FlexMeasuresScheduleSensor(coordinator, description)
             for description in SENSORS
-        ),
-    )
-    async_add_measurement_entities(hass, entry, async_add_entities, Platform.SENSOR)
-    async_add_site_entities(entry, async_add_entities, Platform.SENSOR)
+        )
+    ),
+    measurement_entities(Platform.SENSOR),
+    site_entities(Platform.SENSOR),
+)
 
 
 class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
@@ -194,11 +184,3 @@ class FlexMeasuresScheduleSensor(FlexMeasuresScheduleEntity, SensorEntity):
     def native_value(self) -> float | datetime | None:
         """The value now."""
         return self.entity_description.value_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Extra attributes (the setpoint's schedule, the price forecast, ...)."""
-        if (attributes_fn := self.entity_description.attributes_fn) is None:
-            return None
-        return attributes_fn(self.coordinator)

@@ -10,31 +10,33 @@ Reschedule button and `trigger_schedule` run the site's job.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import CoreState, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .api import Schedule
-from .const import DOMAIN, LOGGER
+from .const import DOMAIN
+from .controls import Mode
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .exceptions import ErrorKind, ScheduleRequestError
 from .jobs import JobOptions
-from .plan_coordinator import PlanCoordinator
-from .price_reader import PriceReader
+from .plan_coordinator import PlanCoordinator, overrides_given
 from .requests import SiteSettings, SocTarget
-from .schedule import covers, earliest, next_step_boundary, value_at
+from .schedule import value_at
 from .site_job import MemberRequest, SiteJob, SitePlan
 from .store import StoredPlan
 
 
 class SiteCoordinator(PlanCoordinator[SitePlan]):
     """Keeps one site's plan: each device's part and their sum."""
+
+    job: SiteJob
 
     def __init__(
         self,
@@ -50,23 +52,12 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
             subentry,
             name=f"{DOMAIN} site {subentry.title}",
             update_interval=self.settings.update_interval,
+            # the site's consumption price, which its devices show too
+            price_sensor_id=self.settings.consumption_price_sensor_id,
         )
         self.members: list[ScheduleCoordinator] = []
         self.job = SiteJob(lambda: self.client, self.settings, subentry.title)
-        # the site's consumption price, which its devices show too
-        self.prices = PriceReader(
-            lambda: self.client,
-            self.settings.consumption_price_sensor_id,
-            subentry.title,
-            config_entry.runtime_data.store,
-            subentry.subentry_id,
-        )
         self.kept_total: StoredPlan | None = None
-
-    @property
-    def job_id(self) -> str | None:
-        """The id of the last job triggered at FlexMeasures."""
-        return self.job.job_id
 
     @property
     @override
@@ -74,10 +65,11 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         """A device's new standing target outdates the site's plan."""
         return sum(member.controls.version for member in self.members)
 
+    @property
     @override
-    def covers_now(self) -> bool:
-        """Whether the kept plan covers the current time."""
-        return covers(self.total, dt_util.utcnow())
+    def kept_schedule(self) -> Schedule | None:
+        """The devices' plans added up."""
+        return self.total
 
     @property
     def total(self) -> Schedule | None:
@@ -93,6 +85,16 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         member.prices = self.prices
 
     @callback
+    def members_changed(self) -> None:
+        """A device's control changed its setpoint: write the site and its devices.
+
+        The site's power changes, and so does what charge now leaves the others.
+        """
+        for member in self.members:
+            member.async_update_listeners()
+        self.async_update_listeners()
+
+    @callback
     def restore(self, plan: StoredPlan | None) -> None:
         """Start from the kept sum of the devices' plans, if it still runs."""
         if plan is None or plan.schedule.end <= dt_util.utcnow():
@@ -102,51 +104,48 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         self._step_timer.arm()
 
     def room_for(self, member: ScheduleCoordinator, now: datetime) -> float | None:
-        """The site's power capacity minus the other devices' setpoints (kW)."""
-        capacity = self.settings.site_power_capacity
+        """The site's power capacity minus the other devices' setpoints (kW).
+
+        The capacity is the site's own, else the one its asset stores (None:
+        neither is known, e.g. started offline: no limit).
+
+        The others that follow their plan or stop take their setpoint; those
+        that charge now take their power in the order of the site's devices,
+        each at most what is left: together they stay within the capacity.
+        """
+        capacity = self.job.capacity
         if capacity is None:
             return None
-        others = sum(
-            value_at(other.data, now) or 0.0
+        charging = [
+            m for m in self.members if m.controls.values.mode is Mode.CHARGE_NOW
+        ]
+        left = capacity - sum(
+            0.0
+            if other.controls.values.mode is Mode.STOP
+            else value_at(other.data, now) or 0.0
             for other in self.members
-            if other is not member
+            if other is not member and other not in charging
         )
-        return capacity - others
+        for other in charging:
+            if other is member:
+                break
+            if (power := other.job.charging_power) is not None:
+                left -= max(0.0, min(power, left))
+        return left
 
     # -- updates ------------------------------------------------------------
 
     @override
-    async def _async_update_data(self) -> SitePlan | None:
+    def _update_job(self) -> Coroutine[Any, Any, SitePlan]:
         """One job for all devices; each device gets its part."""
-        generation = self._generation
-        try:
-            plan = await self._async_run_locked(
-                self._async_job({}, force_new_job=False),
-                unless_newer_than=generation,
-            )
-        except ScheduleRequestError as err:
-            if self._shutdown_requested:
-                raise asyncio.CancelledError from err
-            if (
-                err.kind is ErrorKind.SOC_UNAVAILABLE
-                and self.hass.state is not CoreState.running
-            ):
-                # Home Assistant is starting and a device's state of charge
-                # entity is not loaded yet: wait for it (no error), as a
-                # device on its own does.
-                LOGGER.debug(
-                    "Waiting for a state of charge before planning the site %s",
-                    self.subentry.title,
-                )
-                for member in self.members:
-                    member.wait_for_soc()
-                return self.data
-            self._record_failure(err)
-            raise err.update_error() from err
-        if plan is None:
-            return self.data
-        self._record_success(plan)
-        return plan
+        return self._async_job({}, force_new_job=False)
+
+    @callback
+    @override
+    def wait_for_soc(self) -> None:
+        """A device's state of charge is not loaded yet: as a device on its own."""
+        for member in self.members:
+            member.wait_for_soc()
 
     async def async_trigger(
         self,
@@ -173,26 +172,51 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
                 else tuple(soc_targets),
                 flex_model=flex_model,
             )
-        overrides_given = bool(flex_model or soc_targets or flex_context) or (
-            soc_at_start is not None
+        return await self._async_trigger_job(
+            self._async_job(
+                overrides,
+                force_new_job=True,
+                duration=duration,
+                flex_context=flex_context,
+            ),
+            overrides_given=overrides_given(
+                soc_at_start, soc_targets, flex_model, flex_context
+            ),
         )
-        try:
-            plan = await self._async_run_locked(
-                self._async_job(
-                    overrides,
-                    force_new_job=True,
-                    duration=duration,
-                    flex_context=flex_context,
-                )
+
+    async def async_trigger_member(
+        self,
+        member: ScheduleCoordinator,
+        *,
+        soc_at_start: str | None,
+        soc_targets: Sequence[SocTarget] | None,
+        duration: timedelta | None,
+        flex_model: Mapping[str, Any] | None,
+        flex_context: Mapping[str, Any] | None,
+    ) -> Schedule:
+        """A trigger on one of the devices: the site's job, with its overrides; its part."""
+        if flex_context is not None or duration is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="set_on_the_site",
+                translation_placeholders={
+                    "device": member.subentry.title,
+                    "site": self.subentry.title,
+                },
             )
-        except ScheduleRequestError as err:
-            self._trigger_failed(err, overrides_given=overrides_given)
-            raise err.action_error(overrides_given=overrides_given) from err
-        if plan is None:  # pragma: no cover - only updates are skipped
-            raise RuntimeError("a manual trigger always runs")
-        self._record_success(plan)
-        self.async_set_updated_data(plan)
-        return plan
+        await self.async_trigger(
+            member,
+            soc_at_start=soc_at_start,
+            soc_targets=soc_targets,
+            flex_model=flex_model,
+        )
+        if soc_targets is not None:
+            member.soc_targets = tuple(soc_targets)
+            # the site pushed the part before: show the targets kept now
+            member.async_update_listeners()
+        if member.data is None:  # pragma: no cover - the site pushed it
+            raise RuntimeError("the site's plan has no part for this device")
+        return member.data
 
     async def _async_job(
         self,
@@ -203,6 +227,13 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         flex_context: Mapping[str, Any] | None = None,
     ) -> SitePlan:
         """Each device's flex-model (its state of charge now), one job, the prices."""
+        if not self.members:
+            # its devices were removed, or another site names them first
+            raise ScheduleRequestError(
+                ErrorKind.REFUSED,
+                "site_without_devices",
+                {"site": self.subentry.title},
+            )
         now = dt_util.utcnow()
         requests = [
             MemberRequest(
@@ -214,24 +245,14 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         plan = await self.job.async_run(
             requests,
             now,
-            force_new_job=force_new_job or self.inputs_changed,
+            force_new_job=force_new_job or self.runner.inputs_changed,
             duration=duration,
             flex_context=flex_context,
         )
-        self.prices.start_update(
-            self._spawn_price_read,
-            plan.total,
-            self.settings.asset_id,
-            self._price_read,
-            flex_context,
+        self._read_price(
+            plan.total, self.settings.asset_id, self._price_read, flex_context
         )
         return plan
-
-    def _spawn_price_read(self, read: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """The price read of a job: a task of the entry (unloading cancels it)."""
-        return self.config_entry.async_create_background_task(
-            self.hass, read, name=f"{self.name} price"
-        )
 
     @callback
     def _price_read(self) -> None:
@@ -258,17 +279,3 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
         """The devices keep their parts; their `stale` turns on too."""
         for member in self.members:
             member.site_plan_failed(err)
-
-    @override
-    def _next_boundary(self) -> datetime | None:
-        """The next step of the sum, or change of the price."""
-        now = dt_util.utcnow()
-        return earliest(
-            next_step_boundary(self.total, now), self.prices.next_change(now)
-        )
-
-    @override
-    async def async_shutdown(self) -> None:
-        """Stop the timers, any job in flight and its price read."""
-        await super().async_shutdown()
-        self.prices.cancel()

@@ -8,12 +8,12 @@ Each site sub-entry gets a device (via the account's device) with
 - binary sensor `stale` (problem): the site's last update failed;
 - button `reschedule`: run the site's job now.
 `sensor.py`, `binary_sensor.py` and `button.py` add them with
-`async_add_site_entities`.
+`site_entities`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, override
@@ -31,15 +31,17 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, Platform, UnitOfPower
-from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, MANUFACTURER
-from .data import FlexMeasuresConfigEntry
+from .const import DOMAIN
+from .entity import (
+    EntityAdder,
+    FlexMeasuresPlanEntity,
+    stale_attributes,
+    subentry_entities,
+)
 from .prices import other_costs, planned_cost
 from .schedule import schedule_attribute
 from .site_coordinator import SiteCoordinator
@@ -75,15 +77,6 @@ def _power_attributes(site: SiteCoordinator) -> Mapping[str, Any]:
         ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
         ATTR_DEVICES: _member_setpoints(site),
         ATTR_SCHEDULE: schedule_attribute(site.total),
-    }
-
-
-def _stale_attributes(site: SiteCoordinator) -> Mapping[str, Any]:
-    failed = site.stale and site.last_error_message is not None
-    when = site.last_error_time
-    return {
-        "last_error": site.last_error_message if failed else None,
-        "last_error_time": when.isoformat() if failed and when else None,
     }
 
 
@@ -133,48 +126,23 @@ SITE_RESCHEDULE: Final = ButtonEntityDescription(
 )
 
 
-def async_add_site_entities(
-    entry: FlexMeasuresConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    platform: Platform,
-) -> None:
-    """Add a platform's entities of each site device, to its sub-entry."""
-    for subentry_id, site in entry.runtime_data.sites.items():
-        entities: Iterable[Entity]
+def site_entities(platform: Platform) -> EntityAdder:
+    """Adds a platform's entities of each site device, to its sub-entry."""
+
+    def entities(site: SiteCoordinator) -> list[Entity]:
         if platform is Platform.SENSOR:
-            entities = [SiteSensor(site, d) for d in SITE_SENSORS]
-        elif platform is Platform.BINARY_SENSOR:
-            entities = [SiteStaleBinarySensor(site, SITE_STALE)]
-        else:
-            entities = [SiteRescheduleButton(site, SITE_RESCHEDULE)]
-        async_add_entities(entities, config_subentry_id=subentry_id)
+            return [SiteSensor(site, d) for d in SITE_SENSORS]
+        if platform is Platform.BINARY_SENSOR:
+            return [SiteStaleBinarySensor(site, SITE_STALE)]
+        return [SiteRescheduleButton(site, SITE_RESCHEDULE)]
+
+    return subentry_entities(lambda _hass, entry: entry.runtime_data.sites, entities)
 
 
-class SiteEntity(CoordinatorEntity[SiteCoordinator]):
+class SiteEntity(FlexMeasuresPlanEntity[SiteCoordinator]):
     """An entity of a site device."""
 
-    _attr_has_entity_name = True
-
-    def __init__(self, site: SiteCoordinator, description: EntityDescription) -> None:
-        """Link the entity to its sub-entry's device."""
-        super().__init__(site)
-        self.entity_description = description
-        subentry = site.subentry
-        entry = site.config_entry
-        self._attr_unique_id = f"{subentry.subentry_id}_{description.key}"
-        info = DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer=MANUFACTURER,
-            model=SITE_MODEL,
-            entry_type=DeviceEntryType.SERVICE,
-        )
-        account = dr.async_get(site.hass).async_get_device_by_identifier(
-            (DOMAIN, entry.entry_id), entry.entry_id
-        )
-        if account is not None:
-            info["via_device_id"] = account.id
-        self._attr_device_info = info
+    _device_model = SITE_MODEL
 
     @property
     @override
@@ -229,7 +197,7 @@ class SiteStaleBinarySensor(SiteEntity, BinarySensorEntity):
     @override
     def extra_state_attributes(self) -> Mapping[str, Any]:
         """The last error, translated, and when it happened."""
-        return _stale_attributes(self.coordinator)
+        return stale_attributes(self.coordinator)
 
 
 class SiteRescheduleButton(SiteEntity, ButtonEntity):

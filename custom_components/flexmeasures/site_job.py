@@ -15,15 +15,10 @@ from typing import Any
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .const import LOGGER
 from .controls import due_on_the_grid, horizon_for
-from .exceptions import schedule_error
-from .jobs import MAX_WAIT, DeviceJob, JobOptions, schedule_in_kw
-from .requests import (
-    SiteSettings,
-    asset_flex_models,
-    device_flex_model,
-    site_flex_context,
-)
+from .jobs import DeviceJob, Job, JobOptions, job_flex_model
+from .requests import SiteSettings, asset_flex_models, site_flex_context
 from .schedule import align_down, sum_schedules
+from .units import power_quantity_kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +39,7 @@ class MemberRequest:
     options: JobOptions
 
 
-class SiteJob:
+class SiteJob(Job[SiteSettings]):
     """Schedules a site's devices together at FlexMeasures."""
 
     def __init__(
@@ -54,10 +49,28 @@ class SiteJob:
         title: str,
     ) -> None:
         """Nothing is sent yet."""
-        self._client = client
-        self.settings = settings
-        self.title = title
-        self.job_id: str | None = None
+        super().__init__(client, settings, title)
+        # the asset's stored site-power-capacity (kW), read once when the
+        # site sets none of its own (None: none, or not read yet)
+        self.asset_capacity: float | None = None
+        self._asset_read = False
+
+    @property
+    def capacity(self) -> float | None:
+        """The site's power capacity (kW): its own, else the asset's stored one."""
+        if self.settings.site_power_capacity is not None:
+            return self.settings.site_power_capacity
+        return self.asset_capacity
+
+    async def _async_read_asset_capacity(self, client: FlexMeasuresClient) -> None:
+        """What the asset's flex-context stores, when the site sets no capacity."""
+        if self._asset_read or self.settings.site_power_capacity is not None:
+            return
+        asset = await client.get_asset(self.settings.asset_id)
+        self.asset_capacity = power_quantity_kw(
+            asset.flex_context.get("site-power-capacity")
+        )
+        self._asset_read = True
 
     async def async_run(
         self,
@@ -70,9 +83,15 @@ class SiteJob:
     ) -> SitePlan:
         """Trigger one job for all devices from the step holding `now`, wait, split."""
         client = self._client()
-        first_sensor = members[0].job.settings.power_sensor_id if members else 0
+        # the sensor an error is about: the device being read or waited for
+        current = members[0].job.settings.power_sensor_id if members else 0
         try:
-            sensors = [await member.job.async_sensor() for member in members]
+            await self._async_read_asset_capacity(client)
+            sensors = []
+            for member in members:
+                current = member.job.settings.power_sensor_id
+                sensors.append(await member.job.async_sensor())
+            current = sensors[0].id if sensors else current
             step = max(sensor.event_resolution for sensor in sensors)
             start = align_down(now, step)
             horizon = duration or self.settings.duration
@@ -87,18 +106,9 @@ class SiteJob:
                 horizon = horizon_for(start, horizon, target, step)
             models: dict[int, dict[str, Any]] = {}
             for member, sensor, target in zip(members, sensors, standing, strict=True):
-                targets = [*member.options.soc_targets]
-                if target is not None:
-                    targets.append(target)
-                model = device_flex_model(
-                    member.job.settings,
-                    soc_at_start=member.options.soc_at_start,
-                    soc_targets=sorted(targets, key=lambda target: target.when),
-                    start=start,
-                    end=start + horizon,
+                models[sensor.id] = job_flex_model(
+                    member.job.settings, member.options, target, start, horizon
                 )
-                model.update(member.options.flex_model or {})
-                models[sensor.id] = model
             context = site_flex_context(self.settings)
             context.update(flex_context or {})
             self.job_id = await client.trigger_asset_schedule(
@@ -119,23 +129,13 @@ class SiteJob:
             )
             parts: dict[int, Schedule] = {}
             for sensor in sensors:
+                current = sensor.id
                 # the first wait lasts until the job is done; the rest are there
-                schedule = await client.wait_for_schedule(
-                    sensor.id,
-                    self.job_id,
-                    resolution=sensor.event_resolution,
-                    duration=horizon,
-                    max_wait=MAX_WAIT,
+                parts[sensor.id] = await self._async_wait(
+                    client, self.job_id, sensor, horizon
                 )
-                parts[sensor.id] = schedule_in_kw(schedule, self.title)
         except FlexMeasuresError as err:
-            raise schedule_error(
-                err,
-                url=client.url,
-                device=self.title,
-                sensor_id=first_sensor,
-                max_wait=MAX_WAIT,
-            ) from err
+            raise self._error(err, client.url, current) from err
         total = sum_schedules(list(parts.values()), job_id=self.job_id)
         if total is None:  # pragma: no cover - a site has devices
             total = Schedule(0, self.job_id, start, step, "kW", ())

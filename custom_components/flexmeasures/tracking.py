@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from math import isfinite
+from typing import Any, Final, cast
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, UnitOfEnergy
 from homeassistant.core import State
 
-from .forecasts import forecast_attributes, parse_forecast, resample
+from .forecasts import forecast_attributes, parse_forecast, resample, window
 from .grid import Grid, step_count
 from .measurements import Step, StepAccumulator, parse_value
 from .meters import (
@@ -30,6 +31,7 @@ from .meters import (
     MeterAccumulator,
     MeterMode,
     meter_mode,
+    reset_instant,
 )
 from .outbox import MappingOutbox, PendingForecast
 from .units import Converter, energy_factor_to_kwh, per_step_converter, unit_converter
@@ -52,8 +54,10 @@ class Track:
     unit: Any = _UNSET  # the entity's unit (of its last valid state)
     state_class: Any = _UNSET
     convert: Converter | None = None  # entity unit -> sensor unit (or kWh)
-    last_reset: Any = None
+    last_reset: float | None = None  # a `total` meter's cycle start (UTC instant)
+    last_reset_raw: Any = None  # the attribute it was read from
     new_cycle: bool = False
+    hold_until: float | None = None  # the clock is behind what was queued
     bad_since: float | None = None  # holding a value in a unit that won't convert
     bad_unit: str | None = None
     bad_counted: float | None = None  # start of the last step counted rejected
@@ -74,10 +78,35 @@ class Track:
     # ------------------------------------------------------------ states
 
     def open(self, now: float, state: State | None) -> None:
-        """Start following at `now`, with `state` holding from then."""
+        """Start (again) at `now`, with `state` holding from then.
+
+        Never before the end of what was queued: while the clock is behind it
+        (set back, or not set yet after a boot), the steps up to there were
+        queued (and maybe sent) already; until the clock gets there nothing is
+        measured, and the latest state is what holds at that end.
+        """
         value = self._sample(now, state)
-        if self.grid is not None:
-            self.acc = self._new_acc(self.grid, now, value)
+        self.closed.clear()
+        if (grid := self.grid) is None:
+            return
+        last_end = self.box.last_end
+        if last_end is not None and now < last_end:
+            self.hold_until = last_end
+            self.acc = self._new_acc(grid, last_end, value)
+        else:
+            self.hold_until = None
+            self.acc = self._new_acc(grid, now, value)
+
+    def _held(self, ts: float, value: float | None) -> bool:
+        """Before the end of what was queued: `value` holds from there on."""
+        hold_until = self.hold_until
+        if hold_until is None or self.acc is None:
+            return False
+        if ts >= hold_until:
+            self.hold_until = None
+            return False
+        self.acc = self._new_acc(self.acc.grid, hold_until, value)
+        return True
 
     def _new_acc(
         self, grid: Grid, now: float, value: float | None
@@ -98,6 +127,10 @@ class Track:
                 self.queue([(ts, value)])
                 return True
             return False
+        if self._held(ts, value):
+            return False
+        # `_held` may have started a fresh one (never None)
+        acc = cast("StepAccumulator | MeterAccumulator", self.acc)
         if isinstance(acc, MeterAccumulator):
             acc.add(ts, value, self.closed, self.new_cycle)
         else:
@@ -109,6 +142,8 @@ class Track:
         if self.acc is None:
             return False
         self._end_bad(start)
+        if self._held(start, None):
+            return False
         self.acc.add(start, None, self.closed)
         return self.queue_closed()
 
@@ -134,9 +169,7 @@ class Track:
         if self.bad_since is not None:
             self._end_bad(ts)
         if self.mode is MeterMode.TOTAL:
-            last_reset = attributes.get(ATTR_LAST_RESET)
-            self.new_cycle = last_reset is not None and last_reset != self.last_reset
-            self.last_reset = last_reset
+            self.new_cycle = self._new_reset(attributes.get(ATTR_LAST_RESET))
         return convert(value)
 
     def _set_unit(self, ts: float, unit: str | None, attributes: Any) -> None:
@@ -150,7 +183,8 @@ class Track:
                 self.queue_closed()
             self.mode = mode
             self.new_cycle = False
-            self.last_reset = attributes.get(ATTR_LAST_RESET)
+            self.last_reset = self.last_reset_raw = None
+            self._new_reset(attributes.get(ATTR_LAST_RESET))
             if self.acc is not None:
                 self.acc = self._new_acc(self.acc.grid, ts, None)
         if mode is None:
@@ -158,6 +192,23 @@ class Track:
         else:
             factor = energy_factor_to_kwh(unit)
             self.convert = None if factor is None else (lambda value: value * factor)
+
+    def _new_reset(self, raw: Any) -> bool:
+        """Whether a state's `last_reset` starts a new cycle (and remember it).
+
+        As Home Assistant's statistics read it: the UTC instant it means (the
+        same time in another offset is the same cycle); a missing or invalid
+        one is ignored and changes nothing.
+        """
+        if raw is None or raw == self.last_reset_raw:
+            return False
+        if (reset := reset_instant(raw)) is None:
+            return False
+        self.last_reset_raw = raw
+        if reset == self.last_reset:
+            return False
+        self.last_reset = reset
+        return True
 
     def close_until(self, now: float) -> bool:
         """Close the steps that ended by `now`; True when something was queued."""
@@ -205,32 +256,41 @@ class Track:
         return True
 
     def queue(self, steps: Sequence[Step]) -> None:
-        """Put closed steps (in the sensor's unit; a meter's in kWh) in the outbox."""
+        """Put closed steps (in the sensor's unit; a meter's in kWh) in the outbox.
+
+        A value that is not finite (a huge state whose mean, energy or unit
+        conversion overflows) is a gap: FlexMeasures would get it as null.
+        """
         box = self.box
         grid = self.grid
         if grid is not None:
+            if (last_end := box.last_end) is not None and steps[0][0] < last_end:
+                # queued (and maybe sent) before: never made again
+                steps = [step for step in steps if step[0] >= last_end]
+                if not steps:
+                    return
             box.last_end = grid.next(steps[-1][0])
-        if self.mode is None or grid is None:
-            box.add(steps)
-            return
-        unit = box.mapping.sensor.unit
-        converted: list[Step] = []
-        for start, energy in steps:
-            convert = per_step_converter(KWH, unit, grid.next(start) - start)
-            if convert is None:
-                self.reject(
-                    box, len(steps), f"a meter's energy cannot be sent in {unit}"
-                )
-                return
-            converted.append((start, convert(energy)))
-        box.add(converted)
+        if self.mode is not None and grid is not None:
+            unit = box.mapping.sensor.unit
+            converted: list[Step] = []
+            for start, energy in steps:
+                convert = per_step_converter(KWH, unit, grid.next(start) - start)
+                if convert is None:
+                    self.reject(
+                        box, len(steps), f"a meter's energy cannot be sent in {unit}"
+                    )
+                    return
+                converted.append((start, convert(energy)))
+            steps = converted
+        box.add([step for step in steps if isfinite(step[1])])
 
     # ------------------------------------------------------------ forecasts
 
-    def check_forecast(self, state: State) -> bool:
+    def check_forecast(self, state: State, now: float) -> bool:
         """Queue the forecast in the state's attributes if new; True when queued.
 
         Its `prior` is when the state was last updated: when it became known.
+        Only the steps from the one before `now` to 7 days ahead are sent.
         """
         attribute = self.box.mapping.forecast_attribute
         if attribute is None:
@@ -241,9 +301,10 @@ class Track:
         if raw == self.forecast_raw:
             return False
         self.forecast_raw = raw
-        if self.grid is None:
+        if (grid := self.grid) is None:
             return False
-        resampled = resample(parse_forecast(state.attributes, attribute), self.grid)
+        points = parse_forecast(state.attributes, attribute)
+        resampled = resample(points, grid, window(grid, now))
         if not resampled or resampled == self.forecast_sent:
             return False
         convert = unit_converter(
@@ -254,10 +315,8 @@ class Track:
             self.reject(self.box, len(resampled), "forecast unit cannot be converted")
             return False
         self.forecast_sent = resampled
-        self.box.add_forecast(
-            PendingForecast(
-                [(start, convert(value)) for start, value in resampled],
-                state.last_updated,
-            )
+        items = [(start, convert(value)) for start, value in resampled]
+        items = [item for item in items if isfinite(item[1])]
+        return bool(items) and self.box.add_forecast(
+            PendingForecast(items, state.last_updated)
         )
-        return True

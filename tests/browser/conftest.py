@@ -15,6 +15,16 @@ and Playwright stay here. With FLEXMEASURES_HA_VERSION set, the running Home
 Assistant must report that version. Every start must find its packages installed
 already (requirements_develop.txt, requirements_ha_latest.txt): a package Home
 Assistant installs at start fails the start.
+
+Shared across the session (each start of Home Assistant costs 15-45 s here):
+  - `ha`: ONE Home Assistant set up as scripts/develop sets it up (the entry with
+    its sub-entries), for every module that uses the `ha` fixture. A module that
+    changes what others see (a mode, a target, a sub-entry's settings) puts it back
+    when it is done. A module that needs a Home Assistant of its own (no entry, a
+    restart, being offline) overrides `ha` with `start_home_assistant(...)`.
+  - one Chromium process (tests/browser/chromium_server.py); every test gets a new
+    browser context of its own in it (`page`, `new_page`): nothing carries over
+    from one test to the next but the login (`log_in`).
 """
 
 # ruff: noqa: T201  (what a browser check saw is printed for its reader)
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 from collections.abc import AsyncIterator, Callable, Iterator
+import contextlib
 from dataclasses import dataclass
 import json
 import os
@@ -147,6 +158,7 @@ def start_home_assistant(
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def start(*, with_entry: bool) -> HomeAssistant:
+        began = time.monotonic()
         config_dir = tmp_path_factory.mktemp("ha-config")
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
@@ -156,6 +168,7 @@ def start_home_assistant(
         if not with_entry:
             prepare.append("--no-entry")
         subprocess.run(prepare, env=os.environ | fm_server, check=True)
+        prepared = time.monotonic() - began
         log = config_dir / "hass.out"
         packages_before = _installed_packages()
         with log.open("wb") as out:
@@ -186,7 +199,8 @@ def start_home_assistant(
         version = waited.stdout.split("Home Assistant ", 1)[1].split()[0]
         print(
             f"Home Assistant {version} at {url} ready in "
-            f"{time.monotonic() - started:.1f} s"
+            f"{time.monotonic() - started:.1f} s (its config dir prepared in "
+            f"{prepared:.1f} s before; {'with' if with_entry else 'without'} the entry)"
         )
         if HA_VERSION is not None and version != HA_VERSION:
             pytest.fail(f"Home Assistant {version} runs, not {HA_VERSION}")
@@ -200,6 +214,7 @@ def start_home_assistant(
 
     yield start
 
+    began = time.monotonic()
     for process, _log in processes:
         process.terminate()
     for process, _log in processes:
@@ -208,38 +223,139 @@ def start_home_assistant(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    print(
+        f"\nstopped {len(processes)} Home Assistant process(es) in "
+        f"{time.monotonic() - began:.1f} s"
+    )
 
 
-@pytest.fixture
-async def page(socket_enabled: None) -> AsyncIterator[Page]:
-    """A page in a fresh headless Debian Chromium.
+@pytest.fixture(scope="session")
+def shared_home_assistant(
+    start_home_assistant: Callable[..., HomeAssistant],
+) -> HomeAssistant:
+    """The one Home Assistant (set up as scripts/develop sets it up) of the session."""
+    return start_home_assistant(with_entry=True)
 
-    Playwright's async API on the test's own event loop: its sync API marks the
-    loop as running and breaks the plugin's async fixtures. A browser per test
-    costs about a second.
+
+@pytest.fixture(scope="module")
+def ha(shared_home_assistant: HomeAssistant) -> HomeAssistant:
+    """Home Assistant set up as scripts/develop sets it up (entry included).
+
+    Shared by the modules of the session: what a module changes, it puts back.
+    Override it in a module that needs a Home Assistant of its own.
+    """
+    return shared_home_assistant
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One headless Chromium for the session: its DevTools URL on 127.0.0.1.
+
+    Launched by Playwright in a process of its own (tests/browser/chromium_server.py)
+    and stopped by its PID at the end.
     """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no {CHROMIUM}: apt-get install chromium fonts-liberation")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    began = time.monotonic()
+    log = tmp_path_factory.mktemp("chromium") / "chromium_server.out"
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, str(Path(__file__).with_name("chromium_server.py"))),
+                *(str(_free_port()), CHROMIUM, *CHROMIUM_ARGS),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)
-        yield await context.new_page()
-        await context.close()
-        await browser.close()
+    atexit.register(process.kill)
+    assert process.stdout is not None
+    endpoint = process.stdout.readline().strip()
+    if not endpoint:
+        process.wait(timeout=30)
+        pytest.fail(f"Chromium did not start:\n{log.read_text(errors='replace')}")
+    print(f"Chromium at {endpoint} ready in {time.monotonic() - began:.1f} s")
+    yield endpoint
+    assert process.stdin is not None
+    process.stdin.close()  # it closes the browser and exits
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.asynccontextmanager
+async def new_page(
+    chromium: str,
+    *,
+    color_scheme: str = "light",
+    viewport: dict[str, int] | None = None,
+) -> AsyncIterator[Page]:
+    """A page in a new browser context of the session's Chromium.
+
+    Playwright's async API on the test's own event loop: its sync API marks the
+    loop as running and breaks the plugin's async fixtures. The context is new
+    (no cookies, storage or cache of an earlier test) and closed after.
+    """
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.connect_over_cdp(chromium)
+        try:
+            context = await browser.new_context(
+                viewport=viewport or {"width": 1280, "height": 900},
+                color_scheme=color_scheme,  # type: ignore[arg-type]
+            )
+            context.set_default_timeout(30_000)
+            try:
+                yield await context.new_page()
+            finally:
+                await context.close()
+        finally:
+            await browser.close()  # of a connected browser: disconnects only
+
+
+@pytest.fixture
+async def page(socket_enabled: None, chromium: str) -> AsyncIterator[Page]:
+    """A page in a new browser context of the session's Chromium."""
+    async with new_page(chromium) as fresh:
+        yield fresh
+
+
+# The frontend's saved login (localStorage `hassTokens`) per Home Assistant URL,
+# from the first login through the login page in this session.
+_LOGINS: dict[str, str] = {}
+_SAVE_LOGIN = "(tokens) => localStorage.setItem('hassTokens', tokens)"
+_CONNECTED = "() => document.querySelector('home-assistant')?.hass?.connected === true"
 
 
 async def log_in(page: Page, ha: HomeAssistant) -> None:
-    """Log in through Home Assistant's login page."""
-    await page.goto(ha.url)
-    await page.locator("input[name=username]").fill(ha.username)
-    await page.locator("input[name=password]").fill(ha.password)
-    await page.get_by_role("button", name="Log in").click()
+    """Log in; afterwards the frontend runs, connected to Home Assistant.
+
+    The first time per Home Assistant: through its login page, as a user does.
+    After that, a new context gets the login the frontend saved then (as a
+    browser that was logged in before) instead of the form again.
+    """
+    if (tokens := _LOGINS.get(ha.url)) is not None:
+        # a page of Home Assistant's origin that is not the frontend, to save it
+        await page.goto(f"{ha.url}/manifest.json")
+        await page.evaluate(_SAVE_LOGIN, tokens)
+        await page.goto(ha.url)
+    else:
+        await page.goto(ha.url)
+        await page.locator("input[name=username]").fill(ha.username)
+        await page.locator("input[name=password]").fill(ha.password)
+        await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(
         lambda url: "/auth/" not in url and "auth_callback" not in url
     )
+    await page.wait_for_function(_CONNECTED)
+    if tokens is None:
+        saved = await page.evaluate("() => localStorage.getItem('hassTokens')")
+        if saved:  # the frontend keeps the login: later contexts take it
+            _LOGINS[ha.url] = str(saved)
+        else:
+            print("the frontend did not save the login: each test logs in")
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -12,7 +12,7 @@ values computed here, independently of the card's code.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 import contextlib
 from datetime import UTC, datetime, timedelta
 import itertools
@@ -20,18 +20,17 @@ from pathlib import Path
 import statistics
 from typing import Any
 
-from playwright.async_api import Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 import pytest
 
 from scripts import ha_config
 
 from .conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
     SCREENSHOTS,
     HomeAssistant,
     log_in,
+    new_page,
 )
 
 DASHBOARD = ha_config.DASHBOARD_URL
@@ -88,12 +87,6 @@ MOUNT_CARD = """async ({config, states, entities, devices}) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
-
-
 @pytest.fixture
 def token(ha: HomeAssistant, socket_enabled: None) -> str:
     """An access token of the dev user (sockets are open in tests only)."""
@@ -102,29 +95,20 @@ def token(ha: HomeAssistant, socket_enabled: None) -> str:
 
 @contextlib.asynccontextmanager
 async def browser_page(
-    *, color_scheme: str = "light", viewport: dict[str, int] | None = None
+    chromium: str,
+    *,
+    color_scheme: str = "light",
+    viewport: dict[str, int] | None = None,
 ) -> AsyncIterator[Page]:
-    """A page in a fresh headless Chromium, in a light or dark color scheme."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no {CHROMIUM}: apt-get install chromium fonts-liberation")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        context = await browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 900},
-            color_scheme=color_scheme,  # type: ignore[arg-type]
-        )
-        context.set_default_timeout(30_000)
-        page = await context.new_page()
-        errors: list[str] = []
+    """A page of its own (the session's Chromium), in a light or dark color scheme.
+
+    Fails when the page raised an error about the card or the integration.
+    """
+    errors: list[str] = []
+    async with new_page(chromium, color_scheme=color_scheme, viewport=viewport) as page:
         page.on("pageerror", lambda err: errors.append(str(err)))
-        try:
-            yield page
-        finally:
-            await context.close()
-            await browser.close()
-        assert not [e for e in errors if CARD in e or "flexmeasures" in e], errors
+        yield page
+    assert not [e for e in errors if CARD in e or "flexmeasures" in e], errors
 
 
 async def open_card(page: Page, ha: HomeAssistant) -> Locator:
@@ -215,10 +199,10 @@ def check_bars_match(drawn: dict[str, Any], schedule: list[dict[str, Any]]) -> N
 
 
 async def test_card_draws_the_planned_power_as_in_the_schedule(
-    ha: HomeAssistant, token: str, socket_enabled: None
+    ha: HomeAssistant, token: str, socket_enabled: None, chromium: str
 ) -> None:
     """Future bars on the dev dashboard are the power_setpoint's `schedule` steps."""
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         card = await open_card(page, ha)
         drawn, schedule = await read_card_with_schedule(card, ha, token)
         now = ms(drawn["svg"]["now"])
@@ -237,10 +221,10 @@ async def test_card_draws_the_planned_power_as_in_the_schedule(
 
 
 async def test_card_follows_the_entities_live(
-    ha: HomeAssistant, token: str, socket_enabled: None
+    ha: HomeAssistant, token: str, socket_enabled: None, chromium: str
 ) -> None:
     """A new schedule on the entity is drawn without reloading the page."""
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         card = await open_card(page, ha)
         original = setpoint_state(ha, token)
         step = timedelta(minutes=15)
@@ -285,10 +269,10 @@ async def test_card_follows_the_entities_live(
 
 
 async def test_card_draws_the_consumption_price_as_a_line(
-    ha: HomeAssistant, token: str, socket_enabled: None
+    ha: HomeAssistant, token: str, socket_enabled: None, chromium: str
 ) -> None:
     """The consumption_price forecast is a step line on a second axis."""
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         card = await open_card(page, ha)
         price_id = await page.evaluate(
             """(device) => Object.values(document.querySelector('home-assistant').hass.entities)
@@ -344,10 +328,10 @@ def check_price_line(drawn: dict[str, Any], forecast: list[dict[str, Any]]) -> N
 
 
 async def test_card_in_dark_theme_and_at_phone_width(
-    ha: HomeAssistant, token: str, socket_enabled: None
+    ha: HomeAssistant, token: str, socket_enabled: None, chromium: str
 ) -> None:
     """Theme colours come from Home Assistant; at 390 px the card fits the screen."""
-    async with browser_page(color_scheme="dark") as page:
+    async with browser_page(chromium, color_scheme="dark") as page:
         card = await open_card(page, ha)
         colors = await card.evaluate(
             """(card) => {
@@ -361,7 +345,7 @@ async def test_card_in_dark_theme_and_at_phone_width(
         assert _luminance(colors["background"]) < 0.2 < _luminance(colors["color"])
         await card_screenshot(card, "card-dark")
 
-    async with browser_page(viewport=PHONE) as page:
+    async with browser_page(chromium, viewport=PHONE) as page:
         card = await open_card(page, ha)
         drawn, schedule = await read_card_with_schedule(card, ha, token)
         box = await card.bounding_box()
@@ -392,11 +376,11 @@ def _luminance(css: str) -> float:
 
 
 async def test_card_is_in_the_card_picker_with_an_editor_and_a_stub(
-    ha: HomeAssistant, token: str, socket_enabled: None
+    ha: HomeAssistant, token: str, socket_enabled: None, chromium: str
 ) -> None:
     """window.customCards lists it; getStubConfig picks the schedule device;
     the editor is a device picker of the integration that reports changes."""
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         card = await open_card(page, ha)
         device_id = await card_device_id(card)
         found = await page.evaluate(
@@ -502,7 +486,7 @@ def expected_stack(
 
 
 async def test_card_stacks_the_members_of_a_site_device(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     """A site device's members are drawn stacked: charging up, discharging down."""
     t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -553,7 +537,7 @@ async def test_card_stacks_the_members_of_a_site_device(
             for i, n in enumerate(["EV", "Battery", "Boiler"])
         },
     }
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await log_in(page, ha)
         await page.goto(f"{ha.url}{DASHBOARD}")
         await expect(page.locator(CARD)).to_have_count(1)
@@ -601,7 +585,7 @@ async def test_card_stacks_the_members_of_a_site_device(
 
 
 async def test_card_draws_a_price_forecast_and_none_when_the_price_is_missing(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     """The price line follows a made-up forecast; without the sensor, no line."""
     t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -661,7 +645,7 @@ async def test_card_draws_a_price_forecast_and_none_when_the_price_is_missing(
     }
     devices = {device: {"id": device, "name": "Made-up battery"}}
     config = {"type": f"custom:{CARD}", "device_id": device, "hours": 12}
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await log_in(page, ha)
         await page.goto(f"{ha.url}{DASHBOARD}")
         await expect(page.locator(CARD)).to_have_count(1)
@@ -724,7 +708,7 @@ async def test_card_draws_a_price_forecast_and_none_when_the_price_is_missing(
 
 
 async def test_card_draws_a_sites_price_from_its_members(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     """A site device has no consumption_price of its own: its devices show the
     site's price, and the site's card draws that line (and the price now)."""
@@ -772,7 +756,7 @@ async def test_card_draws_a_sites_price_from_its_members(
         SITE: {"id": SITE, "name": "Home site"},
         "device-0": {"id": "device-0", "name": "EV"},
     }
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await log_in(page, ha)
         await page.goto(f"{ha.url}{DASHBOARD}")
         await expect(page.locator(CARD)).to_have_count(1)

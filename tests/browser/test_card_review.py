@@ -10,12 +10,10 @@ Home Assistant, and is marked `xfail(strict=True)` while the defect stands.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from playwright.async_api import Page, expect
-import pytest
 
 from .conftest import HomeAssistant, log_in
 from .test_card import (
@@ -32,12 +30,6 @@ DEVICE = "review-device"
 SETPOINT = "sensor.r_power_setpoint"
 NEXT = "sensor.r_next_change"
 PRICE = "sensor.r_consumption_price"
-
-
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
 
 
 def made_up(
@@ -97,7 +89,7 @@ async def dashboard(page: Page, ha: HomeAssistant) -> None:
 
 
 async def test_card_draws_kw_when_the_setpoint_is_shown_in_watts(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     power = _schedule(start, 60, [5.0, -3.0, 2.0, 0.0, 1.0, 1.0, 1.0, 1.0])
@@ -106,7 +98,7 @@ async def test_card_draws_kw_when_the_setpoint_is_shown_in_watts(
     mount = made_up(
         power, state="5000.0", unit="W", next_change=start + timedelta(hours=1)
     )
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await dashboard(page, ha)
         await page.evaluate(MOUNT_CARD, mount)
         drawn = await page.locator("#fm-test-card").evaluate(
@@ -129,13 +121,13 @@ async def test_card_draws_kw_when_the_setpoint_is_shown_in_watts(
 
 
 async def test_card_calls_a_sub_watt_setpoint_idle(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     # the attribute is rounded to watts (0.0); the state is the plan's value
     power = _schedule(start, 60, [0.0] * 6)
     mount = made_up(power, state="0.0004")
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await dashboard(page, ha)
         await page.evaluate(MOUNT_CARD, mount)
         summary = await page.locator("#fm-test-card .setpoint").inner_text()
@@ -144,13 +136,13 @@ async def test_card_calls_a_sub_watt_setpoint_idle(
 
 
 async def test_card_does_not_hang_on_prices_a_float_step_apart(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     power = _schedule(start, 60, [5.0, -3.0, 2.0, 0.0, 1.0, 1.0])
     forecast = _schedule(start, 60, [1e8, 1e8 + 2**-26, 1e8, 1e8, 1e8, 1e8])
     mount = made_up(power, state="5.0", forecast=forecast)
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await dashboard(page, ha)
         async with asyncio.timeout(10):
             await page.evaluate(MOUNT_CARD, mount)
@@ -159,12 +151,12 @@ async def test_card_does_not_hang_on_prices_a_float_step_apart(
 
 
 async def test_card_does_not_walk_the_registry_when_it_did_not_change(
-    ha: HomeAssistant, socket_enabled: None
+    ha: HomeAssistant, socket_enabled: None, chromium: str
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     power = _schedule(start, 15, [5.0, -3.0, 2.0, 0.0] * 24)
     mount = made_up(power, state="5.0")
-    async with browser_page() as page:
+    async with browser_page(chromium) as page:
         await dashboard(page, ha)
         await page.evaluate(MOUNT_CARD, mount)
         walks = await page.locator("#fm-test-card").evaluate(

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 import json
 from pathlib import Path
@@ -52,12 +51,6 @@ SITE_ENTITIES = {
     "button": ("reschedule",),
 }
 A_NUMBER_IN_KW = re.compile(r"-?\d+(?:[.,]\d+)?\s*kW")
-
-
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
 
 
 async def test_dashboard_shows_the_power_setpoint_in_kw(

@@ -8,7 +8,7 @@ turns the power setpoint to 0 kW at once (no job at the server).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 import json
 from pathlib import Path
 import re
@@ -48,14 +48,25 @@ STOP = EN["entity"]["select"]["mode"]["state"]["stop"]
 ZERO_KW = re.compile(r"(?<![\d.,-])0(?:[.,]0+)?\s*kW")  # 0 kW, 0.00 kW, 0,00 kW
 
 
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
-
-
 def states(ha: HomeAssistant, token: str) -> dict[str, dict[str, Any]]:
     return {s["entity_id"]: s for s in ha_config.api_get(ha.url, token, "/api/states")}
+
+
+@pytest.fixture(autouse=True)
+def put_back_the_controls(ha: HomeAssistant, socket_enabled: None) -> Iterator[None]:
+    """The mode and the target as they were before (the Home Assistant is shared)."""
+    token = ha_config.login(ha.url, ha.username, ha.password)
+    before = states(ha, token)
+    yield
+    target = entity_of("number", "target_soc")
+    for service, body in (
+        ("select/select_option", {"entity_id": MODE, "option": before[MODE]["state"]}),
+        ("number/set_value", {"entity_id": target, "value": before[target]["state"]}),
+    ):
+        ha_config.api_post(ha.url, token, f"/api/services/{service}", body)
+    after = states(ha, token)
+    assert after[MODE]["state"] == before[MODE]["state"]
+    assert float(after[target]["state"]) == float(before[target]["state"])
 
 
 async def test_the_device_page_sets_the_mode_to_stop(

@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from playwright.async_api import Page, expect
-import pytest
 
 from scripts import ha_config
 
@@ -20,12 +18,6 @@ ENTITIES = {
     "pending": "sensor.house_power_pending",
     "rejected": "binary_sensor.house_power_rejected",
 }
-
-
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
 
 
 async def test_the_measurement_device_shows_delivery(

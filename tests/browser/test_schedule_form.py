@@ -11,7 +11,7 @@ FlexMeasures server: the "Add schedule" form, the schedule's reconfigure step
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -47,16 +47,25 @@ DEEP_TEXT = """(root) => {
 }"""
 
 
+# The form's drop-downs have their options: a power sensor's "(kW, 15 min)" and the
+# price drop-downs' asset option.
+DROP_DOWNS_FILLED_IN = f"""(root) => {{
+  const text = ({DEEP_TEXT})(root);
+  return /\\((?:W|kW|MW), /.test(text) && text.includes('Use what is stored on the asset');
+}}"""
+
+
+async def drop_downs_filled_in(dialog: Locator) -> None:
+    """Wait until the form's drop-downs show their options."""
+    await dialog.page.wait_for_function(
+        DROP_DOWNS_FILLED_IN, arg=await dialog.element_handle()
+    )
+
+
 def translations() -> dict[str, Any]:
     """The integration's English texts."""
     result: dict[str, Any] = json.loads(TRANSLATIONS.read_text())
     return result
-
-
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
 
 
 def schedule_device_id(ha: HomeAssistant) -> str:
@@ -106,6 +115,49 @@ def sub_entry_row(page: Page, title: str) -> Locator:
     return page.locator("ha-config-sub-entry-row").filter(has_text=title)
 
 
+def schedule_subentry(ha: HomeAssistant) -> tuple[str, dict[str, Any]]:
+    """The entry id and the "Home battery" sub-entry, as HA keeps them on disk."""
+    entries = json.loads(
+        Path(ha.config_dir, ".storage", "core.config_entries").read_text()
+    )
+    for entry in entries["data"]["entries"]:
+        for subentry in (
+            entry["subentries"] if entry["domain"] == "flexmeasures" else []
+        ):
+            if subentry["title"] == ha_config.SCHEDULE_TITLE:
+                return str(entry["entry_id"]), subentry
+    raise AssertionError(f"no sub-entry {ha_config.SCHEDULE_TITLE!r}")
+
+
+@pytest.fixture
+async def put_back_the_schedule(
+    ha: HomeAssistant, socket_enabled: None
+) -> AsyncIterator[None]:
+    """The schedule's settings as they were (the Home Assistant is shared).
+
+    Through the schedule's own reconfigure step, over the REST API.
+    """
+    entry_id, subentry = schedule_subentry(ha)
+    yield
+    token = ha_config.login(ha.url, ha.username, ha.password)
+    flow = ha_config.api_post(
+        ha.url,
+        token,
+        "/api/config/config_entries/subentries/flow",
+        {"handler": [entry_id, "schedule"], "subentry_id": subentry["subentry_id"]},
+    )
+    assert flow["step_id"] == "reconfigure", flow
+    result = ha_config.api_post(
+        ha.url,
+        token,
+        f"/api/config/config_entries/subentries/flow/{flow['flow_id']}",
+        {**subentry["data"], "name": subentry["title"]},
+    )
+    assert result.get("reason") == "reconfigure_successful", result
+    await wait_until_loaded(ha)  # the change reloads the entry
+
+
+@pytest.mark.usefixtures("put_back_the_schedule")
 async def test_reconfigure_schedule_keeps_its_name(
     ha: HomeAssistant, page: Page
 ) -> None:
@@ -121,7 +173,7 @@ async def test_reconfigure_schedule_keeps_its_name(
     dialog = page.locator("dialog-data-entry-flow")
     interval = dialog.get_by_role("spinbutton", name="Update interval")
     await expect(interval).to_be_visible()
-    await page.wait_for_timeout(500)  # the drop-downs fill in
+    await drop_downs_filled_in(dialog)
     await screenshot(page, "schedule-reconfigure-form")
     texts = translations()["config_subentries"]["schedule"]
     name_label = texts["step"]["reconfigure"]["data"].get("name")
@@ -172,13 +224,15 @@ async def test_add_schedule_offers_only_what_can_be_scheduled(
         await expect(dialog).to_contain_text(
             re.compile(f"{re.escape(nothing_left)}|{re.escape(form_title)}")
         )
-        await page.wait_for_timeout(500)  # the drop-downs fill in
+        shown = " ".join((await dialog.evaluate(DEEP_TEXT)).split())
+        if nothing_left not in shown:
+            await drop_downs_filled_in(dialog)
     finally:
         await screenshot(page, "schedule-add-form")
-    shown = " ".join((await dialog.evaluate(DEEP_TEXT)).split())
     if nothing_left in shown:
         print("add schedule: nothing left to schedule (aborted at once)")
         return
+    shown = " ".join((await dialog.evaluate(DEEP_TEXT)).split())
     print("add schedule form:", shown[:400])
     assert "toy-battery / discharging" not in shown  # scheduled already
     assert "toy-solar / production" not in shown  # a PV system cannot store

@@ -11,7 +11,6 @@ plans stacked, as their `schedule` attributes say.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
 import shutil
 from typing import Any
@@ -57,12 +56,6 @@ MEMBERS = [
     entity_of(ha_config.SCHEDULE_TITLE, "sensor", "power_setpoint"),
     entity_of(ha_config.EV_TITLE, "sensor", "power_setpoint"),
 ]
-
-
-@pytest.fixture(scope="module")
-def ha(start_home_assistant: Callable[..., HomeAssistant]) -> HomeAssistant:
-    """Home Assistant set up as scripts/develop sets it up (entry included)."""
-    return start_home_assistant(with_entry=True)
 
 
 def states(ha: HomeAssistant, token: str) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -276,6 +277,42 @@ async def test_outage_of_two_steps_loses_nothing_and_sends_nothing_twice(
         assert values == pytest.approx([1.0, 2.0, 3.0], abs=2e-3)
     finally:
         await proxy.close()
+
+
+async def test_a_renamed_entity_goes_on_to_its_sensor_and_after_a_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    fm_server: dict[str, str],
+    posts: list[dict[str, Any]],
+    unload: None,
+) -> None:
+    """Renamed in the entity settings: no step is lost, a restart follows it."""
+    start = DAY - timedelta(days=7)
+    solar = int(fm_server["FM_TOY_SOLAR_SENSOR_ID"])
+    old, new = "sensor.e2e_rename_power", "sensor.e2e_renamed_power"
+    er.async_get(hass).async_get_or_create(
+        "sensor", "e2e", "rename-power", suggested_object_id="e2e_rename_power"
+    )
+    freezer.move_to(start + timedelta(seconds=5))
+    hass.states.async_set(old, _w(1000), {"unit_of_measurement": "W"})
+    entry = _entry(fm_server, old, str(solar))
+    await _setup(hass, entry)
+    await _at(hass, freezer, start + Q + timedelta(minutes=5))
+    # renamed 5 minutes into the second step, and the value changes with it
+    er.async_get(hass).async_update_entity(old, new_entity_id=new)
+    hass.states.async_remove(old)
+    hass.states.async_set(new, _w(4000), {"unit_of_measurement": "W"})
+    await _at(hass, freezer, start + 2 * Q)
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == new
+    # a restart: the entry starts again from the sub-entry as saved
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    hass.states.async_set(new, _w(2000), {"unit_of_measurement": "W"})
+    await _at(hass, freezer, start + 3 * Q)
+
+    values = await _read_back(entry, solar, start, 3 * Q)
+    assert values == pytest.approx([1.0, (5 * 1.0 + 10 * 4.0) / 15, 2.0], abs=2e-3)
+    assert all(call["status"] == "PROCESSED" for call in posts)
 
 
 async def _price_sensor_id(fm_server: dict[str, str]) -> int:

@@ -105,12 +105,14 @@ async def test_consumption_price_is_the_demo_price_now(
     forecast = state.attributes["forecast"]
     schedule = coordinator(entry).data
     assert schedule is not None
-    # the whole planning horizon, on the price's own steps
-    assert forecast[0]["start"] == hour.isoformat()
+    # the whole planning horizon from the schedule's start (the hourly price
+    # read on the schedule's steps, equal steps merged), the price now first
+    assert dt_util.parse_datetime(forecast[0]["start"]) == schedule.start
+    assert forecast[0]["value"] == pytest.approx(expected, rel=1e-9)
     assert dt_util.parse_datetime(forecast[-1]["end"]) >= schedule.end
     assert all(
         dt_util.parse_datetime(item["end"]) - dt_util.parse_datetime(item["start"])
-        >= sensor.event_resolution
+        >= schedule.resolution
         for item in forecast
     )
     later = await client.get_sensor_data(

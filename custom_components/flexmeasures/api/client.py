@@ -53,6 +53,7 @@ from .responses import (
     error_from_response,
     is_login_refusal,
     parse,
+    retry_after_seconds,
     server_message,
 )
 from .urls import normalise_url, redirect_target, redirected_base_url
@@ -145,6 +146,7 @@ class FlexMeasuresClient:
         if token is not None:
             headers["Authorization"] = token  # raw, no "Bearer " prefix
         location: str | None = None
+        retry_after: str | None = None
         try:
             # Never follow a redirect: it would send the body (the password)
             # and the token again, to wherever the server points.
@@ -164,6 +166,8 @@ class FlexMeasuresClient:
                     raw = b""
                 else:
                     raw = await resp.read()
+                    if status == 429:
+                        retry_after = resp.headers.get("Retry-After")
         except TimeoutError as err:
             _LOGGER.debug("%s %s -> timeout", method, path)
             self._reached(False)
@@ -189,6 +193,12 @@ class FlexMeasuresClient:
         # FlexMeasures answers JSON: a proxy's page (also a 200 or a 404) is not it
         json_answer = body is not NOT_JSON and body is not None
         self._reached(json_answer and status < 500)
+        if status == 429:  # too many requests, whatever was asked: wait as told
+            raise error_from_response(
+                status,
+                None if body is NOT_JSON else body,
+                retry_after=retry_after_seconds(retry_after),
+            )
         return status, body
 
     async def _request(

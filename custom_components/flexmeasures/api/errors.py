@@ -76,7 +76,23 @@ class FlexMeasuresInvalidRequestError(FlexMeasuresResponseError):
 
 
 class FlexMeasuresRateLimitError(FlexMeasuresResponseError):
-    """Too many requests (429); retry later."""
+    """Too many requests (429); retry later.
+
+    `retry_after` is how many seconds the server asked to wait (its
+    `Retry-After` header), or None when it did not say.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        details: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        """Keep the status, the server's explanation and how long to wait."""
+        super().__init__(message, status=status, details=details)
+        self.retry_after = retry_after
 
 
 class FlexMeasuresServerError(FlexMeasuresResponseError):

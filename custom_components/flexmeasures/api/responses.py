@@ -9,7 +9,10 @@ unexpected response.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 import json
+import math
 import re
 from typing import Any
 
@@ -91,15 +94,40 @@ def is_login_refusal(body: Any) -> bool:
     )
 
 
-def error_from_response(status: int, body: Any) -> FlexMeasuresError:
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (RFC 9110), or None.
+
+    Either a number of seconds or an HTTP date (a date in the past: 0).
+    Anything else (missing, negative, not a number or a date) says nothing.
+    """
+    if value is None or not (value := value.strip()):
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except TypeError, ValueError, IndexError, OverflowError:
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates are
+        when = when.replace(tzinfo=UTC)
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def error_from_response(
+    status: int, body: Any, *, retry_after: float | None = None
+) -> FlexMeasuresError:
     """The one place where an unsuccessful answer becomes an error.
 
     Only a FlexMeasures JSON body makes a 4xx one of the server's refusals; a
     4xx page from something else (a proxy) is an unexpected response.
+    `retry_after` (seconds, from the answer's `Retry-After`) goes with a 429.
     """
     message = server_message(body, status)
     if status == 429:
-        return FlexMeasuresRateLimitError(message, status=status, details=body)
+        return FlexMeasuresRateLimitError(
+            message, status=status, details=body, retry_after=retry_after
+        )
     if status >= 500:
         return FlexMeasuresServerError(message, status=status, details=body)
     if not isinstance(body, Mapping):

@@ -1,0 +1,419 @@
+"""A measurement follows its entity through the entity registry (renames.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta
+import logging
+from typing import Any, cast
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.flexmeasures.api import (
+    FlexMeasuresClient,
+    FlexMeasuresInvalidRequestError,
+)
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
+from custom_components.flexmeasures.forwarder import (
+    MeasurementForwarder,
+    MeasurementMapping,
+)
+from custom_components.flexmeasures.issues import (
+    async_clear_orphaned_issues,
+    entity_removed_issue_id,
+    measurements_rejected_issue_id,
+)
+
+from .common import measurement_subentry, mock_account_entry
+from .fake_flexmeasures import FakeFlexMeasures
+from .forwarder_common import (
+    ENTITY,
+    T0,
+    FakeClient,
+    Q,
+    make_entry,
+    make_sensor,
+    start_forwarder,
+)
+
+SUBENTRY_ID = "01JMEASUREMENTRENAMED00000"
+OTHER_ID = "01JMEASUREMENTRENAMEDOTHER"
+OLD = "sensor.house_power"
+NEW = "sensor.grid_power"
+KW = {"unit_of_measurement": "kW"}
+
+
+def _register(hass: HomeAssistant, object_id: str = "house_power") -> None:
+    er.async_get(hass).async_get_or_create(
+        "sensor", "p1", f"unique-{object_id}", suggested_object_id=object_id
+    )
+
+
+async def _at(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
+) -> None:
+    freezer.move_to(when)
+    async_fire_time_changed(hass, when)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _rename(hass: HomeAssistant, old: str, new: str, value: str) -> None:
+    """What Home Assistant does when a user changes an entity's id."""
+    er.async_get(hass).async_update_entity(old, new_entity_id=new)
+    hass.states.async_remove(old)
+    hass.states.async_set(new, value, KW)
+
+
+@pytest.fixture
+async def entry(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> AsyncGenerator[MockConfigEntry]:
+    """The toy account sending the registered sensor.house_power to sensor 8."""
+    freezer.move_to(T0)
+    _register(hass)
+    hass.states.async_set(OLD, "1", KW)
+    config_entry = mock_account_entry(
+        fake_fm.url,
+        subentries_data=[
+            measurement_subentry(OLD, "8", subentry_id=SUBENTRY_ID, title="House")
+        ],
+    )
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    yield config_entry
+    if config_entry.state is ConfigEntryState.LOADED:
+        await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_a_rename_is_saved_in_the_measurement_and_followed_after_a_restart(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    runtime = entry.runtime_data
+    await _at(hass, freezer, T0 + Q)
+    assert fake_fm.data[8] == {T0: 1.0}
+    _rename(hass, OLD, NEW, "2")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    subentry = entry.subentries[SUBENTRY_ID]
+    assert subentry.data["entity_id"] == NEW
+    assert subentry.unique_id == f"{NEW}_8"
+    assert subentry.title == "House"  # the user's name stays
+    # following the rename reloads nothing: the open step goes on
+    assert entry.runtime_data is runtime
+    await _at(hass, freezer, T0 + 2 * Q)
+    assert fake_fm.data[8][T0 + Q] == 2.0
+    # saved for the next start of Home Assistant
+    await _at(hass, freezer, T0 + 2 * Q + timedelta(seconds=30))
+    stored = hass_storage["core.config_entries"]["data"]["entries"]
+    (saved,) = [item for item in stored if item["entry_id"] == entry.entry_id]
+    (saved_subentry,) = saved["subentries"]
+    assert saved_subentry["data"]["entity_id"] == NEW
+    assert saved_subentry["unique_id"] == f"{NEW}_8"
+
+    # a restart: the entry starts again from what was saved
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.states.async_set(OLD, "9", KW)  # another entity takes the old id
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    diagnostics = forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]
+    assert diagnostics["entity_id"] == NEW
+    hass.states.async_set(NEW, "3", KW)
+    await _at(hass, freezer, T0 + 4 * Q)
+    assert fake_fm.data[8][T0 + 3 * Q] == 3.0
+
+
+async def test_any_other_change_of_the_entry_still_reloads_it(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    runtime = entry.runtime_data
+    _rename(hass, OLD, NEW, "2")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data is runtime
+    hass.config_entries.async_update_subentry(
+        entry, entry.subentries[SUBENTRY_ID], title="Grid"
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not runtime
+
+
+async def test_a_rename_while_another_change_waits_reloads_the_entry(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """Both changes in one go: the entry is reloaded, with both."""
+    runtime = entry.runtime_data
+    # the title changes without a listener seeing it yet (as if its task were queued)
+    object.__setattr__(entry.subentries[SUBENTRY_ID], "title", "Grid")
+    _rename(hass, OLD, NEW, "2")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data is not runtime
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]["entity_id"] == NEW
+
+
+async def test_a_removed_entity_raises_an_issue_until_it_is_back(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    issues = ir.async_get(hass)
+    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    with caplog.at_level(logging.WARNING):
+        er.async_get(hass).async_remove(OLD)
+        hass.states.async_remove(OLD)
+        await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "measurement_entity_removed"
+    assert issue.translation_placeholders == {"entity_id": OLD, "sensor_id": "8"}
+    assert issue.is_persistent
+    assert f"{OLD} was removed from Home Assistant" in caplog.text
+
+    # still there after a restart: nothing would say it again
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issues.async_get_issue(DOMAIN, issue_id) is not None
+
+    _register(hass)  # the integration of the entity adds it again
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_an_entity_renamed_to_the_removed_id_withdraws_the_issue(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    issues = ir.async_get(hass)
+    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    er.async_get(hass).async_remove(OLD)
+    hass.states.async_remove(OLD)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is not None
+    _register(hass, "new_meter")
+    _rename(hass, "sensor.new_meter", OLD, "4")
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == OLD
+
+
+async def test_an_issue_of_an_entity_back_at_the_start_is_withdrawn(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+) -> None:
+    issues = ir.async_get(hass)
+    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    er.async_get(hass).async_remove(OLD)
+    hass.states.async_remove(OLD)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None  # nobody listened
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        is_persistent=True,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="measurement_entity_removed",
+        translation_placeholders={"entity_id": OLD, "sensor_id": "8"},
+    )
+    _register(hass)  # back while the entry was not loaded
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_the_issue_of_a_deleted_measurement_is_withdrawn(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    er.async_get(hass).async_remove(OLD)
+    await hass.async_block_till_done()
+    issue_id = entity_removed_issue_id(SUBENTRY_ID)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert hass.config_entries.async_remove_subentry(entry, SUBENTRY_ID)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    async_clear_orphaned_issues(hass)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_a_measurement_that_is_not_forwarded_is_renamed_too(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Its sensor did not answer this time; the next start uses the new id."""
+    freezer.move_to(T0)
+    _register(hass)
+    _register(hass, "other_power")
+    hass.states.async_set(OLD, "1", KW)
+    hass.states.async_set("sensor.other_power", "1", KW)
+    entry = mock_account_entry(
+        fake_fm.url,
+        subentries_data=[
+            measurement_subentry(OLD, "8", subentry_id=SUBENTRY_ID),
+            measurement_subentry("sensor.other_power", "10", subentry_id=OTHER_ID),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    runtime = entry.runtime_data
+    assert runtime.forwarder is not None
+    assert runtime.forwarder.subentry_ids == [SUBENTRY_ID]  # 10 is not ours
+    _rename(hass, "sensor.other_power", "sensor.neighbour_power", "2")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    other = entry.subentries[OTHER_ID]
+    assert other.data["entity_id"] == "sensor.neighbour_power"
+    assert other.unique_id == "sensor.neighbour_power_10"
+    assert entry.runtime_data is runtime
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_two_measurements_of_one_entity_both_follow_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = make_entry(hass)
+    client = FakeClient()
+    _register(hass)
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "1", KW)
+    forwarder = await start_forwarder(
+        hass,
+        entry,
+        client,
+        [
+            MeasurementMapping("sub1", ENTITY, make_sensor(8)),
+            MeasurementMapping("sub2", ENTITY, make_sensor(9)),
+        ],
+    )
+    await _at(hass, freezer, T0 + Q)
+    _rename(hass, ENTITY, NEW, "2")
+    await _at(hass, freezer, T0 + 2 * Q)
+    await forwarder.async_stop()
+    assert client.sent(8) == [(T0, 1.0), (T0 + Q, 2.0)]
+    assert client.sent(9) == [(T0, 1.0), (T0 + Q, 2.0)]
+    mappings = forwarder.as_diagnostics()["mappings"]
+    assert {mappings[key]["entity_id"] for key in ("sub1", "sub2")} == {NEW}
+
+
+async def test_the_rejection_issue_names_the_renamed_entity(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = make_entry(hass)
+    client = FakeClient()
+    _register(hass)
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "1", KW)
+    forwarder = await start_forwarder(hass, entry, client)
+    client.errors.append(FlexMeasuresInvalidRequestError("no", status=422))
+    await _at(hass, freezer, T0 + Q)
+    issue_id = measurements_rejected_issue_id("sub1")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["entity_id"] == ENTITY
+    _rename(hass, ENTITY, NEW, "2")
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["entity_id"] == NEW
+    await forwarder.async_stop()
+
+
+async def test_a_rename_during_the_catch_up_is_followed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Renamed while the recorder is still read: the live states follow the new id."""
+    entry = make_entry(hass)
+    client = FakeClient()
+    _register(hass)
+    freezer.move_to(T0)
+    hass.states.async_set(ENTITY, "1", KW)
+    reading = asyncio.Event()
+
+    async def history(*_args: Any) -> tuple[dict[str, Any], list[Any]]:
+        await reading.wait()
+        return {}, []
+
+    forwarder = MeasurementForwarder(
+        hass,
+        entry,
+        cast("FlexMeasuresClient", client),
+        [MeasurementMapping("sub1", ENTITY, make_sensor())],
+    )
+    with patch(
+        "custom_components.flexmeasures.forwarder.async_history", side_effect=history
+    ):
+        await forwarder.async_start()  # the catch-up waits for the recorder
+        _rename(hass, ENTITY, NEW, "2")
+        await hass.async_block_till_done()
+        reading.set()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    hass.states.async_set(NEW, "3", KW)
+    await _at(hass, freezer, T0 + Q)
+    await forwarder.async_stop()
+    assert client.sent() == [(T0, 3.0)]
+    assert forwarder.as_diagnostics()["mappings"]["sub1"]["entity_id"] == NEW
+
+
+async def test_other_changes_in_the_registry_change_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    runtime = entry.runtime_data
+    er.async_get(hass).async_update_entity(OLD, name="Grid power")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data is runtime
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == OLD
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, entity_removed_issue_id(SUBENTRY_ID))
+        is None
+    )
+
+
+async def test_a_unique_id_taken_by_another_measurement_is_kept(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Never two sub-entries with one unique id (a store edited by hand)."""
+    freezer.move_to(T0)
+    _register(hass)
+    hass.states.async_set(OLD, "1", KW)
+    entry = mock_account_entry(
+        fake_fm.url,
+        subentries_data=[
+            measurement_subentry(OLD, "8", subentry_id=SUBENTRY_ID),
+            ConfigSubentryData(
+                data={"entity_id": "sensor.elsewhere", "sensor": "10"},
+                subentry_id=OTHER_ID,
+                subentry_type=SUBENTRY_TYPE_MEASUREMENT,
+                title="taken",
+                unique_id=f"{NEW}_8",
+            ),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    _rename(hass, OLD, NEW, "2")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    subentry = entry.subentries[SUBENTRY_ID]
+    assert subentry.data["entity_id"] == NEW
+    assert subentry.unique_id == f"{OLD}_8"
+    await hass.config_entries.async_unload(entry.entry_id)
