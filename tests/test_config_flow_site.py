@@ -834,3 +834,17 @@ async def test_a_long_name_is_refused(
     shown_error(result, "name_too_long")
     result = await configure(hass, result, {"name": "Home", "asset": "5"})
     assert result["step_id"] == "devices"
+
+
+async def test_an_asset_name_too_long_for_a_name_asks_for_one(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, two_devices: MockConfigEntry
+) -> None:
+    """Left empty, the name is the asset's: one too long is refused, not taken."""
+    result = await start_site_flow(hass, two_devices)
+    fake_fm.assets[5]["name"] = "Gebäude " * 40  # 320 characters
+    result = await configure(hass, result, {"name": "", "asset": "5"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "asset_name_too_long"}
+    shown_error(result, "asset_name_too_long")
+    result = await configure(hass, result, {"name": "Home", "asset": "5"})
+    assert result["step_id"] == "devices"

@@ -293,3 +293,25 @@ async def test_the_state_of_charge_drop_down_leaves_out_energy_meters(
         "sensor.battery_energy",
         "sensor.battery_level",
     }
+
+
+async def test_an_asset_name_too_long_for_a_name_asks_for_one(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, account: MockConfigEntry
+) -> None:
+    """Left empty, the name is the asset's: one too long is refused, not taken."""
+    fake_fm.assets[6]["name"] = "家用电池" * 60  # 240 characters, 1440 in Latin
+    result = await start_user_flow(hass, account)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**USER_INPUT, "name": ""}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": "asset_name_too_long"}
+    assert (
+        "name" in TEXTS["config_subentries"]["schedule"]["error"]["asset_name_too_long"]
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**USER_INPUT, "name": "Garage battery"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Garage battery"

@@ -75,6 +75,13 @@ def name_errors(name: str) -> dict[str, str]:
     return {}
 
 
+def default_name_errors(name: str, default: str) -> dict[str, str]:
+    """A form left without a name takes `default` (the asset's); too long: ask."""
+    if name or not name_errors(default):
+        return {}
+    return {CONF_NAME: "asset_name_too_long"}
+
+
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
     """The account's runtime data, or None when its entry is not loaded.
 

@@ -48,6 +48,7 @@ from .flow_helpers import (
     Storage,
     asset_storage,
     async_read_or_keep,
+    default_name_errors,
     dropdown,
     form_name,
     horizon_fields,
@@ -125,6 +126,8 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
                 placeholders["site"] = site.title
             elif not (errors := name_errors(name)):
                 errors, asset_name = await self._async_validate(client, user_input)
+                if not errors and subentry is None:
+                    errors = default_name_errors(name, asset_name)
             if not errors:
                 values = _schedule_data(user_input)
                 if subentry is None:

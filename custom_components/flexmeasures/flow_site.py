@@ -51,6 +51,7 @@ from .const import (
 from .flow_helpers import (
     PRICE_KEYS,
     async_read_or_keep,
+    default_name_errors,
     dropdown,
     form_name,
     horizon_fields,
@@ -235,6 +236,8 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
                 return self.async_abort(reason="already_configured")
             name = form_name(user_input)
             errors = name_errors(name) or await self._async_check_asset(client, chosen)
+            if not errors and own is None and self._asset is not None:
+                errors = default_name_errors(name, self._asset.name)
             if not errors:
                 self._name = name
                 return await self.async_step_devices()

@@ -19,6 +19,10 @@
  * unit (W when the user picked W). Drawn elements carry data-* attributes
  * (start, value in kW, ...) so that a browser check can compare them with the
  * attributes.
+ *
+ * Its texts are in TEXTS, one table per language, picked by the user's
+ * language (hass.locale.language, else hass.language: nl-BE is nl; English when
+ * the language has no table); numbers and times follow hass.locale.
  */
 
 const CARD_TYPE = "flexmeasures-schedule-card";
@@ -36,6 +40,105 @@ const IDLE_KW = 0.001;
 // The display units Home Assistant offers for a power, per kW (the attribute's unit).
 const PER_KW = { mW: 1e6, W: 1000, kW: 1, MW: 0.001, GW: 1e-6, TW: 1e-9 };
 const MAX_TICKS = 50;
+
+// The card's texts per language; text() fills in the {placeholders}. Strict JSON
+// between the markers (tests/test_card_texts.py reads it): same keys in each.
+const TEXTS = /* texts: begin */ {
+  "en": {
+    "card_name": "FlexMeasures schedule",
+    "card_description": "The planned charging and discharging of a FlexMeasures schedule, with the price and the setpoint now.",
+    "invalid_config": "Invalid configuration",
+    "invalid_hours": "hours must be a number from 1 to {max}",
+    "not_updated": "Not updated",
+    "not_updated_title": "The last schedule update failed; the plan shown is the last good one.",
+    "no_schedule_on_device": "This device has no FlexMeasures schedule.",
+    "pick_device": "Pick a FlexMeasures schedule device in the card's settings.",
+    "charging": "Charging",
+    "discharging": "Discharging",
+    "price_unit": "Price ({unit})",
+    "charging_now": "Charging now",
+    "discharging_now": "Discharging now",
+    "idle_now": "Idle now",
+    "no_schedule_now": "No schedule covers now",
+    "next_change": "Next change",
+    "end_of_plan": "end of plan",
+    "price_now": "Price now",
+    "planned_cost": "Planned cost",
+    "no_planned_power": "No planned power in the next {hours} hours.",
+    "chart_label": "Planned power over the next hours",
+    "now": "now",
+    "editor_device": "FlexMeasures schedule device",
+    "editor_title": "Title (default: the device's name)",
+    "editor_hours": "Hours ahead (default {hours})"
+  },
+  "nl": {
+    "card_name": "FlexMeasures-planning",
+    "card_description": "Het geplande laden en ontladen van een FlexMeasures-planning, met de prijs en het setpoint nu.",
+    "invalid_config": "Ongeldige configuratie",
+    "invalid_hours": "hours moet een getal van 1 tot {max} zijn",
+    "not_updated": "Niet bijgewerkt",
+    "not_updated_title": "Het bijwerken van de planning is mislukt; getoond wordt de laatste goede planning.",
+    "no_schedule_on_device": "Dit apparaat heeft geen FlexMeasures-planning.",
+    "pick_device": "Kies een FlexMeasures-planningsapparaat in de instellingen van de kaart.",
+    "charging": "Laden",
+    "discharging": "Ontladen",
+    "price_unit": "Prijs ({unit})",
+    "charging_now": "Laadt nu",
+    "discharging_now": "Ontlaadt nu",
+    "idle_now": "Nu inactief",
+    "no_schedule_now": "Geen planning voor nu",
+    "next_change": "Volgende wijziging",
+    "end_of_plan": "einde van de planning",
+    "price_now": "Prijs nu",
+    "planned_cost": "Geplande kosten",
+    "no_planned_power": "Geen gepland vermogen in de komende {hours} uur.",
+    "chart_label": "Gepland vermogen in de komende uren",
+    "now": "nu",
+    "editor_device": "FlexMeasures-planningsapparaat",
+    "editor_title": "Titel (standaard: de naam van het apparaat)",
+    "editor_hours": "Uren vooruit (standaard {hours})"
+  },
+  "de": {
+    "card_name": "FlexMeasures-Zeitplan",
+    "card_description": "Das geplante Laden und Entladen eines FlexMeasures-Zeitplans, mit dem Preis und dem Sollwert jetzt.",
+    "invalid_config": "Ungültige Konfiguration",
+    "invalid_hours": "hours muss eine Zahl von 1 bis {max} sein",
+    "not_updated": "Nicht aktualisiert",
+    "not_updated_title": "Die letzte Aktualisierung des Zeitplans ist fehlgeschlagen; angezeigt wird der letzte gültige Zeitplan.",
+    "no_schedule_on_device": "Dieses Gerät hat keinen FlexMeasures-Zeitplan.",
+    "pick_device": "Wähle in den Einstellungen der Karte ein FlexMeasures-Zeitplangerät.",
+    "charging": "Laden",
+    "discharging": "Entladen",
+    "price_unit": "Preis ({unit})",
+    "charging_now": "Lädt jetzt",
+    "discharging_now": "Entlädt jetzt",
+    "idle_now": "Jetzt im Leerlauf",
+    "no_schedule_now": "Kein Zeitplan für jetzt",
+    "next_change": "Nächste Änderung",
+    "end_of_plan": "Ende des Zeitplans",
+    "price_now": "Preis jetzt",
+    "planned_cost": "Geplante Kosten",
+    "no_planned_power": "Keine geplante Leistung in den nächsten {hours} Stunden.",
+    "chart_label": "Geplante Leistung in den nächsten Stunden",
+    "now": "jetzt",
+    "editor_device": "FlexMeasures-Zeitplangerät",
+    "editor_title": "Titel (Standard: der Name des Geräts)",
+    "editor_hours": "Stunden voraus (Standard {hours})"
+  }
+} /* texts: end */;
+
+/** The table of the user's language: hass.locale.language, hass.language, else the page's. */
+export function cardLanguage(hass) {
+  const tag = (hass && ((hass.locale && hass.locale.language) || hass.language)) || document.documentElement.lang;
+  const base = String(tag || "en").toLowerCase().split(/[-_]/)[0];
+  return Object.hasOwn(TEXTS, base) ? base : "en";
+}
+
+/** The text `key` in the user's language, its {name}s filled in from `values`. */
+export function text(hass, key, values = {}) {
+  const template = TEXTS[cardLanguage(hass)][key] ?? TEXTS.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (all, name) => (Object.hasOwn(values, name) ? String(values[name]) : all));
+}
 
 // ------------------------------------------------------------------ pure helpers
 
@@ -203,7 +306,7 @@ function numberLocale(hass) {
     case "system":
       return undefined;
     default:
-      return locale.language || undefined;
+      return locale.language || (hass && hass.language) || undefined;
   }
 }
 
@@ -229,7 +332,7 @@ function timeFormatter(hass, withDay = false) {
   if (locale.time_format === "12") options.hour12 = true;
   else if (locale.time_format === "24") options.hourCycle = "h23";
   try {
-    return new Intl.DateTimeFormat(locale.language || undefined, options);
+    return new Intl.DateTimeFormat(locale.language || (hass && hass.language) || undefined, options);
   } catch (_err) {
     return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   }
@@ -304,7 +407,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     this.attachShadow({ mode: "open" });
     this.shadowRoot.innerHTML = `<style>${STYLE}</style>
       <ha-card>
-        <div class="header"><div class="name"></div><div class="stale" hidden>Not updated</div></div>
+        <div class="header"><div class="name"></div><div class="stale" hidden></div></div>
         <div class="summary"></div>
         <div class="chart"></div>
         <div class="legend"></div>
@@ -339,11 +442,11 @@ class FlexMeasuresScheduleCard extends HTMLElement {
   }
 
   setConfig(config) {
-    if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+    if (!config || typeof config !== "object") throw new Error(text(this._hass, "invalid_config"));
     if (config.hours !== undefined) {
       const hours = Number(config.hours);
       if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_HOURS) {
-        throw new Error(`hours must be a number from 1 to ${MAX_HOURS}`);
+        throw new Error(text(this._hass, "invalid_hours", { max: MAX_HOURS }));
       }
     }
     this._config = { ...config };
@@ -450,24 +553,23 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     const config = this._config;
     const els = this._els;
     const device = hass.devices && config.device_id ? hass.devices[config.device_id] : undefined;
-    els.name.textContent = config.title || (device && (device.name_by_user || device.name)) || "FlexMeasures schedule";
+    els.name.textContent = config.title || (device && (device.name_by_user || device.name)) || text(hass, "card_name");
 
     const powerId = ids.power_setpoint || ids.site_power;
     if (!config.device_id || !powerId) {
       els.stale.hidden = true;
       els.summary.innerHTML = "";
       els.legend.innerHTML = "";
-      els.chart.innerHTML = `<div class="empty">${
-        config.device_id
-          ? "This device has no FlexMeasures schedule."
-          : "Pick a FlexMeasures schedule device in the card's settings."
-      }</div>`;
+      els.chart.innerHTML = `<div class="empty">${escapeHtml(
+        text(hass, config.device_id ? "no_schedule_on_device" : "pick_device"),
+      )}</div>`;
       return;
     }
     const power = hass.states[powerId];
     const stale = ids.stale && hass.states[ids.stale];
     els.stale.hidden = !(stale && stale.state === "on");
-    els.stale.title = "The last schedule update failed; the plan shown is the last good one.";
+    els.stale.textContent = text(hass, "not_updated");
+    els.stale.title = text(hass, "not_updated_title");
 
     const sign = power && power.attributes.sign_convention === "production_positive" ? -1 : 1;
     const toSteps = (stateObj) =>
@@ -520,13 +622,13 @@ class FlexMeasuresScheduleCard extends HTMLElement {
       );
     } else {
       legend.push(
-        `<span class="charge" style="--swatch: var(--flexmeasures-charge-color, var(--energy-battery-in-color, #f06292))">Charging</span>`,
-        `<span class="discharge" style="--swatch: var(--flexmeasures-discharge-color, var(--energy-battery-out-color, #4db6ac))">Discharging</span>`,
+        `<span class="charge" style="--swatch: var(--flexmeasures-charge-color, var(--energy-battery-in-color, #f06292))">${escapeHtml(text(hass, "charging"))}</span>`,
+        `<span class="discharge" style="--swatch: var(--flexmeasures-discharge-color, var(--energy-battery-out-color, #4db6ac))">${escapeHtml(text(hass, "discharging"))}</span>`,
       );
     }
     if (priceSteps.length) {
       legend.push(
-        `<span class="line" style="--swatch: var(--flexmeasures-price-color, var(--energy-grid-consumption-color, #488fc2))">Price (${escapeHtml(priceUnit)})</span>`,
+        `<span class="line" style="--swatch: var(--flexmeasures-price-color, var(--energy-grid-consumption-color, #488fc2))">${escapeHtml(text(hass, "price_unit", { unit: priceUnit }))}</span>`,
       );
     }
     els.legend.innerHTML = legend.join("");
@@ -542,13 +644,13 @@ class FlexMeasuresScheduleCard extends HTMLElement {
       const unit = power.attributes.unit_of_measurement || "kW";
       // the state is in its display unit; the threshold is the integration's, in kW
       const kind = powerKind(value / displayUnit(unit).factor);
-      const mode = { charge: "Charging", discharge: "Discharging", idle: "Idle" }[kind];
+      const mode = text(hass, { charge: "charging_now", discharge: "discharging_now", idle: "idle_now" }[kind]);
       parts.push(`<div class="setpoint" data-entity="${escapeHtml(power.entity_id)}" data-value="${escapeHtml(power.state)}">
           <span class="value">${escapeHtml(formatNumber(hass, value, digits))}</span><span class="unit">${escapeHtml(unit)}</span>
-          <div class="mode">${mode} now</div></div>`);
+          <div class="mode">${escapeHtml(mode)}</div></div>`);
     } else {
       parts.push(`<div class="setpoint" data-entity="${escapeHtml(power ? power.entity_id : "")}">
-          <span class="value">–</span><div class="mode">No schedule covers now</div></div>`);
+          <span class="value">–</span><div class="mode">${escapeHtml(text(hass, "no_schedule_now"))}</div></div>`);
     }
     const next = ids.next_change && hass.states[ids.next_change];
     if (usable(next)) {
@@ -557,20 +659,20 @@ class FlexMeasuresScheduleCard extends HTMLElement {
         const withDay = at - now > 20 * 3_600_000;
         const then = valueAt(steps, at); // kW, as the attribute
         const { unit, factor } = displayUnit(power && power.attributes.unit_of_measurement);
-        const to = then === null ? "end of plan" : `${formatNumber(hass, then * factor)} ${unit}`;
+        const to = then === null ? text(hass, "end_of_plan") : `${formatNumber(hass, then * factor)} ${unit}`;
         parts.push(`<div class="fact next-change" data-entity="${escapeHtml(next.entity_id)}" data-value="${escapeHtml(next.state)}">
-            <span class="label">Next change</span>${escapeHtml(timeFormatter(hass, withDay).format(at))} → ${escapeHtml(to)}</div>`);
+            <span class="label">${escapeHtml(text(hass, "next_change"))}</span>${escapeHtml(timeFormatter(hass, withDay).format(at))} → ${escapeHtml(to)}</div>`);
       }
     }
     const price = ids.consumption_price && hass.states[ids.consumption_price];
     if (usable(price)) {
       parts.push(`<div class="fact price-now" data-entity="${escapeHtml(price.entity_id)}" data-value="${escapeHtml(price.state)}">
-          <span class="label">Price now</span>${escapeHtml(formatState(hass, price))}</div>`);
+          <span class="label">${escapeHtml(text(hass, "price_now"))}</span>${escapeHtml(formatState(hass, price))}</div>`);
     }
     const cost = ids.planned_cost && hass.states[ids.planned_cost];
     if (usable(cost)) {
       parts.push(`<div class="fact planned-cost" data-entity="${escapeHtml(cost.entity_id)}" data-value="${escapeHtml(cost.state)}">
-          <span class="label">Planned cost</span>${escapeHtml(formatState(hass, cost))}</div>`);
+          <span class="label">${escapeHtml(text(hass, "planned_cost"))}</span>${escapeHtml(formatState(hass, cost))}</div>`);
     }
     this._els.summary.innerHTML = parts.join("");
   }
@@ -585,7 +687,8 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     const plotH = height - m.top - m.bottom;
     const stacked = memberSteps.length ? stackSchedules(memberSteps, x0, x1) : null;
     if (!steps.length && !(stacked && stacked.length)) {
-      return `<div class="empty">No planned power in the next ${escapeHtml(formatNumber(hass, (x1 - now) / 3_600_000, 0))} hours.</div>`;
+      const hours = formatNumber(hass, (x1 - now) / 3_600_000, 0);
+      return `<div class="empty">${escapeHtml(text(hass, "no_planned_power", { hours }))}</div>`;
     }
 
     // power axis (left), including 0
@@ -603,7 +706,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     const f = (v) => v.toFixed(1);
     const out = [];
     out.push(
-      `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Planned power over the next hours" data-x0="${new Date(x0).toISOString()}" data-x1="${new Date(x1).toISOString()}" data-zero-y="${f(y(0))}" data-plot="${m.left} ${m.top} ${plotW} ${plotH}">`,
+      `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(text(hass, "chart_label"))}" data-x0="${new Date(x0).toISOString()}" data-x1="${new Date(x1).toISOString()}" data-zero-y="${f(y(0))}" data-plot="${m.left} ${m.top} ${plotW} ${plotH}">`,
     );
 
     // grid and axes
@@ -680,7 +783,7 @@ class FlexMeasuresScheduleCard extends HTMLElement {
     out.push(`<line class="now" x1="${nx}" x2="${nx}" y1="${m.top - 2}" y2="${m.top + plotH}" data-time="${new Date(now).toISOString()}"/>`);
     const nearRight = x(now) > m.left + plotW - 30;
     out.push(
-      `<text class="now-label" x="${f(x(now) + (nearRight ? -4 : 4))}" y="${m.top - 6}" text-anchor="${nearRight ? "end" : "start"}">now</text>`,
+      `<text class="now-label" x="${f(x(now) + (nearRight ? -4 : 4))}" y="${m.top - 6}" text-anchor="${nearRight ? "end" : "start"}">${escapeHtml(text(hass, "now"))}</text>`,
     );
     out.push("</svg>");
     return out.join("");
@@ -704,11 +807,7 @@ const SCHEMA = [
   { name: "title", selector: { text: {} } },
   { name: "hours", selector: { number: { min: 1, max: MAX_HOURS, step: 1, mode: "box", unit_of_measurement: "h" } } },
 ];
-const LABELS = {
-  device_id: "FlexMeasures schedule device",
-  title: "Title (default: the device's name)",
-  hours: `Hours ahead (default ${DEFAULT_HOURS})`,
-};
+const LABELS = { device_id: "editor_device", title: "editor_title", hours: "editor_hours" };
 
 /** ha-form is the frontend's own; load it when the editor opens before anything else did. */
 async function ensureHaForm() {
@@ -744,7 +843,8 @@ class FlexMeasuresScheduleCardEditor extends HTMLElement {
     if (!this._hass) return;
     if (!this._form) {
       this._form = document.createElement("ha-form");
-      this._form.computeLabel = (schema) => LABELS[schema.name] || schema.name;
+      this._form.computeLabel = (schema) =>
+        LABELS[schema.name] ? text(this._hass, LABELS[schema.name], { hours: DEFAULT_HOURS }) : schema.name;
       this._form.addEventListener("value-changed", (ev) => {
         ev.stopPropagation();
         const config = { ...this._config, ...ev.detail.value };
@@ -769,8 +869,13 @@ window.customCards = window.customCards || [];
 if (!window.customCards.some((card) => card.type === CARD_TYPE)) {
   window.customCards.push({
     type: CARD_TYPE,
-    name: "FlexMeasures schedule",
-    description: "The planned charging and discharging of a FlexMeasures schedule, with the price and the setpoint now.",
+    // read when the picker shows, in the page's language by then
+    get name() {
+      return text(document.querySelector("home-assistant")?.hass, "card_name");
+    },
+    get description() {
+      return text(document.querySelector("home-assistant")?.hass, "card_description");
+    },
     preview: true,
     documentationURL: "https://github.com/flexmeasures-ha/flexmeasures-ha#the-schedule-card",
   });
