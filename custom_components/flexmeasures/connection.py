@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
 from .const import LOGGER
 from .issues import SERVER_UNREACHABLE
+from .outages import Backoff
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
@@ -49,7 +50,7 @@ class ConnectionMonitor:
         self._listeners: list[CALLBACK_TYPE] = []
         self._probe: Callable[[], Awaitable[None]] | None = None
         self._retry_unsub: CALLBACK_TYPE | None = None
-        self._backoff = RETRY_FIRST
+        self._backoff = Backoff(RETRY_FIRST, RETRY_MAX)
         self._stopped = False
 
     @callback
@@ -105,8 +106,9 @@ class ConnectionMonitor:
     def _schedule_retry(self) -> None:
         if self._stopped:
             return
-        self._retry_unsub = async_call_later(self._hass, self._backoff, self._on_retry)
-        self._backoff = min(self._backoff * 2, RETRY_MAX)
+        self._retry_unsub = async_call_later(
+            self._hass, self._backoff.next(), self._on_retry
+        )
 
     @callback
     def _on_retry(self, _now: datetime) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple
 
@@ -36,6 +36,7 @@ from .api import (
 from .const import LOGGER
 from .issues import MEASUREMENTS_REJECTED
 from .measurements import Step, runs
+from .outages import Backoff, OutageLog
 from .outbox import MappingOutbox, Outbox, PendingForecast
 
 MAX_BATCH: Final = 2016  # 7 days of PT5M in one request at most
@@ -60,10 +61,10 @@ class Lane:
     """One mapping's turn in delivery: its own backoff."""
 
     box: MappingOutbox
-    backoff: float = RETRY_FIRST
+    backoff: Backoff = field(default_factory=lambda: Backoff(RETRY_FIRST, RETRY_MAX))
     retry_at: float | None = None  # loop time of the next try, while backing off
     retry_delay: float | None = None
-    unreachable: bool = False  # an outage of this mapping, logged once
+    outage: OutageLog = field(default_factory=OutageLog)
 
 
 class Batch(NamedTuple):
@@ -224,16 +225,15 @@ class Delivery:
     def _retry_later(self, lane: Lane, err: FlexMeasuresError) -> None:
         """Keep the outbox; try this mapping again after its backoff."""
         mapping = lane.box.mapping
-        if not lane.unreachable:
-            lane.unreachable = True
-            LOGGER.info(
-                "Cannot deliver measurements of %s to FlexMeasures sensor %s (%s); "
-                "they wait in the outbox and are retried",
-                mapping.entity_id,
-                mapping.sensor.id,
-                describe(err),
-            )
-        delay = lane.backoff
+        lane.outage.failed(
+            describe(err),
+            "Cannot deliver measurements of %s to FlexMeasures sensor %s (%s); "
+            "they wait in the outbox and are retried",
+            mapping.entity_id,
+            mapping.sensor.id,
+            describe(err),
+        )
+        delay = lane.backoff.next()
         now = self._hass.loop.time()
         if isinstance(err, FlexMeasuresRateLimitError) and err.retry_after:
             # the server says when: not before, for any mapping of the account
@@ -248,21 +248,18 @@ class Delivery:
         )
         lane.retry_delay = delay
         lane.retry_at = now + delay
-        lane.backoff = min(lane.backoff * 2, RETRY_MAX)
 
     def _delivered(
         self, lane: Lane, items: list[Step], forecast: PendingForecast | None
     ) -> None:
         """The server took the batch."""
         box = lane.box
-        lane.backoff = RETRY_FIRST
+        lane.backoff.reset()
         lane.retry_at = lane.retry_delay = None
-        if lane.unreachable:
-            lane.unreachable = False
-            LOGGER.info(
-                "Measurements of %s are delivered to FlexMeasures again",
-                box.mapping.entity_id,
-            )
+        lane.outage.recovered(
+            "Measurements of %s are delivered to FlexMeasures again",
+            box.mapping.entity_id,
+        )
         box.drop_warned = False
         if forecast is None:
             last = items[-1][0]

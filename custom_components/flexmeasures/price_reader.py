@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
 from .const import LOGGER
+from .outages import OutageLog
 from .prices import (
     CONSUMPTION_PRICE,
     CONSUMPTION_PRICE_SENSOR,
@@ -116,7 +117,7 @@ class PriceReader:
         self._memory = memory
         self._key = key
         self._resolved = False
-        self._logged: str | None = None
+        self._outage = OutageLog()
         self._task: asyncio.Task[None] | None = None
         self.source: PriceSource | None = None
         self.forecast: tuple[Segment, ...] | None = None
@@ -174,7 +175,7 @@ class PriceReader:
             "resolved": self._resolved,
             "available": self.available,
             "forecast_steps": None if self.forecast is None else len(self.forecast),
-            "last_problem": self._logged,
+            "last_problem": self._outage.problem,
         }
 
     # -- reading ---------------------------------------------------------------
@@ -250,9 +251,7 @@ class PriceReader:
             self._failed(err, source)
         else:
             self._show(source, forecast)
-            if self._logged is not None:
-                LOGGER.info("Consumption price of %s is back", self._title)
-                self._logged = None
+            self._outage.recovered("Consumption price of %s is back", self._title)
 
     async def _job_source(
         self, flex_context: Mapping[str, Any] | None
@@ -343,6 +342,9 @@ class PriceReader:
         ):
             self._show(None, None)
         reason = f"{type(err).__name__}: {err}"
-        log = LOGGER.debug if self._logged is not None else LOGGER.info
-        log("Could not read the consumption price of %s: %s", self._title, reason)
-        self._logged = reason
+        self._outage.failed(
+            reason,
+            "Could not read the consumption price of %s: %s",
+            self._title,
+            reason,
+        )
