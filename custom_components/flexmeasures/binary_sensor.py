@@ -17,12 +17,13 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import ScheduleCoordinator
 from .entity import (
+    STALE,
     FlexMeasuresAccountEntity,
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
+    StaleBinarySensor,
     platform_setup,
     schedule_entities,
-    stale_attributes,
 )
 from .measurement_entities import measurement_entities
 from .schedule import WindowKind, kind_of
@@ -60,15 +61,6 @@ BINARY_SENSORS: Final[tuple[FlexMeasuresBinarySensorEntityDescription, ...]] = (
         translation_key="discharging",
         is_on_fn=_is_kind(WindowKind.DISCHARGING),
     ),
-    FlexMeasuresBinarySensorEntityDescription(
-        key="stale",
-        translation_key="stale",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        is_on_fn=lambda coordinator, _now: coordinator.stale,
-        attributes_fn=stale_attributes,
-        always_available=True,
-    ),
 )
 
 
@@ -87,10 +79,13 @@ async_setup_entry = platform_setup(
         [FlexMeasuresConnectedBinarySensor(entry, CONNECTED)]
     ),
     schedule_entities(
-        lambda coordinator: (
-            FlexMeasuresScheduleBinarySensor(coordinator, description)
-            for description in BINARY_SENSORS
-        )
+        lambda coordinator: [
+            *(
+                FlexMeasuresScheduleBinarySensor(coordinator, description)
+                for description in BINARY_SENSORS
+            ),
+            ScheduleStaleBinarySensor(coordinator, STALE),
+        ]
     ),
     measurement_entities(Platform.BINARY_SENSOR),
     site_entities(Platform.BINARY_SENSOR),
@@ -107,6 +102,12 @@ class FlexMeasuresScheduleBinarySensor(FlexMeasuresScheduleEntity, BinarySensorE
     def is_on(self) -> bool | None:
         """On or off now."""
         return self.entity_description.is_on_fn(self.coordinator, dt_util.utcnow())
+
+
+class ScheduleStaleBinarySensor(
+    StaleBinarySensor[ScheduleCoordinator], FlexMeasuresScheduleEntity
+):
+    """On when the schedule's last update failed (the setpoint keeps the last plan)."""
 
 
 class FlexMeasuresConnectedBinarySensor(FlexMeasuresAccountEntity, BinarySensorEntity):

@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, override
 
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -68,6 +73,14 @@ def stale_attributes(coordinator: PlanCoordinator[Any]) -> Mapping[str, Any]:
         "last_error": coordinator.last_error_message if failed else None,
         "last_error_time": when.isoformat() if failed and when else None,
     }
+
+
+STALE: Final = BinarySensorEntityDescription(
+    key="stale",
+    translation_key="stale",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
 
 
 # Adds some of a platform's entities (e.g. of each schedule device).
@@ -236,6 +249,34 @@ class PlanSensor[C: PlanCoordinator[Any]](FlexMeasuresPlanEntity[C], SensorEntit
         if (attributes_fn := self.entity_description.attributes_fn) is None:
             return None
         return attributes_fn(self.coordinator)
+
+
+class StaleBinarySensor[C: PlanCoordinator[Any]](
+    FlexMeasuresPlanEntity[C], BinarySensorEntity
+):
+    """Binary sensor `stale` of a schedule or site device: its last update failed.
+
+    Always available: it reports on the coordinator itself. Put before the
+    device's own entity class (whose `available` it overrides).
+    """
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Always."""
+        return True
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether the last update failed."""
+        return self.coordinator.stale
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        """The last error, translated, and when it happened."""
+        return stale_attributes(self.coordinator)
 
 
 class FlexMeasuresScheduleEntity(FlexMeasuresPlanEntity[ScheduleCoordinator]):

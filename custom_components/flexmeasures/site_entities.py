@@ -17,29 +17,25 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, override
 
-from homeassistant.components.binary_sensor import (
-    BinarySensorEntity,
-    BinarySensorEntityDescription,
-)
-from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, Platform, UnitOfPower
+from homeassistant.const import Platform, UnitOfPower
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
 from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, DOMAIN, SIGN_CONVENTION
 from .entity import (
+    STALE,
     EntityAdder,
     FlexMeasuresPlanEntity,
     PlanSensor,
     PlanSensorEntityDescription,
+    StaleBinarySensor,
     planned_cost_description,
-    stale_attributes,
     subentry_entities,
 )
 from .schedule import schedule_attribute
@@ -90,12 +86,6 @@ SITE_SENSORS: Final[tuple[PlanSensorEntityDescription[SiteCoordinator], ...]] = 
     ),
     planned_cost_description(PlanSensorEntityDescription[SiteCoordinator]),
 )
-SITE_STALE: Final = BinarySensorEntityDescription(
-    key="stale",
-    translation_key="stale",
-    device_class=BinarySensorDeviceClass.PROBLEM,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
 SITE_RESCHEDULE: Final = ButtonEntityDescription(
     key="reschedule", translation_key="reschedule"
 )
@@ -108,7 +98,7 @@ def site_entities(platform: Platform) -> EntityAdder:
         if platform is Platform.SENSOR:
             return [SiteSensor(site, d) for d in SITE_SENSORS]
         if platform is Platform.BINARY_SENSOR:
-            return [SiteStaleBinarySensor(site, SITE_STALE)]
+            return [SiteStaleBinarySensor(site, STALE)]
         return [SiteRescheduleButton(site, SITE_RESCHEDULE)]
 
     return subentry_entities(lambda _hass, entry: entry.runtime_data.sites, entities)
@@ -139,20 +129,8 @@ class SiteSensor(SiteEntity, PlanSensor[SiteCoordinator]):
         return available_fn is None or available_fn(self.coordinator)
 
 
-class SiteStaleBinarySensor(SiteEntity, BinarySensorEntity):
+class SiteStaleBinarySensor(StaleBinarySensor[SiteCoordinator], SiteEntity):
     """On when the site's last update failed (its devices keep their parts)."""
-
-    @property
-    @override
-    def is_on(self) -> bool:
-        """Whether the last update failed."""
-        return self.coordinator.stale
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any]:
-        """The last error, translated, and when it happened."""
-        return stale_attributes(self.coordinator)
 
 
 class SiteRescheduleButton(SiteEntity, ButtonEntity):
