@@ -80,17 +80,10 @@ class Job[S]:
 class DeviceJob(Job[ScheduleSettings]):
     """Schedules one device (power sensor) at FlexMeasures."""
 
-    def __init__(
-        self,
-        client: Callable[[], FlexMeasuresClient],
-        settings: ScheduleSettings,
-        title: str,
-    ) -> None:
-        """Nothing is sent yet; the power sensor is read at the first job."""
-        super().__init__(client, settings, title)
-        self.sensor: Sensor | None = None
-        # the asset flex-model's power capacity (kW), read with the sensor
-        self._asset_power_capacity: float | None = None
+    # the power sensor, read at the first job (then kept)
+    sensor: Sensor | None = None
+    # the asset flex-model's power capacity (kW), read with the sensor
+    _asset_power_capacity: float | None = None
 
     @property
     def charging_power(self) -> float | None:

@@ -7,7 +7,7 @@ with the same job id. Every failure is a ScheduleRequestError.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,18 +42,10 @@ class MemberRequest:
 class SiteJob(Job[SiteSettings]):
     """Schedules a site's devices together at FlexMeasures."""
 
-    def __init__(
-        self,
-        client: Callable[[], FlexMeasuresClient],
-        settings: SiteSettings,
-        title: str,
-    ) -> None:
-        """Nothing is sent yet."""
-        super().__init__(client, settings, title)
-        # the asset's stored site-power-capacity (kW), read once when the
-        # site sets none of its own (None: none, or not read yet)
-        self.asset_capacity: float | None = None
-        self._asset_read = False
+    # the asset's stored site-power-capacity (kW), read once when the site
+    # sets none of its own (None: none, or not read yet)
+    asset_capacity: float | None = None
+    _asset_read = False
 
     @property
     def capacity(self) -> float | None:
