@@ -47,6 +47,24 @@ def _optional_sensor_id(data: Mapping[str, Any], key: str) -> int | None:
     return int(value)
 
 
+def _price_sensor_ids(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """The consumption and production price sensors (None: the asset's)."""
+    return (
+        _optional_sensor_id(data, const.CONF_CONSUMPTION_PRICE_SENSOR),
+        _optional_sensor_id(data, const.CONF_PRODUCTION_PRICE_SENSOR),
+    )
+
+
+def _timing(data: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
+    """The planning horizon (hours) and update interval (minutes), or defaults."""
+    hours = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
+    minutes = (
+        _optional_float(data, const.CONF_UPDATE_INTERVAL)
+        or const.DEFAULT_UPDATE_INTERVAL
+    )
+    return timedelta(hours=hours), timedelta(minutes=minutes)
+
+
 def soc_bounds(
     *, capacity: float | None, soc_min: float | None, soc_max: float | None
 ) -> tuple[float, float | None]:
@@ -73,27 +91,20 @@ class ScheduleSettings:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ScheduleSettings:
         """Parse sub-entry data."""
-        duration = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
-        interval = (
-            _optional_float(data, const.CONF_UPDATE_INTERVAL)
-            or const.DEFAULT_UPDATE_INTERVAL
-        )
+        consumption, production = _price_sensor_ids(data)
+        duration, interval = _timing(data)
         return cls(
             power_sensor_id=int(data[const.CONF_POWER_SENSOR]),
-            consumption_price_sensor_id=_optional_sensor_id(
-                data, const.CONF_CONSUMPTION_PRICE_SENSOR
-            ),
-            production_price_sensor_id=_optional_sensor_id(
-                data, const.CONF_PRODUCTION_PRICE_SENSOR
-            ),
+            consumption_price_sensor_id=consumption,
+            production_price_sensor_id=production,
             soc_entity=data.get(const.CONF_SOC_ENTITY) or None,
             capacity=_optional_float(data, const.CONF_CAPACITY),
             soc_min=_optional_float(data, const.CONF_SOC_MIN),
             soc_max=_optional_float(data, const.CONF_SOC_MAX),
             roundtrip_efficiency=_optional_float(data, const.CONF_ROUNDTRIP_EFFICIENCY),
             power_capacity=_optional_float(data, const.CONF_POWER_CAPACITY),
-            duration=timedelta(hours=duration),
-            update_interval=timedelta(minutes=interval),
+            duration=duration,
+            update_interval=interval,
         )
 
     @property
@@ -305,23 +316,16 @@ class SiteSettings:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> SiteSettings:
         """Parse sub-entry data (`devices`: power sensor ids as strings)."""
-        duration = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
-        interval = (
-            _optional_float(data, const.CONF_UPDATE_INTERVAL)
-            or const.DEFAULT_UPDATE_INTERVAL
-        )
+        consumption, production = _price_sensor_ids(data)
+        duration, interval = _timing(data)
         return cls(
             asset_id=int(data[const.CONF_ASSET]),
             device_sensor_ids=tuple(int(d) for d in data.get(const.CONF_DEVICES, ())),
             site_power_capacity=_optional_float(data, const.CONF_SITE_POWER_CAPACITY),
-            consumption_price_sensor_id=_optional_sensor_id(
-                data, const.CONF_CONSUMPTION_PRICE_SENSOR
-            ),
-            production_price_sensor_id=_optional_sensor_id(
-                data, const.CONF_PRODUCTION_PRICE_SENSOR
-            ),
-            duration=timedelta(hours=duration),
-            update_interval=timedelta(minutes=interval),
+            consumption_price_sensor_id=consumption,
+            production_price_sensor_id=production,
+            duration=duration,
+            update_interval=interval,
         )
 
 
