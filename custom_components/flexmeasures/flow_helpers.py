@@ -8,7 +8,14 @@ from enum import StrEnum
 import re
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.const import CONF_NAME, UnitOfTime
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -59,6 +66,38 @@ PRICE_KEYS: Final = (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR
 
 # The option meaning "no price sensor: use the flex-context on the asset".
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
+
+
+class SubentryFormFlow(ConfigSubentryFlow):
+    """A sub-entry flow whose add and reconfigure open the same form.
+
+    `_async_step_form` shows it (step `user` or `reconfigure`); `_own` is the
+    sub-entry being reconfigured.
+    """
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add a sub-entry: the form, empty."""
+        return await self._async_step_form("user", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a sub-entry: the form, filled with what it holds."""
+        return await self._async_step_form("reconfigure", user_input)
+
+    async def _async_step_form(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        """Show the form of step `step_id`; validate what was entered."""
+        raise NotImplementedError
+
+    def _own(self) -> ConfigSubentry | None:
+        """The sub-entry being reconfigured (None: a new one)."""
+        if self.source == SOURCE_RECONFIGURE:
+            return self._get_reconfigure_subentry()
+        return None
 
 
 def form_name(user_input: Mapping[str, Any]) -> str:

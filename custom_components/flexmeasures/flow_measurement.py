@@ -7,7 +7,6 @@ from typing import Any, Final
 
 from homeassistant.config_entries import (
     ConfigSubentry,
-    ConfigSubentryFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, CONF_NAME
@@ -38,6 +37,7 @@ from .const import (
     SUBENTRY_TYPE_MEASUREMENT,
 )
 from .flow_helpers import (
+    SubentryFormFlow,
     form_name,
     loaded_data,
     name_errors,
@@ -51,7 +51,7 @@ from .meters import ATTR_STATE_CLASS, meter_mode
 from .units import is_power_unit, unit_converter
 
 
-class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
+class MeasurementSubentryFlowHandler(SubentryFormFlow):
     """Add or reconfigure a measurement (an HA entity sent to a sensor).
 
     One measurement per FlexMeasures sensor (the server would keep whichever
@@ -65,18 +65,6 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
         self._sensors: dict[str, Sensor] = {}
         self._options: list[SelectOptionDict] = []
         self._asset_names: dict[int, str] = {}
-
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Choose the entity and the FlexMeasures sensor."""
-        return await self._async_step_form("user", user_input)
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change the entity, the sensor or the forecast attribute."""
-        return await self._async_step_form("reconfigure", user_input)
 
     def _client(self) -> FlexMeasuresClient | None:
         """The loaded entry's client, or None when the entry is not loaded."""
@@ -148,8 +136,7 @@ class MeasurementSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="entry_not_loaded")
         if (reason := await self._async_load_sensors(client)) is not None:
             return self.async_abort(reason=reason)
-        reconfiguring = step_id == "reconfigure"
-        own = self._get_reconfigure_subentry() if reconfiguring else None
+        own = self._own()
         fed = fed_sensors(self._get_entry().subentries.values(), own)
         errors: dict[str, str] = {}
         placeholders = {"entity_unit": "", "sensor_unit": ""}

@@ -8,7 +8,6 @@ from typing import Any, Final
 
 from homeassistant.config_entries import (
     ConfigSubentry,
-    ConfigSubentryFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import (
@@ -46,6 +45,7 @@ from .const import (
 from .flow_helpers import (
     PRICE_KEYS,
     Storage,
+    SubentryFormFlow,
     asset_storage,
     async_read_or_keep,
     default_name_errors,
@@ -69,7 +69,7 @@ from .requests import ASSET_PRICE, soc_bounds
 from .units import is_percentage, power_factor_to_kw
 
 
-class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
+class ScheduleSubentryFlowHandler(SubentryFormFlow):
     """Add or reconfigure a schedule (a flexible device) on an account.
 
     The drop-downs are filled from the server, so the account's entry must be
@@ -85,28 +85,14 @@ class ScheduleSubentryFlowHandler(ConfigSubentryFlow):
         super().__init__()
         self._options: SensorOptions | None = None
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Choose the device and its settings."""
-        return await self._async_step_form("user", user_input, None)
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a schedule device's settings."""
-        return await self._async_step_form(
-            "reconfigure", user_input, self._get_reconfigure_subentry()
-        )
-
     async def _async_step_form(
         self,
         step_id: str,
         user_input: dict[str, Any] | None,
-        subentry: ConfigSubentry | None,
     ) -> SubentryFlowResult:
         """Show the form; validate and save what was entered."""
         entry = self._get_entry()
+        subentry = self._own()
         if (data := loaded_data(entry)) is None:
             return self.async_abort(reason="entry_not_loaded")
         client = data.client

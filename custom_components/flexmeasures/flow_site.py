@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from homeassistant.config_entries import (
-    SOURCE_RECONFIGURE,
     ConfigSubentry,
-    ConfigSubentryFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, UnitOfPower
@@ -50,6 +48,7 @@ from .const import (
 )
 from .flow_helpers import (
     PRICE_KEYS,
+    SubentryFormFlow,
     async_read_or_keep,
     default_name_errors,
     dropdown,
@@ -186,7 +185,7 @@ async def _async_catalogue(client: FlexMeasuresClient) -> Catalogue:
     )
 
 
-class SiteSubentryFlowHandler(ConfigSubentryFlow):
+class SiteSubentryFlowHandler(SubentryFormFlow):
     """Add or reconfigure a site: devices below one asset, planned together.
 
     The drop-downs are filled from the server, so the account's entry must be
@@ -201,25 +200,7 @@ class SiteSubentryFlowHandler(ConfigSubentryFlow):
         self._name = ""
         self._asset: Asset | None = None
 
-    def _own(self) -> ConfigSubentry | None:
-        """The site being reconfigured (None: a new one)."""
-        if self.source == SOURCE_RECONFIGURE:
-            return self._get_reconfigure_subentry()
-        return None
-
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Choose the site's asset."""
-        return await self._async_step_asset("user", user_input)
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change the site's asset (or keep it), then its devices."""
-        return await self._async_step_asset("reconfigure", user_input)
-
-    async def _async_step_asset(
+    async def _async_step_form(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
         """Step 1: the name and the asset."""
