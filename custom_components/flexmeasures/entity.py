@@ -164,10 +164,6 @@ class FlexMeasuresScheduleEntityDescription(EntityDescription):
 
     # Reports on the coordinator itself: available without a schedule.
     always_available: bool = False
-    # extra state attributes (e.g. the setpoint's schedule, why it is stale)
-    attributes_fn: Callable[[ScheduleCoordinator], Mapping[str, Any] | None] | None = (
-        None
-    )
 
 
 class FlexMeasuresPlanEntity[C: PlanCoordinator[Any]](CoordinatorEntity[C]):
@@ -297,18 +293,8 @@ class FlexMeasuresScheduleEntity(FlexMeasuresPlanEntity[ScheduleCoordinator]):
     ) -> None:
         """Link the entity to its sub-entry's device."""
         super().__init__(coordinator, description)
-        self._attributes_fn = None
         if isinstance(description, FlexMeasuresScheduleEntityDescription):
             self._always_available = description.always_available
-            self._attributes_fn = description.attributes_fn
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """What the description's `attributes_fn` says (none without one)."""
-        if self._attributes_fn is None:
-            return None
-        return self._attributes_fn(self.coordinator)
 
     @property
     @override
