@@ -243,7 +243,9 @@ def test_local_day_steps_start_at_local_midnight_across_dst(
     first_instant = datetime.fromtimestamp(start - 1, tz).date() != local_start.date()
     assert (local_start.hour, local_start.minute) == (0, 0) or first_instant
     hours = (end - start) / 3600
-    assert abs(hours - 24 * days) <= 1 or (zone == "Pacific/Apia" and days == 1)
+    # Samoa skipped 30 December 2011: a step holding it is a day shorter
+    skipped = zone == "Pacific/Apia" and hours == 24 * (days - 1)
+    assert abs(hours - 24 * days) <= 1 or skipped
     if days == 1:
         assert datetime.fromtimestamp(end, tz).date() > local_start.date()
     assert grid.aware(start).utcoffset() == local_start.utcoffset()

@@ -42,7 +42,7 @@ STEP = timedelta(minutes=15)
 SITE_KW = 60.0
 BATTERY_KW = 50.0
 EV_KW = 22.0
-DURATION_H = 12
+DURATION_H = 6  # hours; see _window
 BATTERY_ID = "01JE2ESITEBATTERY000000000"
 EV_ID = "01JE2ESITEEVCHARGER0000000"
 SITE_ID = "01JE2ESITEHOME000000000000"
@@ -58,12 +58,19 @@ def _seed_day(fm_server: dict[str, str]) -> date:
         return datetime.now(UTC).date()
 
 
-def _window(fm_server: dict[str, str]) -> datetime:
-    """A random quarter of the first half of the seed's day after tomorrow, 7
-    minutes in: a 12 h plan from there ends within the prices and overlaps no
-    other test's."""
+def _window(fm_server: dict[str, str], half: int = 0) -> datetime:
+    """A random quarter of the first 6 hours of one half of the seed's day after
+    tomorrow, 7 minutes in: a plan of DURATION_H from there ends within that
+    half (the first for this module, the second for test_site_faults_e2e.py),
+    within the prices, and overlaps no other test's."""
     day = datetime.combine(_seed_day(fm_server) + timedelta(days=2), time(0), UTC)
-    return day + STEP * random.randrange(48) + timedelta(minutes=7)
+    quarters = (12 - DURATION_H) * 4
+    return (
+        day
+        + timedelta(hours=12 * half)
+        + STEP * random.randrange(quarters)
+        + timedelta(minutes=7)
+    )
 
 
 pytestmark = [
@@ -183,7 +190,15 @@ async def test_site_devices_follow_their_parts_within_the_capacity(
         part = parts[sensor]
         assert part.start == start
         assert len(part.values) == DURATION_H * 4
-        assert all(abs(value) <= limit + 1e-6 for value in part.values)
+        over = [
+            (str(part.start + i * STEP), value)
+            for i, value in enumerate(part.values)
+            if abs(value) > limit + 1e-6
+        ]
+        assert not over, (
+            f"sensor {sensor} beyond {limit} kW in job {plan.job_id} "
+            f"(another job's beliefs over the window?): {over[:4]}"
+        )
     for subentry_id, sensor in members.items():
         followed = runtime.coordinators[subentry_id].data
         assert followed is not None

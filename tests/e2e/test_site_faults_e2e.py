@@ -6,8 +6,10 @@ flex-context) with the battery and the seeded EV charger, both in the site
 setpoints added up stay within the site's capacity: the sub-entry's, or, when
 it is empty, the one the real asset stores.
 
-Home Assistant's clock is moved to a random quarter of the day after tomorrow
-of the price seed, as in test_site_entities_e2e.py (no other test plans there).
+Home Assistant's clock is moved to a random quarter of the second half of the
+day after tomorrow of the price seed (test_site_entities_e2e.py plans in the
+first half and reads the server's latest beliefs back; no other test plans
+there).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SITE
 from tests.common import schedule_subentry, setup_integration
 from tests.e2e.common import e2e_entry
-from tests.e2e.test_site_entities_e2e import _window
+from tests.e2e.test_site_entities_e2e import DURATION_H, _window
 
 pytestmark = [
     pytest.mark.e2e,
@@ -51,13 +53,13 @@ async def make_entry(
     made: list[MockConfigEntry] = []
 
     async def make(battery_kw: float, site_kw: float | None) -> MockConfigEntry:
-        freezer.move_to(_window(fm_server))
+        freezer.move_to(_window(fm_server, half=1))
         hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "kWh"})
         price = fm_server["FM_TOY_PRICE_SENSOR_ID"]
         common = {
             "consumption_price_sensor": price,
             "production_price_sensor": "asset",
-            "duration": 12,
+            "duration": DURATION_H,
             "update_interval": 60,
         }
         battery = schedule_subentry(
@@ -93,7 +95,7 @@ async def make_entry(
             ],
             "consumption_price_sensor": price,
             "production_price_sensor": "asset",
-            "duration": 12,
+            "duration": DURATION_H,
             "update_interval": 60,
         }
         if site_kw is not None:
