@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any
 
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 import pytest
 
 from scripts import ha_config
@@ -101,6 +101,21 @@ async def wait_until_loaded(ha: HomeAssistant, timeout: float = 60) -> None:
     ]:
         assert time.monotonic() < deadline, "the entry did not load again"
         await asyncio.sleep(0.5)
+
+
+async def goto_while_the_frontend_navigates(page: Page, url: str) -> None:
+    """Open `url`; a navigation the frontend starts itself meanwhile aborts a
+    goto (net::ERR_ABORTED, seen on both Home Assistant versions after a
+    dialog closes): wait for it to settle and open `url` again."""
+    for attempt in range(3):
+        try:
+            await page.goto(url)
+        except PlaywrightError as err:
+            if "ERR_ABORTED" not in str(err) or attempt == 2:
+                raise
+            await page.wait_for_load_state()
+        else:
+            return
 
 
 async def open_integration_page(page: Page, ha: HomeAssistant) -> None:
@@ -190,7 +205,7 @@ async def test_reconfigure_schedule_keeps_its_name(
     await dialog.locator("ha-dialog-footer").get_by_role("button", name="Close").click()
     await wait_until_loaded(ha)  # the change reloads the entry
     # (not page.reload(): the frontend may be navigating itself after the dialog)
-    await page.goto(f"{ha.url}{INTEGRATION_PAGE}")
+    await goto_while_the_frontend_navigates(page, f"{ha.url}{INTEGRATION_PAGE}")
     try:
         await expect(sub_entry_row(page, ha_config.SCHEDULE_TITLE)).to_have_count(
             1, timeout=30_000
