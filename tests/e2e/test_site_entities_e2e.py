@@ -23,6 +23,7 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 import random
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
@@ -73,6 +74,72 @@ def _window(fm_server: dict[str, str], half: int = 0) -> datetime:
     )
 
 
+def site_subentries(
+    fm_server: dict[str, str],
+    *,
+    battery_kw: float,
+    site_kw: float | None,
+    titles: tuple[str, str, str],
+    ids: tuple[str, str, str] = (BATTERY_ID, EV_ID, SITE_ID),
+    soc_entity: str = SOC_ENTITY,
+    **device: Any,
+) -> list[ConfigSubentryData]:
+    """The battery (`battery_kw`) and the EV charger, in a site on the building.
+
+    `device` adds to both schedules' settings; `site_kw` None: the site sets
+    no capacity of its own. `titles` and `ids`: the battery's, the EV
+    charger's and the site's sub-entry.
+    """
+    price = fm_server["FM_TOY_PRICE_SENSOR_ID"]
+    prices = {"consumption_price_sensor": price, "production_price_sensor": "asset"}
+    common = {**prices, "update_interval": 60, **device}
+    battery = schedule_subentry(
+        {
+            **common,
+            "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
+            "soc_entity": soc_entity,
+            "capacity": 450.0,
+            "soc_min": 50.0,
+            "soc_max": 450.0,
+            "power_capacity": battery_kw,
+        },
+        subentry_id=ids[0],
+        title=titles[0],
+    )
+    ev = schedule_subentry(
+        {
+            **common,
+            "power_sensor": fm_server["FM_TOY_EV_SENSOR_ID"],
+            "capacity": 60.0,
+            "soc_min": 0.0,
+            "soc_max": 60.0,
+            "power_capacity": EV_KW,
+        },
+        subentry_id=ids[1],
+        title=titles[1],
+    )
+    data: dict[str, Any] = {
+        "asset": fm_server["FM_TOY_BUILDING_ASSET_ID"],
+        "devices": [
+            fm_server["FM_TOY_BATTERY_SENSOR_ID"],
+            fm_server["FM_TOY_EV_SENSOR_ID"],
+        ],
+        **prices,
+        "duration": DURATION_H,
+        "update_interval": 60,
+    }
+    if site_kw is not None:
+        data["site_power_capacity"] = site_kw
+    site = ConfigSubentryData(
+        data=data,
+        subentry_id=ids[2],
+        subentry_type=SUBENTRY_TYPE_SITE,
+        title=titles[2],
+        unique_id=f"site_{fm_server['FM_TOY_BUILDING_ASSET_ID']}",
+    )
+    return [battery, ev, site]
+
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.usefixtures("socket_enabled"),
@@ -88,58 +155,15 @@ async def entry(
     """The battery and the EV charger scheduled, in the site "Home" (60 kW)."""
     freezer.move_to(_window(fm_server))
     hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "kWh"})
-    price = fm_server["FM_TOY_PRICE_SENSOR_ID"]
-    common = {
-        "consumption_price_sensor": price,
-        "production_price_sensor": "asset",
-        "roundtrip_efficiency": 90.0,
-        "duration": 24,
-        "update_interval": 60,
-    }
-    battery = schedule_subentry(
-        {
-            **common,
-            "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-            "soc_entity": SOC_ENTITY,
-            "capacity": 450.0,
-            "soc_min": 50.0,
-            "soc_max": 450.0,
-            "power_capacity": BATTERY_KW,
-        },
-        subentry_id=BATTERY_ID,
-        title="Site battery",
+    subentries = site_subentries(
+        fm_server,
+        battery_kw=BATTERY_KW,
+        site_kw=SITE_KW,
+        titles=("Site battery", "Site EV charger", "Home"),
+        roundtrip_efficiency=90.0,
+        duration=24,
     )
-    ev = schedule_subentry(
-        {
-            **common,
-            "power_sensor": fm_server["FM_TOY_EV_SENSOR_ID"],
-            "capacity": 60.0,
-            "soc_min": 0.0,
-            "soc_max": 60.0,
-            "power_capacity": EV_KW,
-        },
-        subentry_id=EV_ID,
-        title="Site EV charger",
-    )
-    site = ConfigSubentryData(
-        data={
-            "asset": fm_server["FM_TOY_BUILDING_ASSET_ID"],
-            "devices": [
-                fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-                fm_server["FM_TOY_EV_SENSOR_ID"],
-            ],
-            "site_power_capacity": SITE_KW,
-            "consumption_price_sensor": price,
-            "production_price_sensor": "asset",
-            "duration": DURATION_H,
-            "update_interval": 60,
-        },
-        subentry_id=SITE_ID,
-        subentry_type=SUBENTRY_TYPE_SITE,
-        title="Home",
-        unique_id=f"site_{fm_server['FM_TOY_BUILDING_ASSET_ID']}",
-    )
-    config_entry = e2e_entry(fm_server, subentries_data=[battery, ev, site])
+    config_entry = e2e_entry(fm_server, subentries_data=subentries)
     await setup_integration(hass, config_entry)
     yield config_entry
     assert await hass.config_entries.async_unload(config_entry.entry_id)

@@ -19,16 +19,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SITE
-from tests.common import schedule_subentry, setup_integration
+from custom_components.flexmeasures.const import DOMAIN
+from tests.common import setup_integration
 from tests.e2e.common import e2e_entry
-from tests.e2e.test_site_entities_e2e import DURATION_H, _window
+from tests.e2e.test_site_entities_e2e import DURATION_H, _window, site_subentries
 
 pytestmark = [
     pytest.mark.e2e,
@@ -40,7 +39,6 @@ BATTERY_ID = "01JE2EFAULTBATTERY00000000"
 EV_ID = "01JE2EFAULTEVCHARGER000000"
 SITE_ID = "01JE2EFAULTHOME00000000000"
 SOC_ENTITY = "sensor.e2e_fault_battery_soc"
-EV_KW = 22.0
 
 type MakeEntry = Callable[[float, float | None], Awaitable[MockConfigEntry]]
 
@@ -55,59 +53,16 @@ async def make_entry(
     async def make(battery_kw: float, site_kw: float | None) -> MockConfigEntry:
         freezer.move_to(_window(fm_server, half=1))
         hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "kWh"})
-        price = fm_server["FM_TOY_PRICE_SENSOR_ID"]
-        common = {
-            "consumption_price_sensor": price,
-            "production_price_sensor": "asset",
-            "duration": DURATION_H,
-            "update_interval": 60,
-        }
-        battery = schedule_subentry(
-            {
-                **common,
-                "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-                "soc_entity": SOC_ENTITY,
-                "capacity": 450.0,
-                "soc_min": 50.0,
-                "soc_max": 450.0,
-                "power_capacity": battery_kw,
-            },
-            subentry_id=BATTERY_ID,
-            title="Fault battery",
+        subentries = site_subentries(
+            fm_server,
+            battery_kw=battery_kw,
+            site_kw=site_kw,
+            titles=("Fault battery", "Fault EV charger", "Fault home"),
+            ids=(BATTERY_ID, EV_ID, SITE_ID),
+            soc_entity=SOC_ENTITY,
+            duration=DURATION_H,
         )
-        ev = schedule_subentry(
-            {
-                **common,
-                "power_sensor": fm_server["FM_TOY_EV_SENSOR_ID"],
-                "capacity": 60.0,
-                "soc_min": 0.0,
-                "soc_max": 60.0,
-                "power_capacity": EV_KW,
-            },
-            subentry_id=EV_ID,
-            title="Fault EV charger",
-        )
-        data: dict[str, Any] = {
-            "asset": fm_server["FM_TOY_BUILDING_ASSET_ID"],
-            "devices": [
-                fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-                fm_server["FM_TOY_EV_SENSOR_ID"],
-            ],
-            "consumption_price_sensor": price,
-            "production_price_sensor": "asset",
-            "duration": DURATION_H,
-            "update_interval": 60,
-        }
-        if site_kw is not None:
-            data["site_power_capacity"] = site_kw
-        site = ConfigSubentryData(
-            data=data,
-            subentry_id=SITE_ID,
-            subentry_type=SUBENTRY_TYPE_SITE,
-            title="Fault home",
-            unique_id=f"site_{fm_server['FM_TOY_BUILDING_ASSET_ID']}",
-        )
-        entry = e2e_entry(fm_server, subentries_data=[battery, ev, site])
+        entry = e2e_entry(fm_server, subentries_data=subentries)
         await setup_integration(hass, entry)
         made.append(entry)
         return entry
