@@ -176,13 +176,23 @@ async def test_reconfigure_of_a_scripted_measurement_shows_its_sensor(
         await unload_entry(hass, entry)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Garage battery " * 20,  # 300 characters
+        # 60 characters, but 360 in the Latin letters entity ids are made of
+        # (found by the review of the fixes: HA refused to add the entities)
+        "家用电池" * 15,
+    ],
+    ids=["long", "non-latin"],
+)
 async def test_a_long_name_keeps_the_entity_ids_apart(
-    hass: HomeAssistant, account: MockConfigEntry
+    hass: HomeAssistant, account: MockConfigEntry, name: str
 ) -> None:
     """Refused (an error on the name field), or the entity ids keep their keys."""
     result = await start_user_flow(hass, account)
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**USER_INPUT, "name": "Garage battery " * 20}
+        result["flow_id"], {**USER_INPUT, "name": name}
     )
     await hass.async_block_till_done()
     if result["type"] is FlowResultType.FORM:
