@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 import re
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from . import const
 from .exceptions import ErrorKind, ScheduleRequestError
@@ -47,22 +47,33 @@ def _optional_sensor_id(data: Mapping[str, Any], key: str) -> int | None:
     return int(value)
 
 
-def _price_sensor_ids(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """The consumption and production price sensors (None: the asset's)."""
-    return (
-        _optional_sensor_id(data, const.CONF_CONSUMPTION_PRICE_SENSOR),
-        _optional_sensor_id(data, const.CONF_PRODUCTION_PRICE_SENSOR),
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSettings:
+    """What schedule and site sub-entries both set: prices (None: the asset's) and timing."""
 
+    consumption_price_sensor_id: int | None = None
+    production_price_sensor_id: int | None = None
+    duration: timedelta = timedelta(hours=const.DEFAULT_DURATION)
+    update_interval: timedelta = timedelta(minutes=const.DEFAULT_UPDATE_INTERVAL)
 
-def _timing(data: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
-    """The planning horizon (hours) and update interval (minutes), or defaults."""
-    hours = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
-    minutes = (
-        _optional_float(data, const.CONF_UPDATE_INTERVAL)
-        or const.DEFAULT_UPDATE_INTERVAL
-    )
-    return timedelta(hours=hours), timedelta(minutes=minutes)
+    @staticmethod
+    def plan_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+        """These fields from sub-entry data: horizon in hours, interval in minutes."""
+        hours = _optional_float(data, const.CONF_DURATION) or const.DEFAULT_DURATION
+        minutes = (
+            _optional_float(data, const.CONF_UPDATE_INTERVAL)
+            or const.DEFAULT_UPDATE_INTERVAL
+        )
+        return {
+            "consumption_price_sensor_id": _optional_sensor_id(
+                data, const.CONF_CONSUMPTION_PRICE_SENSOR
+            ),
+            "production_price_sensor_id": _optional_sensor_id(
+                data, const.CONF_PRODUCTION_PRICE_SENSOR
+            ),
+            "duration": timedelta(hours=hours),
+            "update_interval": timedelta(minutes=minutes),
+        }
 
 
 def soc_bounds(
@@ -73,38 +84,29 @@ def soc_bounds(
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleSettings:
+class ScheduleSettings(PlanSettings):
     """A schedule sub-entry's data, parsed (README "Schedule settings")."""
 
     power_sensor_id: int
-    consumption_price_sensor_id: int | None = None
-    production_price_sensor_id: int | None = None
     soc_entity: str | None = None
     capacity: float | None = None
     soc_min: float | None = None
     soc_max: float | None = None
     roundtrip_efficiency: float | None = None
     power_capacity: float | None = None
-    duration: timedelta = timedelta(hours=const.DEFAULT_DURATION)
-    update_interval: timedelta = timedelta(minutes=const.DEFAULT_UPDATE_INTERVAL)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ScheduleSettings:
         """Parse sub-entry data."""
-        consumption, production = _price_sensor_ids(data)
-        duration, interval = _timing(data)
         return cls(
             power_sensor_id=int(data[const.CONF_POWER_SENSOR]),
-            consumption_price_sensor_id=consumption,
-            production_price_sensor_id=production,
             soc_entity=data.get(const.CONF_SOC_ENTITY) or None,
             capacity=_optional_float(data, const.CONF_CAPACITY),
             soc_min=_optional_float(data, const.CONF_SOC_MIN),
             soc_max=_optional_float(data, const.CONF_SOC_MAX),
             roundtrip_efficiency=_optional_float(data, const.CONF_ROUNDTRIP_EFFICIENCY),
             power_capacity=_optional_float(data, const.CONF_POWER_CAPACITY),
-            duration=duration,
-            update_interval=interval,
+            **cls.plan_fields(data),
         )
 
     @property
@@ -271,19 +273,7 @@ def device_flex_model(
     return model
 
 
-class PriceSettings(Protocol):
-    """The price sensors a schedule or a site names (None: the asset's)."""
-
-    @property
-    def consumption_price_sensor_id(self) -> int | None:
-        """The consumption price sensor."""
-
-    @property
-    def production_price_sensor_id(self) -> int | None:
-        """The production price sensor."""
-
-
-def price_flex_context(settings: PriceSettings) -> dict[str, Any]:
+def price_flex_context(settings: PlanSettings) -> dict[str, Any]:
     """The price sensors; none configured means what is stored on the asset."""
     context: dict[str, Any] = {}
     if (price := settings.consumption_price_sensor_id) is not None:
@@ -302,30 +292,21 @@ def asset_flex_models(
 
 
 @dataclass(frozen=True, slots=True)
-class SiteSettings:
+class SiteSettings(PlanSettings):
     """A site sub-entry's data, parsed: devices below one asset, one job."""
 
     asset_id: int
     device_sensor_ids: tuple[int, ...]
     site_power_capacity: float | None = None
-    consumption_price_sensor_id: int | None = None
-    production_price_sensor_id: int | None = None
-    duration: timedelta = timedelta(hours=const.DEFAULT_DURATION)
-    update_interval: timedelta = timedelta(minutes=const.DEFAULT_UPDATE_INTERVAL)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> SiteSettings:
         """Parse sub-entry data (`devices`: power sensor ids as strings)."""
-        consumption, production = _price_sensor_ids(data)
-        duration, interval = _timing(data)
         return cls(
             asset_id=int(data[const.CONF_ASSET]),
             device_sensor_ids=tuple(int(d) for d in data.get(const.CONF_DEVICES, ())),
             site_power_capacity=_optional_float(data, const.CONF_SITE_POWER_CAPACITY),
-            consumption_price_sensor_id=consumption,
-            production_price_sensor_id=production,
-            duration=duration,
-            update_interval=interval,
+            **cls.plan_fields(data),
         )
 
 
