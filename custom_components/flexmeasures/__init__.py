@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import (
     CONF_EMAIL,
     CONF_PASSWORD,
@@ -24,12 +21,10 @@ from .connection import ConnectionMonitor
 from .const import (
     CONF_ENTITY_ID,
     CONF_FORECAST_ATTRIBUTE,
-    DEFAULT_DURATION,
     DOMAIN,
     LOGGER,
     MANUFACTURER,
     SERVER_MODEL,
-    SUBENTRY_TYPE_SCHEDULE,
 )
 from .data import FlexMeasuresConfigEntry, FlexMeasuresData
 from .devices import async_remove_config_entry_device
@@ -44,7 +39,6 @@ from .issues import (
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
 from .planners import async_first_plans, build_planners, restore_plans, set_offline
-from .requests import ScheduleSettings
 from .services import async_setup_services
 from .store import EntryStore, entry_store
 
@@ -98,14 +92,7 @@ async def async_setup_entry(
     await store.async_load(entry.subentries)
     entry.async_on_unload(store.async_save_now)
     state = await async_read_account(client, entry, store)
-    schedules = [
-        subentry
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
-    ]
-    connection = ConnectionMonitor(
-        hass, entry, client.url, horizon=_longest_horizon(schedules)
-    )
+    connection = ConnectionMonitor(hass, entry, client.url)
     entry.async_on_unload(connection.stop)
     client.set_reachability_listener(connection.report)
     entry.runtime_data = FlexMeasuresData(
@@ -178,14 +165,6 @@ def _start_offline(
 
     runtime.connection.start_retrying(probe)
     runtime.connection.report(False)
-
-
-def _longest_horizon(schedules: list[ConfigSubentry]) -> timedelta:
-    """How far the plans reach at most (the default horizon without any)."""
-    return max(
-        (ScheduleSettings.from_data(subentry.data).duration for subentry in schedules),
-        default=timedelta(hours=DEFAULT_DURATION),
-    )
 
 
 async def _async_update_listener(

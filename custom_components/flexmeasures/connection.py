@@ -21,30 +21,36 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
-from .const import LOGGER
+from .const import DEFAULT_DURATION, LOGGER, SUBENTRY_TYPE_SCHEDULE
 from .issues import SERVER_UNREACHABLE
 from .outages import Backoff
+from .requests import ScheduleSettings
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
 
 
+def _plans_reach(entry: ConfigEntry) -> timedelta:
+    """How far the entry's plans reach at most (the default horizon without any)."""
+    return max(
+        (
+            ScheduleSettings.from_data(subentry.data).duration
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+        ),
+        default=timedelta(hours=DEFAULT_DURATION),
+    )
+
+
 class ConnectionMonitor:
     """The server's reachability for one config entry."""
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        url: str,
-        *,
-        horizon: timedelta,
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, url: str) -> None:
         """Reachable until told otherwise."""
         self._hass = hass
         self._entry = entry
         self._url = url
-        self._horizon = horizon
+        self._horizon = _plans_reach(entry)
         self.connected = True
         self.disconnected_since: datetime | None = None
         self._listeners: list[CALLBACK_TYPE] = []
