@@ -7,16 +7,18 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 import time
+from types import MappingProxyType
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Schedule
-from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SCHEDULE
 from custom_components.flexmeasures.price_reader import KeptPrice, PriceReader
 from custom_components.flexmeasures.prices import FixedPrice, PriceSensor
 from custom_components.flexmeasures.schedule import Segment
@@ -46,6 +48,14 @@ HOUR = timedelta(hours=1)
 HOUR_START = STEP_START.replace(minute=0)
 PRICE_DATA = "/api/v3_0/sensors/7/data"
 QUARTER = timedelta(minutes=15)
+# the schedule sub-entry a reader is of, by itself
+BATTERY = ConfigSubentry(
+    data=MappingProxyType({}),
+    subentry_id="sub",
+    subentry_type=SUBENTRY_TYPE_SCHEDULE,
+    title="Home battery",
+    unique_id=None,
+)
 
 
 def seed(fake_fm: FakeFlexMeasures, sensor_id: int = 7, first: float = 0.1) -> None:
@@ -161,7 +171,7 @@ async def test_a_kept_forecast_goes_once_it_no_longer_covers_now(
 ) -> None:
     """A failed read keeps the last forecast while it spans now; not after."""
     seed(fake_fm)
-    reader = PriceReader(lambda: fm_client, 7, "Home battery")
+    reader = PriceReader(lambda: fm_client, 7, BATTERY)
     schedule = Schedule(8, "job", STEP_START, QUARTER, "kW", (0.0,) * 8)  # 2 hours
     await reader.async_update(schedule, None)
     assert reader.value_at(NOW) == 0.11
@@ -200,12 +210,12 @@ async def test_a_kept_forecast_stays_when_finding_the_source_fails_after_a_resta
     seed(fake_fm)
     memory = Memory()
     schedule = Schedule(8, "job", STEP_START, QUARTER, "kW", (0.0,) * 8)
-    first = PriceReader(lambda: fm_client, 7, "Home battery", memory, "sub")
+    first = PriceReader(lambda: fm_client, 7, BATTERY, memory)
     await first.async_update(schedule, None)
     assert memory.kept["sub"].forecast is not None
 
     fake_fm.fail_next_at("/api/v3_0/sensors/7", 503)
-    again = PriceReader(lambda: fm_client, 7, "Home battery", memory, "sub")
+    again = PriceReader(lambda: fm_client, 7, BATTERY, memory)
     assert again.value_at(NOW) == 0.11  # from the memory, before any read
     await again.async_update(schedule, None)
     assert again.value_at(NOW) == 0.11

@@ -97,9 +97,8 @@ class PlanCoordinator[T](DataUpdateCoordinator[T | None]):
         self.prices = PriceReader(
             lambda: self.client,
             price_sensor_id,
-            subentry.title,
+            subentry,
             config_entry.runtime_data.store,
-            subentry.subentry_id,
         )
 
     # -- what subclasses say --------------------------------------------------

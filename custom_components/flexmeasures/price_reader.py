@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresClient, FlexMeasuresError, Schedule
@@ -99,23 +100,23 @@ class PriceReader:
     or no read worked and the last forecast no longer covers now. A read that
     fails keeps the last forecast of the same source while it covers now.
     With a `memory`, the source and the last forecast are kept across
-    restarts under `key`, and a start without the server begins with them.
+    restarts under the sub-entry's id, and a start without the server begins
+    with them.
     """
 
     def __init__(
         self,
         client: Callable[[], FlexMeasuresClient],
         configured_sensor_id: int | None,
-        title: str,
+        subentry: ConfigSubentry,
         memory: PriceMemory | None = None,
-        key: str = "",
     ) -> None:
         """Nothing is read yet; `client` gives the account's current client."""
         self._client = client
         self._configured = configured_sensor_id
-        self._title = title
+        self._title = subentry.title
         self._memory = memory
-        self._key = key
+        self._key = subentry.subentry_id
         self._resolved = False
         self._outage = OutageLog()
         self._task: asyncio.Task[None] | None = None
@@ -123,7 +124,7 @@ class PriceReader:
         self.forecast: tuple[Segment, ...] | None = None
         self._forecast_unit: str | None = None
         self._forecast_source: PriceSource | None = None
-        kept = None if memory is None else memory.price(key)
+        kept = None if memory is None else memory.price(self._key)
         if kept is not None and kept.configured_sensor_id == configured_sensor_id:
             self.source = kept.source
             if _covers(kept.forecast, dt_util.utcnow()):

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 import random
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from homeassistant.config_entries import ConfigSubentry
 import pytest
 
 from custom_components.flexmeasures.api import FlexMeasuresClient, Schedule
+from custom_components.flexmeasures.const import SUBENTRY_TYPE_SCHEDULE
 from custom_components.flexmeasures.price_reader import PriceReader
 
 from .test_measurements_e2e import _own_sensor
@@ -26,6 +29,13 @@ from .test_measurements_e2e import _own_sensor
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+BATTERY = ConfigSubentry(
+    data=MappingProxyType({}),
+    subentry_id="review",
+    subentry_type=SUBENTRY_TYPE_SCHEDULE,
+    title="review battery",
+    unique_id=None,
+)
 
 
 @pytest.fixture
@@ -60,7 +70,7 @@ async def test_a_daily_price_on_local_days_is_read(
     now = datetime.now(UTC)
     start = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
     schedule = Schedule(0, "review", start, timedelta(minutes=15), "kW", (0.0,) * 48)
-    reader = PriceReader(lambda: client, sensor_id, "review battery")
+    reader = PriceReader(lambda: client, sensor_id, BATTERY)
     await reader.async_update(schedule, None)
     print("forecast:", reader.forecast_attribute())  # noqa: T201
     print("source:", reader.diagnostics())  # noqa: T201
@@ -91,7 +101,7 @@ async def test_an_hourly_price_on_half_hours_is_read(
     now = datetime.now(UTC)
     start = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
     schedule = Schedule(0, "review", start, timedelta(minutes=15), "kW", (0.0,) * 48)
-    reader = PriceReader(lambda: client, sensor_id, "review battery")
+    reader = PriceReader(lambda: client, sensor_id, BATTERY)
     await reader.async_update(schedule, None)
     print("forecast:", reader.forecast_attribute())  # noqa: T201
     assert reader.value_at(now) == pytest.approx(values[0])
