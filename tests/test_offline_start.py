@@ -223,6 +223,9 @@ async def test_connected_follows_the_server_while_running(
     await fire_at(hass, freezer, NOW + timedelta(minutes=32))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert connected(hass) == "on"
+    state = hass.states.get("binary_sensor.toy_account_connected")
+    assert state is not None
+    assert state.attributes["disconnected_since"] is None
     assert entry.state is ConfigEntryState.LOADED
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, override
+from typing import Final, override
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -13,6 +13,7 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory, Platform
+from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .coordinator import ScheduleCoordinator
@@ -113,15 +114,12 @@ class ScheduleStaleBinarySensor(
 class FlexMeasuresConnectedBinarySensor(FlexMeasuresAccountEntity, BinarySensorEntity):
     """Whether the account's server answers (and since when it does not)."""
 
-    @property
+    @callback
     @override
-    def is_on(self) -> bool:
-        """On while the server answers."""
-        return self.connection.connected
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any]:
-        """Since when the server does not answer."""
+    def _update_from_connection(self) -> None:
+        """On while the server answers; off since `disconnected_since`."""
         since = self.connection.disconnected_since
-        return {"disconnected_since": None if since is None else since.isoformat()}
+        self._attr_is_on = self.connection.connected
+        self._attr_extra_state_attributes = {
+            "disconnected_since": None if since is None else since.isoformat()
+        }

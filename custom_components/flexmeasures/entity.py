@@ -136,7 +136,10 @@ def schedule_entities(
 
 
 class FlexMeasuresAccountEntity(Entity):
-    """An entity of the account (server) device, following its connection."""
+    """An entity of the account (server) device, pushed by its connection.
+
+    A subclass sets its `_attr_*` from the connection in `_update_from_connection`.
+    """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -152,10 +155,22 @@ class FlexMeasuresAccountEntity(Entity):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Write the state when the connection changes."""
+        """Take the connection's state now, and each time it changes."""
+        self._update_from_connection()
         self.async_on_remove(
-            self.connection.async_add_listener(self.async_write_ha_state)
+            self.connection.async_add_listener(self._handle_connection_update)
         )
+
+    @callback
+    def _handle_connection_update(self) -> None:
+        """The connection changed: write the entity's new state."""
+        self._update_from_connection()
+        self.async_write_ha_state()
+
+    @callback
+    def _update_from_connection(self) -> None:
+        """Set the entity's state from the connection."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -62,14 +62,12 @@ SENSORS: Final[tuple[MeasurementSensorEntityDescription, ...]] = (
         key="last_delivered",
         translation_key="last_delivered",
         device_class=SensorDeviceClass.TIMESTAMP,
-        entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda status: status.last_delivered,
     ),
     MeasurementSensorEntityDescription(
         key="pending",
         translation_key="pending",
         state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda status: status.pending,
     ),
 )
@@ -79,7 +77,6 @@ BINARY_SENSORS: Final[tuple[MeasurementBinarySensorEntityDescription, ...]] = (
         key="rejected",
         translation_key="rejected",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        entity_category=EntityCategory.DIAGNOSTIC,
         is_on_fn=lambda status: status.rejection is not None,
         attributes_fn=lambda status: {
             "reason": status.rejection,
@@ -137,8 +134,12 @@ def measurement_entities(platform: Platform) -> EntityAdder:
 
 
 class MeasurementEntity(Entity):
-    """An entity of a measurement device, pushed by the forwarder."""
+    """An entity of a measurement device, pushed by the forwarder.
 
+    Diagnostic, all of them: they tell how the delivery goes.
+    """
+
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_has_entity_name = True
     _attr_should_poll = False
 
