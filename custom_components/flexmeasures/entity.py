@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, override
 
 from homeassistant.components.binary_sensor import (
@@ -17,11 +16,6 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorEntity,
-    SensorEntityDescription,
-)
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant, State, callback
@@ -31,13 +25,11 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
-from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
 from .plan_coordinator import PlanCoordinator
-from .prices import other_costs, planned_cost
 
 SCHEDULE_MODEL: Final = "Schedule"
 
@@ -196,70 +188,6 @@ class FlexMeasuresPlanEntity[C: PlanCoordinator[Any]](CoordinatorEntity[C]):
         self._attr_device_info = subentry_device_info(
             coordinator.hass, coordinator.config_entry, subentry, self._device_model
         )
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlanSensorEntityDescription[C: PlanCoordinator[Any]](SensorEntityDescription):
-    """Describes a sensor of a schedule or site device."""
-
-    value_fn: Callable[[C, datetime], float | datetime | None]
-    # the unit when it depends on the device (e.g. its price's currency)
-    unit_fn: Callable[[C], str | None] | None = None
-    # a condition for being available, beyond the device's own
-    available_fn: Callable[[C], bool] | None = None
-    # extra state attributes (e.g. the setpoint's schedule, the other costs)
-    attributes_fn: Callable[[C], Mapping[str, Any] | None] | None = None
-
-
-def planned_cost_description[D: PlanSensorEntityDescription[Any]](
-    describe: type[D], shown: Callable[[Any], bool] = lambda _coordinator: True
-) -> D:
-    """Sensor `planned_cost`: what FlexMeasures said the kept plan costs.
-
-    In the price's currency; available when it is known (and `shown`).
-    """
-    return describe(
-        key="planned_cost",
-        translation_key="planned_cost",
-        device_class=SensorDeviceClass.MONETARY,
-        suggested_display_precision=2,
-        value_fn=lambda coordinator, _now: planned_cost(coordinator.kept_schedule),
-        unit_fn=lambda coordinator: coordinator.prices.currency,
-        available_fn=lambda coordinator: (
-            shown(coordinator)
-            and coordinator.prices.currency is not None
-            and planned_cost(coordinator.kept_schedule) is not None
-        ),
-        attributes_fn=lambda coordinator: other_costs(coordinator.kept_schedule),
-    )
-
-
-class PlanSensor[C: PlanCoordinator[Any]](FlexMeasuresPlanEntity[C], SensorEntity):
-    """A sensor of a schedule or site device: its value now, as described."""
-
-    entity_description: PlanSensorEntityDescription[C]
-
-    @property
-    @override
-    def native_value(self) -> float | datetime | None:
-        """The value now."""
-        return self.entity_description.value_fn(self.coordinator, dt_util.utcnow())
-
-    @property
-    @override
-    def native_unit_of_measurement(self) -> str | None:
-        """The description's unit, or the device's (e.g. its price's)."""
-        if (unit_fn := self.entity_description.unit_fn) is None:
-            return super().native_unit_of_measurement
-        return unit_fn(self.coordinator)
-
-    @property
-    @override
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """What the description's `attributes_fn` says (none without one)."""
-        if (attributes_fn := self.entity_description.attributes_fn) is None:
-            return None
-        return attributes_fn(self.coordinator)
 
 
 class StaleBinarySensor[C: PlanCoordinator[Any]](

@@ -8,21 +8,24 @@ from datetime import datetime
 from typing import Any, Final, override
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
-from homeassistant.const import EntityCategory, Platform, UnitOfPower
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.util import dt as dt_util
 
-from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, SIGN_CONVENTION
+from .const import ATTR_SCHEDULE
 from .coordinator import ScheduleCoordinator
 from .entity import (
     FlexMeasuresScheduleEntity,
     FlexMeasuresScheduleEntityDescription,
-    PlanSensor,
-    PlanSensorEntityDescription,
-    planned_cost_description,
     platform_setup,
     schedule_entities,
 )
 from .measurement_entities import measurement_entities
+from .plan_sensor import (
+    PlanSensor,
+    PlanSensorEntityDescription,
+    plan_power_description,
+    planned_cost_description,
+)
 from .requests import soc_targets_attribute
 from .schedule import next_change, schedule_attribute
 from .site_entities import site_entities
@@ -53,9 +56,8 @@ def _targets_in_force(coordinator: ScheduleCoordinator) -> list[dict[str, str | 
 
 
 def _setpoint_attributes(coordinator: ScheduleCoordinator) -> Mapping[str, Any]:
-    """The schedule (kept out of the recorder), sign convention, targets in force."""
+    """The mode, the schedule (kept out of the recorder), the targets in force."""
     return {
-        ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
         ATTR_MODE: coordinator.controls.values.mode.value,
         ATTR_SCHEDULE: schedule_attribute(coordinator.data),
         ATTR_SOC_TARGETS: _targets_in_force(coordinator),
@@ -80,15 +82,11 @@ def _next_change(coordinator: ScheduleCoordinator, now: datetime) -> datetime | 
 
 
 SENSORS: Final[tuple[FlexMeasuresSensorEntityDescription, ...]] = (
-    FlexMeasuresSensorEntityDescription(
-        key="power_setpoint",
-        translation_key="power_setpoint",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.KILO_WATT,
-        suggested_display_precision=2,
-        value_fn=lambda coordinator, now: coordinator.setpoint(now),
-        attributes_fn=_setpoint_attributes,
+    plan_power_description(
+        FlexMeasuresSensorEntityDescription,
+        "power_setpoint",
+        lambda coordinator, now: coordinator.setpoint(now),
+        _setpoint_attributes,
     ),
     FlexMeasuresSensorEntityDescription(
         key="next_change",

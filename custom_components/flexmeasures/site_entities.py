@@ -18,25 +18,24 @@ from datetime import datetime
 from typing import Any, Final, override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
-from homeassistant.components.sensor import (
-    SensorDeviceClass,
-    SensorStateClass,
-)
-from homeassistant.const import Platform, UnitOfPower
+from homeassistant.const import Platform
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import dt as dt_util
 
-from .const import ATTR_SCHEDULE, ATTR_SIGN_CONVENTION, DOMAIN, SIGN_CONVENTION
+from .const import ATTR_SCHEDULE, DOMAIN
 from .entity import (
     STALE,
     EntityAdder,
     FlexMeasuresPlanEntity,
+    StaleBinarySensor,
+    subentry_entities,
+)
+from .plan_sensor import (
     PlanSensor,
     PlanSensorEntityDescription,
-    StaleBinarySensor,
+    plan_power_description,
     planned_cost_description,
-    subentry_entities,
 )
 from .schedule import schedule_attribute
 from .site_coordinator import SiteCoordinator
@@ -66,23 +65,18 @@ def _member_setpoints(site: SiteCoordinator) -> list[str]:
 
 def _power_attributes(site: SiteCoordinator) -> Mapping[str, Any]:
     return {
-        ATTR_SIGN_CONVENTION: SIGN_CONVENTION,
         ATTR_DEVICES: _member_setpoints(site),
         ATTR_SCHEDULE: schedule_attribute(site.total),
     }
 
 
 SITE_SENSORS: Final[tuple[PlanSensorEntityDescription[SiteCoordinator], ...]] = (
-    PlanSensorEntityDescription[SiteCoordinator](
-        key="site_power",
-        translation_key="site_power",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.KILO_WATT,
-        suggested_display_precision=2,
-        value_fn=site_power,
-        available_fn=lambda site: site_power(site, dt_util.utcnow()) is not None,
-        attributes_fn=_power_attributes,
+    plan_power_description(
+        PlanSensorEntityDescription[SiteCoordinator],
+        "site_power",
+        site_power,
+        _power_attributes,
+        available=lambda site: site_power(site, dt_util.utcnow()) is not None,
     ),
     planned_cost_description(PlanSensorEntityDescription[SiteCoordinator]),
 )
