@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 import re
@@ -17,6 +18,7 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, UnitOfTime
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -32,6 +34,7 @@ import probatio
 from .api import (
     Asset,
     FlexMeasuresAccessDeniedError,
+    FlexMeasuresClient,
     FlexMeasuresError,
     FlexMeasuresNotFoundError,
     Sensor,
@@ -68,12 +71,33 @@ PRICE_KEYS: Final = (CONF_CONSUMPTION_PRICE_SENSOR, CONF_PRODUCTION_PRICE_SENSOR
 ASSET_PRICE_LABEL: Final = "Use what is stored on the asset"
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What the server listed when a form was shown: assets and sensors.
+
+    The account's own and public ones (a public price sensor is offered too).
+    """
+
+    assets: dict[int, Asset]
+    sensors: list[Sensor]
+
+    @property
+    def prices(self) -> list[SelectOptionDict]:
+        """The price drop-down's options (`price_options`)."""
+        return price_options(self.sensors, self.assets)
+
+
 class SubentryFormFlow(ConfigSubentryFlow):
     """A sub-entry flow whose add and reconfigure open the same form.
 
     `_async_step_form` shows it (step `user` or `reconfigure`); `_own` is the
-    sub-entry being reconfigured.
+    sub-entry being reconfigured. A form filled from the server reads it with
+    `_async_catalogue`; one whose title is the asset's name unless a name is
+    given checks it with `_async_check_name` and saves with `_async_save`.
     """
+
+    # what the server listed when the form was last shown
+    _catalogue: Catalogue | None = None
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -99,6 +123,83 @@ class SubentryFormFlow(ConfigSubentryFlow):
             return self._get_reconfigure_subentry()
         return None
 
+    def _stored_values(self, keys: Iterable[str]) -> dict[str, Any]:
+        """What the form shows first: nothing new, or the sub-entry's name and data.
+
+        The data as `form_values` shows it, with the ids under `keys`.
+        """
+        if (own := self._own()) is None:
+            return {}
+        return {**form_values(own.data, keys), CONF_NAME: own.title}
+
+    def _loaded_data(self) -> FlexMeasuresData:
+        """The account's runtime data; the flow aborts when its entry is not loaded.
+
+        The drop-downs are filled with the loaded entry's client.
+        """
+        if (data := loaded_data(self._get_entry())) is None:
+            raise AbortFlow("entry_not_loaded")
+        return data
+
+    async def _async_catalogue(
+        self, client: FlexMeasuresClient, user_input: Mapping[str, Any] | None
+    ) -> Catalogue:
+        """What the server lists for the form's drop-downs, or what it listed before.
+
+        Read each time the form is shown. When the server cannot be read and
+        the form is shown again after an error (input given), what was read
+        before is kept: the server may have gone down since, and the form must
+        come back with the error and what was typed rather than abort.
+        Otherwise the flow aborts (`cannot_connect`).
+        """
+        try:
+            assets = await client.get_assets(include_public=True)
+            sensors = await client.get_sensors(include_public=True)
+        except FlexMeasuresError as err:
+            if user_input is None or self._catalogue is None:
+                LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
+                raise AbortFlow("cannot_connect") from err
+            return self._catalogue
+        self._catalogue = Catalogue({asset.id: asset for asset in assets}, sensors)
+        return self._catalogue
+
+    async def _async_check_name(
+        self,
+        user_input: Mapping[str, Any],
+        validate: Callable[[], Awaitable[tuple[dict[str, str], str]]],
+    ) -> tuple[dict[str, str], str]:
+        """The form errors and the sub-entry's title: the name, else the asset's.
+
+        The name is checked first, then the rest of the input by `validate`,
+        which returns its errors and the asset's name. A reconfigure left
+        without a name keeps its title; a new sub-entry takes the asset's name,
+        and asks for a name when that is too long.
+        """
+        name = form_name(user_input)
+        if errors := name_errors(name):
+            return errors, ""
+        errors, asset_name = await validate()
+        if errors:
+            return errors, ""
+        if name:
+            return {}, name
+        if (own := self._own()) is not None:
+            return {}, own.title
+        if name_errors(asset_name):
+            return {CONF_NAME: "asset_name_too_long"}, ""
+        return {}, asset_name
+
+    def _async_save(
+        self, title: str, data: Mapping[str, Any], unique_id: str
+    ) -> SubentryFlowResult:
+        """Create the sub-entry, or update the one being reconfigured."""
+        if (own := self._own()) is None:
+            return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        # The entry's update listener reloads it (never reload here too).
+        return self.async_update_and_abort(
+            self._get_entry(), own, title=title, data=data, unique_id=unique_id
+        )
+
 
 def form_name(user_input: Mapping[str, Any]) -> str:
     """The name typed in a form ("" when none)."""
@@ -114,13 +215,6 @@ def name_errors(name: str) -> dict[str, str]:
     return {}
 
 
-def default_name_errors(name: str, default: str) -> dict[str, str]:
-    """A form left without a name takes `default` (the asset's); too long: ask."""
-    if name or not name_errors(default):
-        return {}
-    return {CONF_NAME: "asset_name_too_long"}
-
-
 def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
     """The account's runtime data, or None when its entry is not loaded.
 
@@ -130,27 +224,6 @@ def loaded_data(entry: ConfigEntry) -> FlexMeasuresData | None:
         return None
     data: FlexMeasuresData = entry.runtime_data
     return data
-
-
-async def async_read_or_keep[T](
-    cached: T | None,
-    user_input: Mapping[str, Any] | None,
-    read: Callable[[], Awaitable[T]],
-) -> T:
-    """What the server says for a form's drop-downs, or what it said before.
-
-    Read each time the form is shown. When the server cannot be read and the
-    form is shown again after an error (input given), what was read before is
-    kept: the server may have gone down since, and the form must come back
-    with the error and what was typed rather than abort. Otherwise the
-    FlexMeasuresError is raised.
-    """
-    try:
-        return await read()
-    except FlexMeasuresError:
-        if user_input is None or cached is None:
-            raise
-        return cached
 
 
 def read_errors(
@@ -185,6 +258,20 @@ def option_values(data: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any
             values[key] = [str(item) for item in value]
         elif value is not None:
             values[key] = str(value)
+    return values
+
+
+def form_values(data: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """A sub-entry's data as its form shows it first.
+
+    The ids under `keys` and the prices as the drop-downs' option values
+    (`option_values`); a price stored as "" (before the `asset` option) or not
+    at all shows as `asset`, which is what the sub-entry uses.
+    """
+    values = option_values(data, (*keys, *PRICE_KEYS))
+    for key in PRICE_KEYS:
+        if values.get(key) in (None, ""):
+            values[key] = ASSET_PRICE
     return values
 
 
@@ -336,9 +423,46 @@ def horizon_fields() -> dict[Any, Any]:
     }
 
 
-def stored_prices(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """The prices a sub-entry stores: sensor ids as strings, or `asset`."""
-    return {key: str(user_input.get(key) or ASSET_PRICE) for key in PRICE_KEYS}
+def stored_settings(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The prices and horizon a sub-entry stores (`price_fields`, `horizon_fields`).
+
+    Prices are sensor ids as strings, or `asset`.
+    """
+    return {
+        **{key: str(user_input.get(key) or ASSET_PRICE) for key in PRICE_KEYS},
+        CONF_DURATION: user_input.get(CONF_DURATION, DEFAULT_DURATION),
+        CONF_UPDATE_INTERVAL: user_input.get(
+            CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL
+        ),
+    }
+
+
+def schedules(
+    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None = None
+) -> Iterator[ConfigSubentry]:
+    """The schedule sub-entries but `own` (the one being reconfigured)."""
+    return _of_type(subentries, SUBENTRY_TYPE_SCHEDULE, own)
+
+
+def sites(
+    subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None = None
+) -> Iterator[ConfigSubentry]:
+    """The site sub-entries but `own` (the one being reconfigured)."""
+    return _of_type(subentries, SUBENTRY_TYPE_SITE, own)
+
+
+def _of_type(
+    subentries: Iterable[ConfigSubentry],
+    subentry_type: str,
+    own: ConfigSubentry | None,
+) -> Iterator[ConfigSubentry]:
+    """The sub-entries of this type but `own`."""
+    return (
+        subentry
+        for subentry in subentries
+        if subentry.subentry_type == subentry_type
+        and (own is None or subentry.subentry_id != own.subentry_id)
+    )
 
 
 def scheduled_power_sensors(
@@ -350,11 +474,7 @@ def scheduled_power_sensors(
     (sub-entries written by scripts, e.g. scripts/ha_config.py, may have none).
     """
     taken: set[str] = set()
-    for other in subentries:
-        if other.subentry_type != SUBENTRY_TYPE_SCHEDULE or (
-            own is not None and other.subentry_id == own.subentry_id
-        ):
-            continue
+    for other in schedules(subentries, own):
         if (sensor := other.data.get(CONF_POWER_SENSOR)) not in (None, ""):
             taken.add(str(sensor))
         if other.unique_id:
@@ -372,11 +492,7 @@ def site_of_device(
     The first such site, as the planners take it (a device belongs to at
     most one site).
     """
-    for subentry in subentries:
-        if subentry.subentry_type != SUBENTRY_TYPE_SITE or (
-            own is not None and subentry.subentry_id == own.subentry_id
-        ):
-            continue
+    for subentry in sites(subentries, own):
         if power_sensor in {str(d) for d in subentry.data.get(CONF_DEVICES, ())}:
             return subentry
     return None

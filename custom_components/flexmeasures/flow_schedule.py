@@ -40,32 +40,24 @@ from .const import (
     CONF_SOC_ENTITY,
     CONF_SOC_MAX,
     CONF_SOC_MIN,
-    LOGGER,
 )
 from .flow_helpers import (
-    PRICE_KEYS,
+    Catalogue,
     Storage,
     SubentryFormFlow,
     asset_storage,
-    async_read_or_keep,
-    default_name_errors,
     dropdown,
-    form_name,
     horizon_fields,
-    loaded_data,
-    name_errors,
     number,
-    option_values,
     price_fields,
-    price_options,
     read_errors,
     scheduled_power_sensors,
     sensor_label,
     site_of_device,
-    stored_prices,
+    stored_settings,
 )
 from .meters import meter_mode
-from .requests import ASSET_PRICE, soc_bounds
+from .requests import soc_bounds
 from .units import is_percentage, power_factor_to_kw
 
 
@@ -80,11 +72,6 @@ class ScheduleSubentryFlowHandler(SubentryFormFlow):
     one is given); a reconfigure keeps it unless the name field changes it.
     """
 
-    def __init__(self) -> None:
-        """Nothing read from the server yet."""
-        super().__init__()
-        self._options: SensorOptions | None = None
-
     async def _async_step_form(
         self,
         step_id: str,
@@ -93,8 +80,7 @@ class ScheduleSubentryFlowHandler(SubentryFormFlow):
         """Show the form; validate and save what was entered."""
         entry = self._get_entry()
         subentry = self._own()
-        if (data := loaded_data(entry)) is None:
-            return self.async_abort(reason="entry_not_loaded")
+        data = self._loaded_data()
         client = data.client
         taken = scheduled_power_sensors(entry.subentries.values(), subentry)
         errors: dict[str, str] = {}
@@ -104,40 +90,22 @@ class ScheduleSubentryFlowHandler(SubentryFormFlow):
             if power_sensor in taken:
                 # another form saved it while this one was open
                 return self.async_abort(reason="already_configured")
-            name = form_name(user_input)
             if site := _site_refusing(
                 entry.subentries.values(), subentry, power_sensor
             ):
                 errors = {CONF_POWER_SENSOR: "in_site"}
                 placeholders["site"] = site.title
-            elif not (errors := name_errors(name)):
-                errors, asset_name = await self._async_validate(client, user_input)
-                if not errors and subentry is None:
-                    errors = default_name_errors(name, asset_name)
-            if not errors:
-                values = _schedule_data(user_input)
-                if subentry is None:
-                    return self.async_create_entry(
-                        title=name or asset_name, data=values, unique_id=power_sensor
-                    )
-                # The entry's update listener reloads it (never reload here too).
-                return self.async_update_and_abort(
-                    entry,
-                    subentry,
-                    title=name or subentry.title,
-                    data=values,
-                    unique_id=power_sensor,
+            else:
+                errors, title = await self._async_check_name(
+                    user_input, lambda: self._async_validate(client, user_input)
                 )
-        try:
-            self._options = options = await async_read_or_keep(
-                self._options,
-                user_input,
-                lambda: _async_sensor_options(client, data.account.id),
-            )
-        except FlexMeasuresError as err:
-            LOGGER.debug("Cannot list the sensors at %s: %s", client.url, err)
-            return self.async_abort(reason="cannot_connect")
-        power_options, prices = options.power, options.prices
+                if not errors:
+                    return self._async_save(
+                        title, _schedule_data(user_input), power_sensor
+                    )
+        catalogue = await self._async_catalogue(client, user_input)
+        options = _sensor_options(catalogue, data.account.id)
+        power_options, prices = options.power, catalogue.prices
         if not power_options:
             # none at all, or only those of solar, wind, a grid connection, ...
             return self.async_abort(
@@ -149,7 +117,9 @@ class ScheduleSubentryFlowHandler(SubentryFormFlow):
         if not power_options:
             return self.async_abort(reason="no_power_sensors_left")
         suggested: Mapping[str, Any] = (
-            user_input if user_input is not None else _suggested(subentry)
+            user_input
+            if user_input is not None
+            else self._stored_values((CONF_POWER_SENSOR,))
         )
         return self.async_show_form(
             step_id=step_id,
@@ -224,57 +194,33 @@ def _site_refusing(
     return site_of_device(subentries, str(old))
 
 
-def _suggested(subentry: ConfigSubentry | None) -> dict[str, Any]:
-    """What a form shows first: nothing new, or the sub-entry's name and data.
-
-    Sensor ids show as the drop-downs' option values (strings, also when a
-    script wrote ints); a price stored as "" (before the `asset` option) shows
-    as `asset`.
-    """
-    if subentry is None:
-        return {}
-    suggested = {
-        **option_values(
-            subentry.data,
-            (CONF_POWER_SENSOR, *PRICE_KEYS),
-        ),
-        CONF_NAME: subentry.title,
-    }
-    for key in PRICE_KEYS:
-        if suggested.get(key) in (None, ""):
-            suggested[key] = ASSET_PRICE
-    return suggested
-
-
 # Shown after the label of a power sensor whose asset may not store energy.
 ASSET_TYPE_SUFFIX: Final = " · asset type: {asset_type}"
 
 
 @dataclass(frozen=True, slots=True)
 class SensorOptions:
-    """The form's drop-downs as the server filled them."""
+    """The power sensor drop-down as the server filled it."""
 
     power: list[SelectOptionDict]
-    prices: list[SelectOptionDict]
     # the account's power sensors left out: their assets cannot store energy
     cannot_store: int = 0
 
 
-async def _async_sensor_options(
-    client: FlexMeasuresClient, account_id: int
-) -> SensorOptions:
-    """Drop-down options: the account's power sensors; own and public prices.
+def _sensor_options(catalogue: Catalogue, account_id: int) -> SensorOptions:
+    """The power sensor drop-down: the account's power sensors.
 
     Power sensors of assets that cannot store energy are left out (and
     counted); those whose asset type does not tell come last, with their asset
     type in the label.
     """
-    assets = {asset.id: asset for asset in await client.get_assets(include_public=True)}
-    sensors = await client.get_sensors(include_public=True)
+    assets = catalogue.assets
     power: list[SelectOptionDict] = []
     unsure: list[SelectOptionDict] = []
     cannot_store = 0
-    for sensor in sorted(sensors, key=lambda s: sensor_label(s, assets).casefold()):
+    for sensor in sorted(
+        catalogue.sensors, key=lambda s: sensor_label(s, assets).casefold()
+    ):
         asset = assets.get(sensor.asset_id) if sensor.asset_id is not None else None
         if (
             power_factor_to_kw(sensor.unit) is not None
@@ -284,9 +230,7 @@ async def _async_sensor_options(
             label = sensor_label(sensor, assets)
             _add_power_option(power, unsure, str(sensor.id), label, asset)
             cannot_store += asset_storage(asset.asset_type) is Storage.NO
-    return SensorOptions(
-        [*power, *unsure], price_options(sensors, assets), cannot_store
-    )
+    return SensorOptions([*power, *unsure], cannot_store)
 
 
 def _add_power_option(
@@ -370,4 +314,4 @@ def _schedule_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
     """What a schedule subentry stores (sensor ids as strings; the title is the name)."""
     data = {key: value for key, value in user_input.items() if key != CONF_NAME}
     data[CONF_POWER_SENSOR] = str(user_input[CONF_POWER_SENSOR])
-    return data | stored_prices(user_input)
+    return data | stored_settings(user_input)

@@ -33,38 +33,22 @@ from .api import (
     FlexMeasuresClient,
     FlexMeasuresError,
 )
-from .const import (
-    CONF_ASSET,
-    CONF_DEVICES,
-    CONF_DURATION,
-    CONF_POWER_SENSOR,
-    CONF_SITE_POWER_CAPACITY,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_DURATION,
-    DEFAULT_UPDATE_INTERVAL,
-    LOGGER,
-    SUBENTRY_TYPE_SCHEDULE,
-    SUBENTRY_TYPE_SITE,
-)
+from .const import CONF_ASSET, CONF_DEVICES, CONF_POWER_SENSOR, CONF_SITE_POWER_CAPACITY
 from .flow_helpers import (
     PRICE_KEYS,
+    Catalogue,
     SubentryFormFlow,
-    async_read_or_keep,
-    default_name_errors,
     dropdown,
-    form_name,
+    form_values,
     horizon_fields,
-    loaded_data,
-    name_errors,
     number,
-    option_values,
     price_fields,
-    price_options,
     read_errors,
+    schedules,
     site_of_device,
-    stored_prices,
+    sites,
+    stored_settings,
 )
-from .requests import ASSET_PRICE
 
 # How an asset shows in the drop-down: its name and how many devices it holds.
 ASSET_LABEL: Final = "{name} ({count} scheduled device{plural})"
@@ -77,15 +61,6 @@ class Device:
     power_sensor: str
     title: str
     asset_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Catalogue:
-    """What the server said when the first step was shown."""
-
-    assets: dict[int, Asset]  # the account's own and public ones
-    sensor_assets: dict[str, int]  # power sensor id -> its asset's id
-    prices: list[SelectOptionDict]
 
 
 def ancestry(asset_id: int, assets: Mapping[int, Asset]) -> list[int]:
@@ -103,12 +78,13 @@ def scheduled_devices(
     subentries: Iterable[ConfigSubentry], catalogue: Catalogue, account_id: int
 ) -> list[Device]:
     """The account's schedule sub-entries whose power sensor is on its own asset."""
+    sensor_assets = {
+        str(s.id): s.asset_id for s in catalogue.sensors if s.asset_id is not None
+    }
     devices: list[Device] = []
-    for subentry in subentries:
-        if subentry.subentry_type != SUBENTRY_TYPE_SCHEDULE:
-            continue
+    for subentry in schedules(subentries):
         sensor = str(subentry.data.get(CONF_POWER_SENSOR) or "")
-        asset_id = catalogue.sensor_assets.get(sensor)
+        asset_id = sensor_assets.get(sensor)
         if asset_id is None or (asset := catalogue.assets.get(asset_id)) is None:
             continue
         if asset.account_id == account_id:
@@ -142,12 +118,7 @@ def site_assets(
     subentries: Iterable[ConfigSubentry], own: ConfigSubentry | None
 ) -> set[str]:
     """The assets (ids as strings) that sites other than `own` plan."""
-    return {
-        str(subentry.data.get(CONF_ASSET))
-        for subentry in subentries
-        if subentry.subentry_type == SUBENTRY_TYPE_SITE
-        and (own is None or subentry.subentry_id != own.subentry_id)
-    }
+    return {str(site.data.get(CONF_ASSET)) for site in sites(subentries, own)}
 
 
 def asset_options(
@@ -172,19 +143,6 @@ def asset_options(
     ]
 
 
-async def _async_catalogue(client: FlexMeasuresClient) -> Catalogue:
-    """Assets, which asset each sensor is on, and the price drop-down."""
-    assets = {asset.id: asset for asset in await client.get_assets(include_public=True)}
-    sensors = await client.get_sensors(include_public=True)
-    return Catalogue(
-        assets=assets,
-        sensor_assets={
-            str(s.id): s.asset_id for s in sensors if s.asset_id is not None
-        },
-        prices=price_options(sensors, assets),
-    )
-
-
 class SiteSubentryFlowHandler(SubentryFormFlow):
     """Add or reconfigure a site: devices below one asset, planned together.
 
@@ -196,8 +154,7 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
     def __init__(self) -> None:
         """Nothing chosen yet."""
         super().__init__()
-        self._catalogue: Catalogue | None = None
-        self._name = ""
+        self._title = ""
         self._asset: Asset | None = None
 
     async def _async_step_form(
@@ -206,8 +163,7 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
         """Step 1: the name and the asset."""
         entry = self._get_entry()
         own = self._own()
-        if (data := loaded_data(entry)) is None:
-            return self.async_abort(reason="entry_not_loaded")
+        data = self._loaded_data()
         client = data.client
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -215,20 +171,12 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
             if chosen in site_assets(entry.subentries.values(), own):
                 # another form saved a site on it while this one was open
                 return self.async_abort(reason="already_configured")
-            name = form_name(user_input)
-            errors = name_errors(name) or await self._async_check_asset(client, chosen)
-            if not errors and own is None and self._asset is not None:
-                errors = default_name_errors(name, self._asset.name)
-            if not errors:
-                self._name = name
-                return await self.async_step_devices()
-        try:
-            self._catalogue = catalogue = await async_read_or_keep(
-                self._catalogue, user_input, lambda: _async_catalogue(client)
+            errors, self._title = await self._async_check_name(
+                user_input, lambda: self._async_check_asset(client, chosen)
             )
-        except FlexMeasuresError as err:
-            LOGGER.debug("Cannot list the assets at %s: %s", client.url, err)
-            return self.async_abort(reason="cannot_connect")
+            if not errors:
+                return await self.async_step_devices()
+        catalogue = await self._async_catalogue(client, user_input)
         account_id = data.account.id
         if not scheduled_devices(entry.subentries.values(), catalogue, account_id):
             return self.async_abort(reason="no_scheduled_devices")
@@ -241,11 +189,7 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
         if not options:
             return self.async_abort(reason="no_devices_left")
         suggested: Mapping[str, Any] = (
-            user_input
-            if user_input is not None
-            else {}
-            if own is None
-            else {CONF_NAME: own.title, CONF_ASSET: str(own.data.get(CONF_ASSET))}
+            user_input if user_input is not None else self._stored_values((CONF_ASSET,))
         )
         schema = probatio.Schema(
             {
@@ -262,13 +206,13 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
 
     async def _async_check_asset(
         self, client: FlexMeasuresClient, chosen: str
-    ) -> dict[str, str]:
-        """Read the chosen asset from the server; the form errors if that fails."""
+    ) -> tuple[dict[str, str], str]:
+        """Read the chosen asset from the server: the form errors and its name."""
         try:
             self._asset = await client.get_asset(int(chosen))
         except FlexMeasuresError as err:
-            return read_errors(err, CONF_ASSET, "asset_not_found", "asset")
-        return {}
+            return read_errors(err, CONF_ASSET, "asset_not_found", "asset"), ""
+        return {}, self._asset.name
 
     async def async_step_devices(
         self, user_input: dict[str, Any] | None = None
@@ -276,8 +220,7 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
         """Step 2: the devices below the asset and the site's settings."""
         entry = self._get_entry()
         own = self._own()
-        if (data := loaded_data(entry)) is None:
-            return self.async_abort(reason="entry_not_loaded")
+        data = self._loaded_data()
         catalogue, asset = self._catalogue, self._asset
         if catalogue is None or asset is None:  # pragma: no cover - step 1 first
             return self.async_abort(reason="unknown")
@@ -295,7 +238,9 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
                 entry.subentries.values(), user_input, offered, own, placeholders
             )
             if not errors:
-                return self._async_save(own, asset, user_input)
+                return self._async_save(
+                    self._title, _site_data(asset, user_input), site_unique_id(asset.id)
+                )
         suggested: Mapping[str, Any] = (
             user_input
             if user_input is not None
@@ -308,25 +253,6 @@ class SiteSubentryFlowHandler(SubentryFormFlow):
             ),
             errors=errors,
             description_placeholders=placeholders,
-        )
-
-    def _async_save(
-        self, own: ConfigSubentry | None, asset: Asset, user_input: Mapping[str, Any]
-    ) -> SubentryFlowResult:
-        """Create the site, or update the one being reconfigured."""
-        values = _site_data(asset, user_input)
-        unique_id = site_unique_id(asset.id)
-        if own is None:
-            return self.async_create_entry(
-                title=self._name or asset.name, data=values, unique_id=unique_id
-            )
-        # The entry's update listener reloads it (never reload here too).
-        return self.async_update_and_abort(
-            self._get_entry(),
-            own,
-            title=self._name or own.title,
-            data=values,
-            unique_id=unique_id,
         )
 
 
@@ -384,7 +310,7 @@ def _suggested(
     """
     sensors = [device.power_sensor for device in offered]
     if own is not None:
-        stored_data = option_values(own.data, (*PRICE_KEYS, CONF_DEVICES))
+        stored_data = form_values(own.data, (CONF_DEVICES,))
         suggested: dict[str, Any] = {
             key: value
             for key, value in stored_data.items()
@@ -396,21 +322,15 @@ def _suggested(
         else:
             suggested[CONF_DEVICES] = [d for d in sensors if d in stored] or sensors
     else:
-        schedules = [
-            subentry.data
-            for subentry in subentries
-            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
-            and str(subentry.data.get(CONF_POWER_SENSOR)) in sensors
+        devices = [
+            schedule.data
+            for schedule in schedules(subentries)
+            if str(schedule.data.get(CONF_POWER_SENSOR)) in sensors
         ]
         suggested = {CONF_DEVICES: sensors}
         for key in PRICE_KEYS:
-            if (
-                price := _agreed(schedule.get(key) for schedule in schedules)
-            ) is not None:
+            if (price := _agreed(device.get(key) for device in devices)) is not None:
                 suggested[key] = price
-    for key in PRICE_KEYS:
-        if key in suggested and suggested[key] in (None, ""):
-            suggested[key] = ASSET_PRICE
     return suggested
 
 
@@ -446,9 +366,4 @@ def _site_data(asset: Asset, user_input: Mapping[str, Any]) -> dict[str, Any]:
     }
     if (capacity := user_input.get(CONF_SITE_POWER_CAPACITY)) is not None:
         values[CONF_SITE_POWER_CAPACITY] = float(capacity)
-    values |= stored_prices(user_input)
-    values[CONF_DURATION] = user_input.get(CONF_DURATION, DEFAULT_DURATION)
-    values[CONF_UPDATE_INTERVAL] = user_input.get(
-        CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL
-    )
-    return values
+    return values | stored_settings(user_input)
