@@ -652,11 +652,6 @@ async def test_reconfigure_keeps_a_rename_made_in_the_ui(
     assert with_site.subentries[SITE_ID].title == "Cottage"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="b223a4c: a reconfigure without a name takes the title read at step 1, "
-    "not the one the site has when step 2 saves",
-)
 async def test_reconfigure_keeps_a_rename_made_while_its_form_is_open(
     hass: HomeAssistant, with_site: MockConfigEntry
 ) -> None:

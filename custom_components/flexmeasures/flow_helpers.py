@@ -172,8 +172,8 @@ class SubentryFormFlow(ConfigSubentryFlow):
 
         The name is checked first, then the rest of the input by `validate`,
         which returns its errors and the asset's name. A reconfigure left
-        without a name keeps its title; a new sub-entry takes the asset's name,
-        and asks for a name when that is too long.
+        without a name keeps its title ("": the one it has at `_async_save`); a
+        new sub-entry takes the asset's name, and asks for one when too long.
         """
         name = form_name(user_input)
         if errors := name_errors(name):
@@ -183,8 +183,8 @@ class SubentryFormFlow(ConfigSubentryFlow):
             return errors, ""
         if name:
             return {}, name
-        if (own := self._own()) is not None:
-            return {}, own.title
+        if self._own() is not None:
+            return {}, ""
         if name_errors(asset_name):
             return {CONF_NAME: "asset_name_too_long"}, ""
         return {}, asset_name
@@ -192,9 +192,10 @@ class SubentryFormFlow(ConfigSubentryFlow):
     def _async_save(
         self, title: str, data: Mapping[str, Any], unique_id: str
     ) -> SubentryFlowResult:
-        """Create the sub-entry, or update the one being reconfigured."""
+        """Create the sub-entry, or update the one being reconfigured ("": kept)."""
         if (own := self._own()) is None:
             return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        title = title or own.title  # as it is now: renamed while the form was open?
         # The entry's update listener reloads it (never reload here too).
         return self.async_update_and_abort(
             self._get_entry(), own, title=title, data=data, unique_id=unique_id
