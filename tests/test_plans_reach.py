@@ -1,0 +1,111 @@
+"""How far the plans reach, for the `server_unreachable` repair issue (review10).
+
+README "When the server cannot be reached": the issue is raised when the
+server stays unreachable longer than the plans reach (the longest planning
+horizon). A site plans its devices over the site's horizon (README: "The
+site's prices, horizon, update interval and capacity win over" the devices').
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+
+from custom_components.flexmeasures.const import DOMAIN
+
+from .common import schedule_subentry
+from .fake_flexmeasures import FakeFlexMeasures
+from .schedule_setup import NOW, SUBENTRY_ID, fire_at, make_entry, set_soc
+from .test_offline_start import restart
+from .test_site import EV_DATA, EV_ID, SITE_DATA, entity, site_subentry
+
+pytestmark = [
+    pytest.mark.freeze_time(NOW, tick=True),
+    pytest.mark.usefixtures("fast_jobs_and_unload"),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "pre-existing (also at 0332e56): the plans' reach counts only the "
+        "schedules' own horizons, not a site's, which plans its devices"
+    ),
+)
+async def test_a_site_planning_further_than_its_devices_is_no_issue_while_its_plan_covers(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Devices with a 1 h horizon in a 24 h site: 3 h offline is within the plans."""
+    set_soc(hass)
+    fake_fm.add_ev_charger()
+    entry = make_entry(
+        fake_fm,
+        duration=1,
+        more=[
+            schedule_subentry(
+                {**EV_DATA, "duration": 1}, subentry_id=EV_ID, title="EV charger"
+            ),
+            site_subentry({**SITE_DATA, "duration": 24}),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    fake_fm.down = True
+    await restart(hass, entry)
+    issue_id = f"server_unreachable_{entry.entry_id}"
+    when = NOW
+    for _ in range(18):  # 3 hours and a bit; retries back off to 10 minutes
+        when += timedelta(minutes=11)
+        await fire_at(hass, freezer, when)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    # the kept plan still sets the power now: the plans reach this far
+    setpoint = hass.states.get(entity(hass, "sensor", f"{SUBENTRY_ID}_power_setpoint"))
+    assert setpoint is not None
+    assert setpoint.state != "unavailable"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "pre-existing (also at 0332e56): a device in a site is planned over the "
+        "site's horizon, yet its own longer horizon counts as how far it reaches"
+    ),
+)
+async def test_a_site_planning_less_far_than_its_devices_is_an_issue_once_its_plan_ends(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """Devices with a 48 h horizon in a 1 h site: 3 h offline is past the plans."""
+    set_soc(hass)
+    fake_fm.add_ev_charger()
+    entry = make_entry(
+        fake_fm,
+        duration=48,
+        more=[
+            schedule_subentry(
+                {**EV_DATA, "duration": 48}, subentry_id=EV_ID, title="EV charger"
+            ),
+            site_subentry({**SITE_DATA, "duration": 1}),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    fake_fm.down = True
+    await restart(hass, entry)
+    issue_id = f"server_unreachable_{entry.entry_id}"
+    when = NOW
+    for _ in range(18):  # 3 hours and a bit; retries back off to 10 minutes
+        when += timedelta(minutes=11)
+        await fire_at(hass, freezer, when)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    # no kept plan sets the power now: the plans reach no further
+    setpoint = hass.states.get(entity(hass, "sensor", f"{SUBENTRY_ID}_power_setpoint"))
+    assert setpoint is not None
+    assert setpoint.state == "unavailable"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
