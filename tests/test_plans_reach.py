@@ -1,4 +1,4 @@
-"""How far the plans reach, for the `server_unreachable` repair issue (review10).
+"""How far the plans reach, for the `server_unreachable` repair issue.
 
 README "When the server cannot be reached": the issue is raised when the
 server stays unreachable longer than the plans reach (the longest planning
@@ -29,13 +29,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pre-existing (also at 0332e56): the plans' reach counts only the "
-        "schedules' own horizons, not a site's, which plans its devices"
-    ),
-)
 async def test_a_site_planning_further_than_its_devices_is_no_issue_while_its_plan_covers(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -70,13 +63,6 @@ async def test_a_site_planning_further_than_its_devices_is_no_issue_while_its_pl
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pre-existing (also at 0332e56): a device in a site is planned over the "
-        "site's horizon, yet its own longer horizon counts as how far it reaches"
-    ),
-)
 async def test_a_site_planning_less_far_than_its_devices_is_an_issue_once_its_plan_ends(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:

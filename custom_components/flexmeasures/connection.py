@@ -21,22 +21,43 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
-from .const import DEFAULT_DURATION, LOGGER, SUBENTRY_TYPE_SCHEDULE
+from .const import (
+    DEFAULT_DURATION,
+    LOGGER,
+    SUBENTRY_TYPE_SCHEDULE,
+    SUBENTRY_TYPE_SITE,
+)
 from .issues import SERVER_UNREACHABLE
 from .outages import Backoff
-from .requests import ScheduleSettings
+from .requests import ScheduleSettings, SiteSettings
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
 
 
 def _plans_reach(entry: ConfigEntry) -> timedelta:
-    """How far the entry's plans reach at most (the default horizon without any)."""
+    """How far the entry's plans reach at most (the default horizon without any).
+
+    A device in a site is planned over the site's horizon, not its own.
+    """
+    subentries = entry.subentries.values()
+    site_horizons = {
+        sensor_id: site.duration
+        for site in (
+            SiteSettings.from_data(subentry.data)
+            for subentry in subentries
+            if subentry.subentry_type == SUBENTRY_TYPE_SITE
+        )
+        for sensor_id in site.device_sensor_ids
+    }
     return max(
         (
-            ScheduleSettings.from_data(subentry.data).duration
-            for subentry in entry.subentries.values()
-            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+            site_horizons.get(device.power_sensor_id, device.duration)
+            for device in (
+                ScheduleSettings.from_data(subentry.data)
+                for subentry in subentries
+                if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+            )
         ),
         default=timedelta(hours=DEFAULT_DURATION),
     )
