@@ -83,7 +83,7 @@ def soc_bounds(
     return soc_min or 0.0, soc_max if soc_max is not None else capacity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleSettings(PlanSettings):
     """A schedule sub-entry's data, parsed (README "Schedule settings")."""
 
@@ -291,7 +291,7 @@ def asset_flex_models(
     return [{**model, "sensor": sensor_id} for sensor_id, model in models.items()]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SiteSettings(PlanSettings):
     """A site sub-entry's data, parsed: devices below one asset, one job."""
 
