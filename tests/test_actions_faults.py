@@ -7,7 +7,7 @@ fixes).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -168,6 +168,28 @@ async def test_the_most_targets_allowed_are_taken_and_stay_recordable(
     assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
     recorded = {k: v for k, v in state.attributes.items() if k != "schedule"}
     assert len(json_bytes(recorded)) <= MAX_STATE_ATTRS_BYTES
+
+
+async def test_a_target_given_twice_counts_once_towards_the_most_allowed(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """MAX_SOC_TARGETS targets, one given twice (in another offset): taken."""
+    targets = [
+        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
+        for i in range(MAX_SOC_TARGETS)
+    ]
+    first = datetime.fromisoformat(targets[0]["datetime"])
+    again = first.astimezone(timezone(timedelta(hours=1)))
+    targets.append({"datetime": again.isoformat(), "value": 300})
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": targets},
+    )
+    state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
+    assert state is not None
+    assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
 
 
 @pytest.mark.parametrize(

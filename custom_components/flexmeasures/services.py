@@ -206,16 +206,9 @@ def _soc_targets(
     At most MAX_SOC_TARGETS (the power setpoint shows them in an attribute
     that the recorder keeps: all of it must stay under its 16 KB). A time
     given twice with one value counts once; with two values it is refused.
+    The count is checked as the targets are read, so a huge list is refused
+    at its first target past the limit.
     """
-    if len(items) > MAX_SOC_TARGETS:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="too_many_soc_targets",
-            translation_placeholders={
-                "count": str(len(items)),
-                "max": str(MAX_SOC_TARGETS),
-            },
-        )
     now = dt_util.utcnow()
     targets: dict[datetime, SocTarget] = {}
     for item in items:
@@ -238,6 +231,15 @@ def _soc_targets(
                     "value": given.isoformat(),
                     "first": other.value,
                     "second": target.value,
+                },
+            )
+        if len(targets) > MAX_SOC_TARGETS:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="too_many_soc_targets",
+                translation_placeholders={
+                    "count": str(len(items)),
+                    "max": str(MAX_SOC_TARGETS),
                 },
             )
     return sorted(targets.values(), key=lambda target: target.when)
