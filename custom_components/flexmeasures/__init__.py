@@ -19,8 +19,6 @@ from .account import AccountState, async_read_account, async_read_online
 from .api import FlexMeasuresClient
 from .connection import ConnectionMonitor
 from .const import (
-    CONF_ENTITY_ID,
-    CONF_FORECAST_ATTRIBUTE,
     DOMAIN,
     LOGGER,
     MANUFACTURER,
@@ -127,12 +125,7 @@ async def async_setup_entry(
         # the day grids' time zones are read from files: not in the event loop
         await hass.async_add_executor_job(load_time_zones, zones)
     if mappings := [
-        MeasurementMapping(
-            subentry_id,
-            entry.subentries[subentry_id].data[CONF_ENTITY_ID],
-            sensor,
-            entry.subentries[subentry_id].data.get(CONF_FORECAST_ATTRIBUTE) or None,
-        )
+        MeasurementMapping.from_subentry(entry.subentries[subentry_id], sensor)
         for subentry_id, sensor in state.measurement_sensors.items()
     ]:
         forwarder = MeasurementForwarder(hass, entry, client, mappings)

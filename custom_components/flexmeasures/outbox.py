@@ -16,13 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 import math
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Self
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from .api import Sensor
-from .const import DOMAIN, LOGGER
+from .const import CONF_ENTITY_ID, CONF_FORECAST_ATTRIBUTE, DOMAIN, LOGGER
 from .gaps import Gap, merge
 from .grid import Grid, make_grid
 from .measurements import Step
@@ -47,6 +48,16 @@ class MeasurementMapping(NamedTuple):
     entity_id: str
     sensor: Sensor
     forecast_attribute: str | None = None
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry, sensor: Sensor) -> Self:
+        """A measurement sub-entry's mapping, to the sensor the server described."""
+        return cls(
+            subentry.subentry_id,
+            subentry.data[CONF_ENTITY_ID],
+            sensor,
+            subentry.data.get(CONF_FORECAST_ATTRIBUTE) or None,
+        )
 
 
 @dataclass(slots=True, eq=False)
