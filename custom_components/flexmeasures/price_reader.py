@@ -268,7 +268,7 @@ class PriceReader:
             if isinstance(self.source, PriceSensor) and self.source.sensor_id == spec:
                 return self.source
             return await async_price_sensor(self._client(), spec, None)
-        return FixedPrice(spec[0], spec[1], None)
+        return FixedPrice(*spec)  # a job's own flex-context: no asset
 
     async def _async_read(
         self, schedule: Schedule, source: PriceSource | None

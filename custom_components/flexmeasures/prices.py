@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 import re
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from homeassistant.util import slugify
 
@@ -29,6 +29,7 @@ from .api import (
     FlexMeasuresInvalidRequestError,
     FlexMeasuresNotFoundError,
     Schedule,
+    Sensor,
     SensorData,
 )
 from .schedule import Segment, align_down, as_utc
@@ -76,6 +77,11 @@ class PriceSensor:
     # the asset whose flex-context names it; None: configured in the sub-entry
     asset_id: int | None = None
 
+    @classmethod
+    def of(cls, sensor: Sensor, asset_id: int | None = None) -> Self:
+        """The price of a FlexMeasures sensor, in its unit and at its resolution."""
+        return cls(sensor.id, sensor.unit, sensor.event_resolution, asset_id)
+
 
 @dataclass(frozen=True, slots=True)
 class FixedPrice:
@@ -84,7 +90,7 @@ class FixedPrice:
     value: float
     unit: str
     # the asset whose flex-context names it; None: a job's own flex-context
-    asset_id: int | None
+    asset_id: int | None = None
 
 
 type PriceSource = PriceSensor | FixedPrice
@@ -143,8 +149,7 @@ async def async_price_sensor(
     client: FlexMeasuresClient, sensor_id: int, asset_id: int | None
 ) -> PriceSensor:
     """The price sensor (its unit and resolution are read once)."""
-    sensor = await client.get_sensor(sensor_id)
-    return PriceSensor(sensor.id, sensor.unit, sensor.event_resolution, asset_id)
+    return PriceSensor.of(await client.get_sensor(sensor_id), asset_id)
 
 
 async def async_resolve_source(
