@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
@@ -39,6 +39,42 @@ class StoredAccount:
     server_info: ServerInfo
     user: User
     account: Account
+
+    @classmethod
+    def from_store(cls, raw: Any) -> Self | None:
+        """The account as stored; None when nothing (usable) was stored."""
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            return cls(
+                ServerInfo(
+                    version=str(raw["server_version"]),
+                    api_versions=tuple(str(v) for v in raw["api_versions"]),
+                ),
+                User(
+                    id=int(raw["user_id"]),
+                    email=str(raw["email"]),
+                    username=str(raw["username"]),
+                    account_id=int(raw["account_id"]),
+                    timezone=raw.get("timezone"),
+                ),
+                Account(id=int(raw["account_id"]), name=str(raw["account_name"])),
+            )
+        except KeyError, TypeError, ValueError:
+            return None
+
+    def to_store(self) -> dict[str, Any]:
+        """What is stored of it."""
+        return {
+            "server_version": self.server_info.version,
+            "api_versions": list(self.server_info.api_versions),
+            "user_id": self.user.id,
+            "email": self.user.email,
+            "username": self.user.username,
+            "timezone": self.user.timezone,
+            "account_id": self.account.id,
+            "account_name": self.account.name,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,44 +119,13 @@ class EntryStore:
     @property
     def account(self) -> StoredAccount | None:
         """The account as kept, or None when the server was never reached."""
-        raw = self._data.get("account")
-        if not isinstance(raw, Mapping):
-            return None
-        try:
-            return StoredAccount(
-                ServerInfo(
-                    version=str(raw["server_version"]),
-                    api_versions=tuple(str(v) for v in raw["api_versions"]),
-                ),
-                User(
-                    id=int(raw["user_id"]),
-                    email=str(raw["email"]),
-                    username=str(raw["username"]),
-                    account_id=int(raw["account_id"]),
-                    timezone=raw.get("timezone"),
-                ),
-                Account(id=int(raw["account_id"]), name=str(raw["account_name"])),
-            )
-        except KeyError, TypeError, ValueError:
-            return None
+        return StoredAccount.from_store(self._data.get("account"))
 
     def keep_account(
         self, server_info: ServerInfo, user: User, account: Account
     ) -> None:
         """Keep the account as the server describes it now."""
-        self._set(
-            "account",
-            {
-                "server_version": server_info.version,
-                "api_versions": list(server_info.api_versions),
-                "user_id": user.id,
-                "email": user.email,
-                "username": user.username,
-                "timezone": user.timezone,
-                "account_id": account.id,
-                "account_name": account.name,
-            },
-        )
+        self._set("account", StoredAccount(server_info, user, account).to_store())
 
     # -- sensors and plans -------------------------------------------------
 
