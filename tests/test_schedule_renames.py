@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-import homeassistant.util.dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -66,9 +66,11 @@ def saved_soc_entities(hass_storage: dict[str, Any], entry_id: str) -> list[Any]
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="SoC entity not followed")
 async def test_a_renamed_soc_entity_is_read_by_the_next_job_and_after_a_restart(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures, hass_storage: dict[str, Any]
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
 ) -> None:
     _register(hass)
     set_soc(hass, "50", "%")
@@ -85,7 +87,8 @@ async def test_a_renamed_soc_entity_is_read_by_the_next_job_and_after_a_restart(
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == NEW
     assert entry.subentries[SUBENTRY_ID].title == "Home battery"
     # the sub-entry is saved with the new id for the next start
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=30))
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert saved_soc_entities(hass_storage, entry.entry_id) == [NEW]
 
@@ -101,7 +104,6 @@ async def test_a_renamed_soc_entity_is_read_by_the_next_job_and_after_a_restart(
     assert soc_at_start(fake_fm) == "90 kWh"  # 20 % of NEW, not 10 % of the old
 
 
-@pytest.mark.xfail(strict=True, reason="SoC entity not followed")
 async def test_an_entity_both_measured_and_the_soc_is_followed_by_both(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -139,7 +141,6 @@ async def test_an_entity_both_measured_and_the_soc_is_followed_by_both(
     assert soc_at_start(fake_fm) == "300 kWh"
 
 
-@pytest.mark.xfail(strict=True, reason="SoC entity not followed")
 async def test_two_schedules_of_one_soc_entity_both_follow_it(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
