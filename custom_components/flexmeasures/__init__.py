@@ -37,6 +37,7 @@ from .issues import (
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
 from .planners import async_first_plans, build_planners, restore_plans, set_offline
+from .renames import async_follow_soc_entities
 from .services import async_setup_services
 from .store import EntryStore, entry_store
 
@@ -133,6 +134,9 @@ async def async_setup_entry(
         entry.runtime_data.forwarder = forwarder
         entry.async_on_unload(forwarder.async_stop)
 
+    # after the forwarder's follower: an entity that is both measured and a
+    # state of charge has its measurement saved first, then one reload
+    entry.async_on_unload(async_follow_soc_entities(hass, entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     async_load_card(hass)
@@ -166,7 +170,8 @@ async def _async_update_listener(
     """Reload when the entry changes (subentries added, changed or removed).
 
     Not when the only change is a measurement following its renamed entity
-    (`renames.py`): the forwarder follows it already.
+    (`renames.py`): the forwarder follows it already. A schedule following its
+    renamed state of charge entity reloads.
     """
     forwarder = entry.runtime_data.forwarder
     if forwarder is not None and forwarder.follower.only_followed(entry):

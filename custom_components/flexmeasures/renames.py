@@ -10,6 +10,11 @@ That save does not reload the entry (`EntityFollower.only_followed`).
 An entity removed from the registry raises a repair issue (kept across
 restarts) and a warning; the mapping waits (its steps are gaps) and goes on
 when an entity of that id is back, which withdraws the issue.
+
+A schedule follows its state of charge entity the same way
+(`async_follow_soc_entities`): its sub-entry is saved with the new id, and that
+save reloads the entry (the coordinators read the entity by id), so the next
+job reads the renamed entity.
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from .const import (
     CONF_ENTITY_ID,
     CONF_SENSOR,
+    CONF_SOC_ENTITY,
     DOMAIN,
     LOGGER,
     SUBENTRY_TYPE_MEASUREMENT,
+    SUBENTRY_TYPE_SCHEDULE,
 )
 from .issues import ENTITY_REMOVED
 from .outbox import MeasurementMapping
@@ -216,3 +223,37 @@ class EntityFollower:
         self._hass.config_entries.async_update_subentry(
             entry, subentry, data=data, unique_id=unique_id
         )
+
+
+@callback
+def async_follow_soc_entities(hass: HomeAssistant, entry: ConfigEntry) -> CALLBACK_TYPE:
+    """Save a renamed state of charge entity in its schedules (the entry reloads)."""
+
+    def followers(old: str | None) -> list[ConfigSubentry]:
+        return [
+            subentry
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
+            and old is not None
+            and subentry.data.get(CONF_SOC_ENTITY) == old
+        ]
+
+    @callback
+    def concerns_us(data: er.EventEntityRegistryUpdatedData) -> bool:
+        return data["action"] == "update" and bool(followers(data.get("old_entity_id")))
+
+    @callback
+    def renamed(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
+        data = event.data
+        if data["action"] != "update" or (old := data.get("old_entity_id")) is None:
+            return
+        new = data["entity_id"]
+        for subentry in followers(old):
+            LOGGER.info("%s is now %s: schedule %s reads it", old, new, subentry.title)
+            hass.config_entries.async_update_subentry(
+                entry, subentry, data={**subentry.data, CONF_SOC_ENTITY: new}
+            )
+
+    return hass.bus.async_listen(
+        er.EVENT_ENTITY_REGISTRY_UPDATED, renamed, event_filter=concerns_us
+    )
