@@ -7,6 +7,7 @@ import itertools
 import json
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.flexmeasures.api.models import Schedule
@@ -100,6 +101,40 @@ def test_next_change_with_tolerance_ignores_float_noise() -> None:
     schedule = make([1.0, 1.0 + 1e-9, 5.0])
     assert next_change(schedule, T0) == T0 + STEP
     assert next_change(schedule, T0, tolerance=1e-6) == T0 + 2 * STEP
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 1.0, 1.0 + 1e-9, 2.5]), max_size=8),
+    st.sampled_from([timedelta(minutes=5), STEP, timedelta(hours=1)]),
+    st.integers(min_value=-3 * 3600, max_value=10 * 3600),
+    st.sampled_from([UTC, AMS]),
+    st.sampled_from([0.0, 1e-6]),
+)
+def test_next_boundary_and_change_are_the_first_after_the_time(
+    values: list[float],
+    step: timedelta,
+    seconds: int,
+    zone: ZoneInfo,
+    tolerance: float,
+) -> None:
+    """Against the boundaries written out: the first one after `when`."""
+    schedule = make(values, step=step)
+    when = (T0 + timedelta(seconds=seconds)).astimezone(zone)
+    boundaries = [T0 + step * k for k in range(len(values) + 1)] if values else []
+    later = [k for k, boundary in enumerate(boundaries) if boundary > when]
+    expected_boundary = boundaries[later[0]] if later else None
+    assert next_step_boundary(schedule, when) == expected_boundary
+    changes = [
+        k
+        for k in later
+        if k == 0  # the start: before the schedule
+        or k == len(values)  # the end: the value stops
+        or abs(values[k] - values[later[0] - 1]) > tolerance  # not the value now
+    ]
+    # at or after the end, or no steps: None; else the first change after `when`
+    expected_change = boundaries[changes[0]] if later else None
+    assert next_change(schedule, when, tolerance=tolerance) == expected_change
 
 
 def test_dst_end_amsterdam_2026_10_25_has_25_hours_of_steps() -> None:

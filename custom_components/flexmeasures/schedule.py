@@ -89,21 +89,31 @@ def value_at(schedule: Schedule | None, when: datetime) -> float | None:
     return None if schedule is None else schedule.value_at(when)
 
 
+def _steps_after(
+    schedule: Schedule | None, when: datetime
+) -> tuple[datetime, int] | None:
+    """The schedule's start, and how many of its steps begin at or before `when`.
+
+    0 before the schedule; None without steps, or at or after the end.
+    """
+    if schedule is None or not schedule.values:
+        return None
+    start = schedule_start(schedule)
+    if as_utc(when) < start:
+        return start, 0
+    index = step_index(schedule, when)
+    return None if index is None else (start, index + 1)
+
+
 def next_step_boundary(schedule: Schedule | None, when: datetime) -> datetime | None:
     """The first step boundary strictly after `when` (the start or an end).
 
     None when `when` is at or after the end of the schedule.
     """
-    if schedule is None or not schedule.values:
+    if schedule is None or (found := _steps_after(schedule, when)) is None:
         return None
-    when = as_utc(when)
-    start = schedule_start(schedule)
-    if when < start:
-        return start
-    index = step_index(schedule, when)
-    if index is None:
-        return None
-    return start + schedule.resolution * (index + 1)
+    start, begun = found
+    return start + schedule.resolution * begun
 
 
 def next_change(
@@ -115,17 +125,13 @@ def next_change(
     change (the value stops). None when `when` is at or after the end. Values
     closer than `tolerance` count as equal.
     """
-    if schedule is None or not schedule.values:
+    if schedule is None or (found := _steps_after(schedule, when)) is None:
         return None
-    when = as_utc(when)
-    start = schedule_start(schedule)
-    if when < start:
+    start, begun = found
+    if begun == 0:
         return start
-    index = step_index(schedule, when)
-    if index is None:
-        return None
-    current = schedule.values[index]
-    for later in range(index + 1, len(schedule.values)):
+    current = schedule.values[begun - 1]
+    for later in range(begun, len(schedule.values)):
         if abs(schedule.values[later] - current) > tolerance:
             return start + schedule.resolution * later
     return schedule_end(schedule)
