@@ -11,15 +11,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.const import DOMAIN
+from custom_components.flexmeasures.connection import _plans_reach
+from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SITE
+from custom_components.flexmeasures.flow_helpers import site_of_device
 
 from .common import schedule_subentry
 from .fake_flexmeasures import FakeFlexMeasures
-from .schedule_setup import NOW, SUBENTRY_ID, fire_at, make_entry, set_soc
+from .schedule_setup import (
+    NOW,
+    SCHEDULE_DATA,
+    SUBENTRY_ID,
+    fire_at,
+    make_entry,
+    set_soc,
+)
 from .test_offline_start import restart
 from .test_site import EV_DATA, EV_ID, SITE_DATA, entity, site_subentry
 
@@ -95,3 +106,42 @@ async def test_a_site_planning_less_far_than_its_devices_is_an_issue_once_its_pl
     assert setpoint is not None
     assert setpoint.state == "unavailable"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+
+
+def _two_sites_of_one_device(first: int, second: int) -> MockConfigEntry:
+    """The battery (48 h) named by two sites: `first` h, then `second` h."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        data={},
+        subentries_data=[
+            schedule_subentry(
+                {**SCHEDULE_DATA, "duration": 48}, subentry_id=SUBENTRY_ID
+            ),
+            *(
+                ConfigSubentryData(
+                    data={**SITE_DATA, "devices": ["8"], "duration": hours},
+                    subentry_id=f"01JSITE{index:019d}",
+                    subentry_type=SUBENTRY_TYPE_SITE,
+                    title=f"Site {index}",
+                )
+                for index, hours in enumerate((first, second))
+            ),
+        ],
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_plans_reach takes the last site that names a device; the planners "
+    "(build_planners, site_of_device) put it in the first",
+)
+@pytest.mark.parametrize(("first", "second"), [(24, 1), (1, 24)])
+async def test_a_device_named_by_two_sites_counts_with_the_site_that_plans_it(
+    hass: HomeAssistant, first: int, second: int
+) -> None:
+    """A device is in at most one site, the first that names it (planners.py)."""
+    entry = _two_sites_of_one_device(first, second)
+    planner = site_of_device(entry.subentries.values(), "8")
+    assert planner is not None
+    assert planner.data["duration"] == first  # the first site plans the battery
+    assert _plans_reach(entry) == timedelta(hours=first)
