@@ -130,11 +130,6 @@ def _two_sites_of_one_device(first: int, second: int) -> MockConfigEntry:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_plans_reach takes the last site that names a device; the planners "
-    "(build_planners, site_of_device) put it in the first",
-)
 @pytest.mark.parametrize(("first", "second"), [(24, 1), (1, 24)])
 async def test_a_device_named_by_two_sites_counts_with_the_site_that_plans_it(
     hass: HomeAssistant, first: int, second: int

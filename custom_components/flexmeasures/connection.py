@@ -38,18 +38,16 @@ RETRY_MAX: Final = 600.0
 def _plans_reach(entry: ConfigEntry) -> timedelta:
     """How far the entry's plans reach at most (the default horizon without any).
 
-    A device in a site is planned over the site's horizon, not its own.
+    A device in a site is planned over the site's horizon, not its own: the
+    first site that names it, as the planners take it.
     """
     subentries = entry.subentries.values()
-    site_horizons = {
-        sensor_id: site.duration
-        for site in (
-            SiteSettings.from_data(subentry.data)
-            for subentry in subentries
-            if subentry.subentry_type == SUBENTRY_TYPE_SITE
-        )
-        for sensor_id in site.device_sensor_ids
-    }
+    site_horizons: dict[int, timedelta] = {}
+    for subentry in subentries:
+        if subentry.subentry_type == SUBENTRY_TYPE_SITE:
+            site = SiteSettings.from_data(subentry.data)
+            for sensor_id in site.device_sensor_ids:
+                site_horizons.setdefault(sensor_id, site.duration)
     return max(
         (
             site_horizons.get(device.power_sensor_id, device.duration)
