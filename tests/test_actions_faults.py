@@ -7,7 +7,7 @@ fixes).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -190,6 +190,36 @@ async def test_a_target_given_twice_counts_once_towards_the_most_allowed(
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
     assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="too_many_soc_targets says len(items) were given, duplicates included",
+)
+async def test_too_many_targets_says_how_many_targets_were_given(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,  # noqa: F811
+) -> None:
+    """One target too many, each of the others given twice: 101 targets, not 201."""
+    times = [NOW + timedelta(minutes=5 * (i + 1)) for i in range(MAX_SOC_TARGETS + 1)]
+    other_offset = timezone(timedelta(hours=1))
+    targets = [
+        {"datetime": when.astimezone(zone).isoformat(), "value": 300}
+        for when in times[:MAX_SOC_TARGETS]
+        for zone in (UTC, other_offset)
+    ]
+    targets.append({"datetime": times[-1].isoformat(), "value": 300})
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "trigger_schedule",
+            {"device_id": device_id(hass), "soc_targets": targets},
+        )
+    assert err.value.translation_key == "too_many_soc_targets"
+    assert err.value.translation_placeholders == {
+        "count": str(MAX_SOC_TARGETS + 1),
+        "max": str(MAX_SOC_TARGETS),
+    }
 
 
 @pytest.mark.parametrize(
