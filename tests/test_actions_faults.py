@@ -192,10 +192,6 @@ async def test_a_target_given_twice_counts_once_towards_the_most_allowed(
     assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="too_many_soc_targets says len(items) were given, duplicates included",
-)
 async def test_too_many_targets_says_how_many_targets_were_given(
     hass: HomeAssistant,
     entry: MockConfigEntry,  # noqa: F811

@@ -238,7 +238,8 @@ def _soc_targets(
                 translation_domain=DOMAIN,
                 translation_key="too_many_soc_targets",
                 translation_placeholders={
-                    "count": str(len(items)),
+                    # the times given (one given twice, in any offset, is one)
+                    "count": str(len({item["datetime"] for item in items})),
                     "max": str(MAX_SOC_TARGETS),
                 },
             )
