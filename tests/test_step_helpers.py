@@ -105,6 +105,17 @@ def test_a_meter_reading_on_a_step_start_after_a_gap_is_that_steps_start() -> No
     assert after_gap == fresh
 
 
+def test_a_negative_reading_after_a_gap_on_a_step_start_is_skipped() -> None:
+    """Not a reading of a meter that only goes up: the step waits for one."""
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 10.0)
+    acc.add(T0 + 100, None, out)
+    acc.add(T0 + Q, -1.0, out)  # skipped: the start stays unknown
+    acc.add(T0 + Q + 100, 13.0, out)
+    acc.close_until(T0 + 2 * Q, out)
+    assert out == []
+
+
 def test_per_step_converter_between_energy_and_mean_power() -> None:
     to_kw = per_step_converter("Wh", "kW", 900)
     assert to_kw is not None

@@ -238,16 +238,17 @@ def async_follow_soc_entities(hass: HomeAssistant, entry: ConfigEntry) -> CALLBA
             and subentry.data.get(CONF_SOC_ENTITY) == old
         ]
 
+    def renamed_from(data: er.EventEntityRegistryUpdatedData) -> str | None:
+        """The id an update renamed an entity from (None: not a rename)."""
+        return data.get("old_entity_id") if data["action"] == "update" else None
+
     @callback
     def concerns_us(data: er.EventEntityRegistryUpdatedData) -> bool:
-        return data["action"] == "update" and bool(followers(data.get("old_entity_id")))
+        return bool(followers(renamed_from(data)))
 
     @callback
     def renamed(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
-        data = event.data
-        if data["action"] != "update" or (old := data.get("old_entity_id")) is None:
-            return
-        new = data["entity_id"]
+        old, new = renamed_from(event.data), event.data["entity_id"]
         for subentry in followers(old):
             LOGGER.info("%s is now %s: schedule %s reads it", old, new, subentry.title)
             hass.config_entries.async_update_subentry(
