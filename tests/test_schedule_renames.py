@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+import custom_components.flexmeasures as integration
 
 from .common import measurement_subentry, schedule_subentry, setup_integration
 from .fake_flexmeasures import FakeFlexMeasures
@@ -179,3 +183,56 @@ async def test_renames_of_other_entities_change_nothing(
     assert entry.runtime_data is runtime
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == SOC_ENTITY
     assert coordinator_of(entry).settings.soc_entity == SOC_ENTITY
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no rename follower while a reload runs: it is removed at unloading and "
+    "made again only after the first jobs (async_first_plans), and the update "
+    "listener only after the platforms; a second rename meanwhile is lost (the "
+    "sub-entry keeps the id the first rename gave), or saved without a reload "
+    "(the coordinators read the old id until a restart)",
+)
+@pytest.mark.parametrize("held", ["first_plans", "platforms"])
+async def test_a_second_rename_during_the_reload_of_the_first_is_followed(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, held: str
+) -> None:
+    """A->B reloads; B->C while that reload sets up (a typo fixed): C is read."""
+    third = "sensor.shed_battery_soc"
+    _register(hass)
+    set_soc(hass, "50", "%")
+    entry = make_entry(fake_fm)
+    await setup_integration(hass, entry)
+    gate, entered = asyncio.Event(), asyncio.Event()
+
+    async def holding(step: Any, *args: Any) -> None:
+        entered.set()
+        await gate.wait()
+        await step(*args)
+
+    first_plans = integration.async_first_plans
+    forward = hass.config_entries.async_forward_entry_setups
+    hold = (
+        patch.object(
+            integration, "async_first_plans", lambda e: holding(first_plans, e)
+        )
+        if held == "first_plans"
+        else patch.object(
+            hass.config_entries,
+            "async_forward_entry_setups",
+            lambda e, p: holding(forward, e, p),
+        )
+    )
+    with hold:
+        _rename(hass, SOC_ENTITY, NEW, "80", "%")
+        await asyncio.wait_for(entered.wait(), 5)  # the reload is setting up
+        _rename(hass, NEW, third, "70", "%")
+        gate.set()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == third
+    coordinator = coordinator_of(entry)
+    assert coordinator.settings.soc_entity == third
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success, coordinator.last_exception
+    assert soc_at_start(fake_fm) == "315 kWh"  # 70 % of 450 kWh
