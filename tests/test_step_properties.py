@@ -146,28 +146,16 @@ def test_meter_step_energies_add_up_to_the_meters_increase(
     acc.close_until(end, out)
     emitted = dict(out)
 
-    # A step's energy is the increase between the readings held up to its start
-    # and up to its end (a reading or a gap at a boundary is the next step's);
-    # a reading that ends a gap on a step's start is that step's start reading,
-    # without the increase across the gap.
-    def unknown_at_end(boundary: float) -> bool:
+    def unknown(boundary: float) -> bool:
+        # the reading held at a boundary is the one held up to it: a reading
+        # (or a gap) that comes at the boundary itself is the next step's
         return any(since < boundary <= until for since, until in gaps)
-
-    def unknown_at_start(boundary: float) -> bool:
-        return any(since < boundary < until for since, until in gaps)
-
-    def gap_ends_at(boundary: float) -> bool:
-        return any(until == boundary for _, until in gaps)
 
     start = T0
     total = 0.0
     while start < end:
-        inside = sum(
-            inc
-            for when, inc in increments
-            if start <= when < start + Q and not (when == start and gap_ends_at(start))
-        )
-        if unknown_at_start(start) or unknown_at_end(start + Q):
+        inside = sum(inc for when, inc in increments if start <= when < start + Q)
+        if unknown(start) or unknown(start + Q):
             assert start not in emitted
         else:
             assert emitted.pop(start) == pytest.approx(inside, abs=1e-7)

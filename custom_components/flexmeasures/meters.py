@@ -148,18 +148,6 @@ class MeterAccumulator:
             self.valid = False
             self.before = None
             return
-        if not self.valid and ts == self.start:
-            if self.increasing and reading < 0:
-                return  # not a reading of a meter that only goes up
-            # back from a gap on the open step's start: the step starts with
-            # this reading (as a fresh start there), without the gap's increase
-            self.known = True
-            self.energy = 0.0
-            self.before = None
-            self.last = reading
-            self.since = ts
-            self.valid = True
-            return
         last = self.last
         if last is None:
             self.before = None
