@@ -87,7 +87,10 @@ def test_a_meter_that_only_goes_up_ignores_a_negative_reading() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="after a gap, a reading that comes exactly on a step's start does not "
-    "make the start known (a fresh MeterAccumulator there does): the step is lost",
+    "make the start known (a fresh MeterAccumulator there does): the step is lost. "
+    "Kept so: starting the step there forgets the reading before the gap, and a "
+    "reboot's 0 there would be counted as the meter's whole count (see the next "
+    "test); a lost step is better than an invented one",
 )
 def test_a_meter_reading_on_a_step_start_after_a_gap_is_that_steps_start() -> None:
     """The reading held at the start is known from the start: the step is exact.
@@ -121,12 +124,6 @@ def test_a_negative_reading_after_a_gap_on_a_step_start_is_skipped() -> None:
     assert out == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reading that ends a gap on a step's start forgets the reading before "
-    "the gap (before = None): a reboot's 0 there is not undone as a glitch, and "
-    "the step is sent with the meter's whole count (100.2 kWh for 0.2)",
-)
 def test_a_reboots_zero_on_a_step_start_after_a_gap_is_not_counted() -> None:
     """Unavailable, 0 while it boots, then its count again: a glitch, not 100 kWh.
 
