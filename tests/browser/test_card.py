@@ -666,25 +666,27 @@ async def test_card_draws_a_price_forecast_and_none_when_the_price_is_missing(
         assert "Planned cost" in drawn["summary"]
         assert drawn["stale"], "a stale schedule is not shown as such"
 
-        # re-render only when its entities change
-        count = drawn["drawCount"]
-        same = await card.evaluate(
+        # re-render only when its entities change (counted within one task: the
+        # card's own once-a-minute redraw cannot come in between)
+        count, same = await card.evaluate(
             """(card) => {
+              const before = card.drawCount;
               const hass = card.hass;
               card.hass = {...hass};  // a new hass, the same states
               card.hass = {...hass, states: {...hass.states,
                 'sensor.unrelated': {entity_id: 'sensor.unrelated', state: '1', attributes: {}}}};
-              return card.drawCount;
+              return [before, card.drawCount];
             }"""
         )
         assert same == count
-        changed = await card.evaluate(
+        count, changed = await card.evaluate(
             """(card) => {
+              const before = card.drawCount;
               const hass = card.hass;
               const price = hass.states['sensor.b_consumption_price'];
               card.hass = {...hass, states: {...hass.states,
                 'sensor.b_consumption_price': {...price, state: '0.5'}}};
-              return card.drawCount;
+              return [before, card.drawCount];
             }"""
         )
         assert changed == count + 1
