@@ -40,20 +40,37 @@ pytestmark = [
 ]
 
 
-async def test_a_site_planning_further_than_its_devices_is_no_issue_while_its_plan_covers(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+@pytest.mark.parametrize(
+    ("hours", "covered"),
+    [
+        # devices with a 1 h horizon in a 24 h site: 3 h offline is within the plans
+        ((1, 24), True),
+        # devices with a 48 h horizon in a 1 h site: 3 h offline is past the plans
+        ((48, 1), False),
+    ],
+    ids=["site_plans_further", "site_plans_less_far"],
+)
+async def test_a_site_s_horizon_is_how_far_its_devices_plans_reach(
+    hass: HomeAssistant,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    hours: tuple[int, int],
+    covered: bool,
 ) -> None:
-    """Devices with a 1 h horizon in a 24 h site: 3 h offline is within the plans."""
+    """The issue comes once the kept plans no longer set the power, not before."""
+    device_hours, site_hours = hours
     set_soc(hass)
     fake_fm.add_ev_charger()
     entry = make_entry(
         fake_fm,
-        duration=1,
+        duration=device_hours,
         more=[
             schedule_subentry(
-                {**EV_DATA, "duration": 1}, subentry_id=EV_ID, title="EV charger"
+                {**EV_DATA, "duration": device_hours},
+                subentry_id=EV_ID,
+                title="EV charger",
             ),
-            site_subentry({**SITE_DATA, "duration": 24}),
+            site_subentry({**SITE_DATA, "duration": site_hours}),
         ],
     )
     entry.add_to_hass(hass)
@@ -67,45 +84,15 @@ async def test_a_site_planning_further_than_its_devices_is_no_issue_while_its_pl
         when += timedelta(minutes=11)
         await fire_at(hass, freezer, when)
         await hass.async_block_till_done(wait_background_tasks=True)
-    # the kept plan still sets the power now: the plans reach this far
     setpoint = hass.states.get(entity(hass, "sensor", f"{SUBENTRY_ID}_power_setpoint"))
     assert setpoint is not None
-    assert setpoint.state != "unavailable"
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
-
-
-async def test_a_site_planning_less_far_than_its_devices_is_an_issue_once_its_plan_ends(
-    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
-) -> None:
-    """Devices with a 48 h horizon in a 1 h site: 3 h offline is past the plans."""
-    set_soc(hass)
-    fake_fm.add_ev_charger()
-    entry = make_entry(
-        fake_fm,
-        duration=48,
-        more=[
-            schedule_subentry(
-                {**EV_DATA, "duration": 48}, subentry_id=EV_ID, title="EV charger"
-            ),
-            site_subentry({**SITE_DATA, "duration": 1}),
-        ],
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    fake_fm.down = True
-    await restart(hass, entry)
-    issue_id = f"server_unreachable_{entry.entry_id}"
-    when = NOW
-    for _ in range(18):  # 3 hours and a bit; retries back off to 10 minutes
-        when += timedelta(minutes=11)
-        await fire_at(hass, freezer, when)
-        await hass.async_block_till_done(wait_background_tasks=True)
-    # no kept plan sets the power now: the plans reach no further
-    setpoint = hass.states.get(entity(hass, "sensor", f"{SUBENTRY_ID}_power_setpoint"))
-    assert setpoint is not None
-    assert setpoint.state == "unavailable"
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    if covered:  # the kept plan still sets the power now: the plans reach this far
+        assert setpoint.state != "unavailable"
+        assert issue is None
+    else:  # no kept plan sets the power now: the plans reach no further
+        assert setpoint.state == "unavailable"
+        assert issue is not None
 
 
 def _two_sites_of_one_device(first: int, second: int) -> MockConfigEntry:
