@@ -7,7 +7,7 @@ fixes).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -31,6 +31,28 @@ pytestmark = [
 
 # Home Assistant's recorder drops all attributes of a state above this.
 MAX_STATE_ATTRS_BYTES = 16384
+
+
+def every_five_minutes(count: int, zone: tzinfo = UTC) -> list[dict[str, Any]]:
+    """`count` targets of 300 kWh, five minutes apart from NOW, in `zone`."""
+    return [
+        {
+            "datetime": (NOW + timedelta(minutes=5 * (i + 1)))
+            .astimezone(zone)
+            .isoformat(),
+            "value": 300,
+        }
+        for i in range(count)
+    ]
+
+
+async def trigger_with(hass: HomeAssistant, targets: list[dict[str, Any]]) -> None:
+    """The device's trigger_schedule action with these soc_targets."""
+    await call(
+        hass,
+        "trigger_schedule",
+        {"device_id": device_id(hass), "soc_targets": targets},
+    )
 
 
 def last_model(fake_fm: FakeFlexMeasures) -> dict[str, Any]:
@@ -123,16 +145,9 @@ async def test_many_targets_keep_the_setpoint_recordable(
     entry: MockConfigEntry,  # noqa: F811
 ) -> None:
     """Refused, or the recorded attributes stay under 16 KB."""
-    targets = [
-        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
-        for i in range(1000)
-    ]
+    targets = every_five_minutes(1000)
     try:
-        await call(
-            hass,
-            "trigger_schedule",
-            {"device_id": device_id(hass), "soc_targets": targets},
-        )
+        await trigger_with(hass, targets)
     except ServiceValidationError:
         return
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
@@ -146,23 +161,12 @@ async def test_the_most_targets_allowed_are_taken_and_stay_recordable(
     entry: MockConfigEntry,  # noqa: F811
 ) -> None:
     """MAX_SOC_TARGETS targets are taken and shown; one more is refused."""
-    targets = [
-        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
-        for i in range(MAX_SOC_TARGETS + 1)
-    ]
+    targets = every_five_minutes(MAX_SOC_TARGETS + 1)
     with pytest.raises(ServiceValidationError) as err:
-        await call(
-            hass,
-            "trigger_schedule",
-            {"device_id": device_id(hass), "soc_targets": targets},
-        )
+        await trigger_with(hass, targets)
     assert err.value.translation_key == "too_many_soc_targets"
     assert str(err.value).startswith("State of charge targets")
-    await call(
-        hass,
-        "trigger_schedule",
-        {"device_id": device_id(hass), "soc_targets": targets[:MAX_SOC_TARGETS]},
-    )
+    await trigger_with(hass, targets[:MAX_SOC_TARGETS])
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
     assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
@@ -175,18 +179,11 @@ async def test_a_target_given_twice_counts_once_towards_the_most_allowed(
     entry: MockConfigEntry,  # noqa: F811
 ) -> None:
     """MAX_SOC_TARGETS targets, one given twice (in another offset): taken."""
-    targets = [
-        {"datetime": (NOW + timedelta(minutes=5 * (i + 1))).isoformat(), "value": 300}
-        for i in range(MAX_SOC_TARGETS)
-    ]
+    targets = every_five_minutes(MAX_SOC_TARGETS)
     first = datetime.fromisoformat(targets[0]["datetime"])
     again = first.astimezone(timezone(timedelta(hours=1)))
     targets.append({"datetime": again.isoformat(), "value": 300})
-    await call(
-        hass,
-        "trigger_schedule",
-        {"device_id": device_id(hass), "soc_targets": targets},
-    )
+    await trigger_with(hass, targets)
     state = hass.states.get(entity_id(hass, "sensor", "power_setpoint"))
     assert state is not None
     assert len(state.attributes["soc_targets"]) == MAX_SOC_TARGETS
@@ -197,20 +194,13 @@ async def test_too_many_targets_says_how_many_targets_were_given(
     entry: MockConfigEntry,  # noqa: F811
 ) -> None:
     """One target too many, each of the others given twice: 101 targets, not 201."""
-    times = [NOW + timedelta(minutes=5 * (i + 1)) for i in range(MAX_SOC_TARGETS + 1)]
-    other_offset = timezone(timedelta(hours=1))
     targets = [
-        {"datetime": when.astimezone(zone).isoformat(), "value": 300}
-        for when in times[:MAX_SOC_TARGETS]
-        for zone in (UTC, other_offset)
+        *every_five_minutes(MAX_SOC_TARGETS),
+        *every_five_minutes(MAX_SOC_TARGETS, timezone(timedelta(hours=1))),
+        every_five_minutes(MAX_SOC_TARGETS + 1)[-1],
     ]
-    targets.append({"datetime": times[-1].isoformat(), "value": 300})
     with pytest.raises(ServiceValidationError) as err:
-        await call(
-            hass,
-            "trigger_schedule",
-            {"device_id": device_id(hass), "soc_targets": targets},
-        )
+        await trigger_with(hass, targets)
     assert err.value.translation_key == "too_many_soc_targets"
     assert err.value.translation_placeholders == {
         "count": str(MAX_SOC_TARGETS + 1),
@@ -238,11 +228,7 @@ async def test_pointless_or_contradicting_targets_are_refused(
     """A ServiceValidationError that names the field; nothing is triggered."""
     jobs = len(fake_fm.jobs)
     with pytest.raises(ServiceValidationError) as err:
-        await call(
-            hass,
-            "trigger_schedule",
-            {"device_id": device_id(hass), "soc_targets": targets},
-        )
+        await trigger_with(hass, targets)
     assert err.value.translation_domain == DOMAIN
     assert str(err.value).startswith("State of charge targets")
     assert len(fake_fm.jobs) == jobs
