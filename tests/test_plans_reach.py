@@ -15,17 +15,13 @@ from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.flexmeasures.connection import _plans_reach
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_SITE
-from custom_components.flexmeasures.flow_helpers import site_of_device
 
 from .common import schedule_subentry
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
-    SCHEDULE_DATA,
     SUBENTRY_ID,
     fire_at,
     make_entry,
@@ -95,35 +91,29 @@ async def test_a_site_s_horizon_is_how_far_its_devices_plans_reach(
         assert issue is not None
 
 
-def _two_sites_of_one_device(first: int, second: int) -> MockConfigEntry:
-    """The battery (48 h) named by two sites: `first` h, then `second` h."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        data={},
-        subentries_data=[
-            schedule_subentry(
-                {**SCHEDULE_DATA, "duration": 48}, subentry_id=SUBENTRY_ID
-            ),
-            *(
-                ConfigSubentryData(
-                    data={**SITE_DATA, "devices": ["8"], "duration": hours},
-                    subentry_id=f"01JSITE{index:019d}",
-                    subentry_type=SUBENTRY_TYPE_SITE,
-                    title=f"Site {index}",
-                )
-                for index, hours in enumerate((first, second))
-            ),
-        ],
-    )
-
-
 @pytest.mark.parametrize(("first", "second"), [(24, 1), (1, 24)])
 async def test_a_device_named_by_two_sites_counts_with_the_site_that_plans_it(
-    hass: HomeAssistant, first: int, second: int
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, first: int, second: int
 ) -> None:
     """A device is in at most one site, the first that names it (planners.py)."""
-    entry = _two_sites_of_one_device(first, second)
-    planner = site_of_device(entry.subentries.values(), "8")
-    assert planner is not None
-    assert planner.data["duration"] == first  # the first site plans the battery
-    assert _plans_reach(entry) == timedelta(hours=first)
+    set_soc(hass)
+    entry = make_entry(
+        fake_fm,
+        duration=48,
+        more=[
+            ConfigSubentryData(
+                data={**SITE_DATA, "devices": ["8"], "duration": hours},
+                subentry_id=f"01JSITE{index:019d}",
+                subentry_type=SUBENTRY_TYPE_SITE,
+                title=f"Site {index}",
+            )
+            for index, hours in enumerate((first, second))
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    site = entry.runtime_data.coordinators[SUBENTRY_ID].site
+    assert site is not None
+    assert site.settings.duration == timedelta(hours=first)  # the first site plans it
+    assert entry.runtime_data.plans_reach() == timedelta(hours=first)

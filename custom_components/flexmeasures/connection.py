@@ -11,65 +11,36 @@ background with backoff and reloads the entry when it answers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .api import FlexMeasuresAuthenticationError, FlexMeasuresError
-from .const import (
-    DEFAULT_DURATION,
-    LOGGER,
-    SUBENTRY_TYPE_SCHEDULE,
-    SUBENTRY_TYPE_SITE,
-)
+from .const import LOGGER
 from .issues import SERVER_UNREACHABLE
 from .outages import Backoff
-from .requests import ScheduleSettings, SiteSettings
+
+if TYPE_CHECKING:
+    from .data import FlexMeasuresConfigEntry
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
 
 
-def _plans_reach(entry: ConfigEntry) -> timedelta:
-    """How far the entry's plans reach at most (the default horizon without any).
-
-    A device in a site is planned over the site's horizon, not its own: the
-    first site that names it, as the planners take it.
-    """
-    subentries = entry.subentries.values()
-    site_horizons: dict[int, timedelta] = {}
-    for subentry in subentries:
-        if subentry.subentry_type == SUBENTRY_TYPE_SITE:
-            site = SiteSettings.from_data(subentry.data)
-            for sensor_id in site.device_sensor_ids:
-                site_horizons.setdefault(sensor_id, site.duration)
-    return max(
-        (
-            site_horizons.get(device.power_sensor_id, device.duration)
-            for device in (
-                ScheduleSettings.from_data(subentry.data)
-                for subentry in subentries
-                if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
-            )
-        ),
-        default=timedelta(hours=DEFAULT_DURATION),
-    )
-
-
 class ConnectionMonitor:
     """The server's reachability for one config entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, url: str) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: FlexMeasuresConfigEntry, url: str
+    ) -> None:
         """Reachable until told otherwise."""
         self._hass = hass
         self._entry = entry
         self._url = url
-        self._horizon = _plans_reach(entry)
         self.connected = True
         self.disconnected_since: datetime | None = None
         self._listeners: list[CALLBACK_TYPE] = []
@@ -110,7 +81,8 @@ class ConnectionMonitor:
     def _check_horizon(self) -> None:
         """Raise a repair issue once offline for longer than the plans reach."""
         since = self.disconnected_since
-        if since is not None and dt_util.utcnow() - since > self._horizon:
+        reach = self._entry.runtime_data.plans_reach()
+        if since is not None and dt_util.utcnow() - since > reach:
             SERVER_UNREACHABLE.async_raise(
                 self._hass,
                 self._entry.entry_id,

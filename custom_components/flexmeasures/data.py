@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 from .api import Account, FlexMeasuresClient, ServerInfo, User
 from .connection import ConnectionMonitor
+from .const import DEFAULT_DURATION
 from .store import EntryStore
 
 if TYPE_CHECKING:
@@ -34,3 +36,20 @@ class FlexMeasuresData:
     # one per site subentry, by subentry id
     sites: dict[str, SiteCoordinator] = field(default_factory=dict)
     forwarder: MeasurementForwarder | None = None
+
+    def plans_reach(self) -> timedelta:
+        """How far the plans reach at most (the default horizon without devices).
+
+        A device's own horizon, or its site's: a site plans its devices.
+        """
+        return max(
+            (
+                (
+                    schedule.settings
+                    if schedule.site is None
+                    else schedule.site.settings
+                ).duration
+                for schedule in self.coordinators.values()
+            ),
+            default=timedelta(hours=DEFAULT_DURATION),
+        )
