@@ -8,8 +8,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+import contextlib
+from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL, CONF_VERIFY_SSL
@@ -17,6 +21,7 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from yarl import URL
 
+import custom_components.flexmeasures as integration
 from custom_components.flexmeasures.const import (
     DOMAIN,
     SUBENTRY_TYPE_MEASUREMENT,
@@ -101,3 +106,49 @@ async def setup_integration(
     # the prices are read in a background task once the schedules are there
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is state
+
+
+@dataclass
+class HeldSetup:
+    """A set-up held at one step (see `setup_held_at`)."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def reached(self) -> None:
+        """Wait until a set-up is held."""
+        await asyncio.wait_for(self.entered.wait(), 5)
+
+
+@contextlib.asynccontextmanager
+async def setup_held_at(hass: HomeAssistant, step: str) -> AsyncIterator[HeldSetup]:
+    """Hold the set-ups of entries at `step` until the block ends.
+
+    `step`: "first_plans" (before the forwarder and the platforms) or
+    "platforms" (after the forwarder, before the update listener). At the end
+    of the block the set-up goes on, and all it started is waited for.
+    """
+    held = HeldSetup()
+
+    async def holding(original: Any, *args: Any) -> Any:
+        held.entered.set()
+        await held.gate.wait()
+        return await original(*args)
+
+    first_plans = integration.async_first_plans
+    forward = hass.config_entries.async_forward_entry_setups
+    hold = (
+        patch.object(
+            integration, "async_first_plans", lambda e: holding(first_plans, e)
+        )
+        if step == "first_plans"
+        else patch.object(
+            hass.config_entries,
+            "async_forward_entry_setups",
+            lambda e, p: holding(forward, e, p),
+        )
+    )
+    with hold:
+        yield held
+        held.gate.set()
+        await hass.async_block_till_done(wait_background_tasks=True)

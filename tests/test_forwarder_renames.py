@@ -10,7 +10,11 @@ from typing import Any, cast
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import (
+    ConfigEntryDisabler,
+    ConfigEntryState,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
@@ -34,7 +38,7 @@ from custom_components.flexmeasures.issues import (
     async_clear_orphaned_issues,
 )
 
-from .common import measurement_subentry, mock_account_entry
+from .common import measurement_subentry, mock_account_entry, setup_held_at
 from .fake_flexmeasures import FakeFlexMeasures
 from .forwarder_common import (
     ENTITY,
@@ -171,6 +175,31 @@ async def test_a_rename_while_another_change_waits_reloads_the_entry(
     assert forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]["entity_id"] == NEW
 
 
+@pytest.mark.parametrize("held", ["first_plans", "platforms"])
+async def test_a_rename_while_the_entry_reloads_is_followed(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake_fm: FakeFlexMeasures,
+    freezer: FrozenDateTimeFactory,
+    held: str,
+) -> None:
+    """Renamed while a reload sets up (no forwarder yet, or one just started)."""
+    async with setup_held_at(hass, held) as setup:
+        hass.config_entries.async_update_subentry(
+            entry, entry.subentries[SUBENTRY_ID], title="Grid"
+        )
+        await setup.reached()
+        _rename(hass, OLD, NEW, "2")
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]["entity_id"] == NEW
+    hass.states.async_set(NEW, "3", KW)
+    await _at(hass, freezer, T0 + 2 * Q)
+    assert fake_fm.data[8][T0 + Q] == 3.0
+
+
 async def test_a_removed_entity_raises_an_issue_until_it_is_back(
     hass: HomeAssistant,
     entry: MockConfigEntry,
@@ -199,6 +228,22 @@ async def test_a_removed_entity_raises_an_issue_until_it_is_back(
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 
 
+async def test_an_entity_removed_while_the_entry_reloads_raises_the_issue(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """No forwarder listens while a reload sets up: the issue is raised all the same."""
+    async with setup_held_at(hass, "first_plans") as setup:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        await setup.reached()
+        er.async_get(hass).async_remove(OLD)
+        hass.states.async_remove(OLD)
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, ENTITY_REMOVED.issue_id(SUBENTRY_ID)
+    )
+    assert issue is not None
+    assert issue.translation_placeholders == {"entity_id": OLD, "sensor_id": "8"}
+
+
 async def test_an_entity_renamed_to_the_removed_id_withdraws_the_issue(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
@@ -221,11 +266,12 @@ async def test_an_issue_of_an_entity_back_at_the_start_is_withdrawn(
 ) -> None:
     issues = ir.async_get(hass)
     issue_id = ENTITY_REMOVED.issue_id(SUBENTRY_ID)
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    disabled = ConfigEntryDisabler.USER
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, disabled)
     er.async_get(hass).async_remove(OLD)
     hass.states.async_remove(OLD)
     await hass.async_block_till_done()
-    assert issues.async_get_issue(DOMAIN, issue_id) is None  # nobody listened
+    assert issues.async_get_issue(DOMAIN, issue_id) is None  # not of a disabled one
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -236,8 +282,8 @@ async def test_an_issue_of_an_entity_back_at_the_start_is_withdrawn(
         translation_key="measurement_entity_removed",
         translation_placeholders={"entity_id": OLD, "sensor_id": "8"},
     )
-    _register(hass)  # back while the entry was not loaded
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    _register(hass)  # back while the entry was disabled
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, None)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 

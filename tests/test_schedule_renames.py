@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -14,9 +13,12 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
-import custom_components.flexmeasures as integration
-
-from .common import measurement_subentry, schedule_subentry, setup_integration
+from .common import (
+    measurement_subentry,
+    schedule_subentry,
+    setup_held_at,
+    setup_integration,
+)
 from .fake_flexmeasures import FakeFlexMeasures
 from .schedule_setup import (
     NOW,
@@ -185,14 +187,6 @@ async def test_renames_of_other_entities_change_nothing(
     assert coordinator_of(entry).settings.soc_entity == SOC_ENTITY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no rename follower while a reload runs: it is removed at unloading and "
-    "made again only after the first jobs (async_first_plans), and the update "
-    "listener only after the platforms; a second rename meanwhile is lost (the "
-    "sub-entry keeps the id the first rename gave), or saved without a reload "
-    "(the coordinators read the old id until a restart)",
-)
 @pytest.mark.parametrize("held", ["first_plans", "platforms"])
 async def test_a_second_rename_during_the_reload_of_the_first_is_followed(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, held: str
@@ -203,32 +197,10 @@ async def test_a_second_rename_during_the_reload_of_the_first_is_followed(
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
-    gate, entered = asyncio.Event(), asyncio.Event()
-
-    async def holding(step: Any, *args: Any) -> None:
-        entered.set()
-        await gate.wait()
-        await step(*args)
-
-    first_plans = integration.async_first_plans
-    forward = hass.config_entries.async_forward_entry_setups
-    hold = (
-        patch.object(
-            integration, "async_first_plans", lambda e: holding(first_plans, e)
-        )
-        if held == "first_plans"
-        else patch.object(
-            hass.config_entries,
-            "async_forward_entry_setups",
-            lambda e, p: holding(forward, e, p),
-        )
-    )
-    with hold:
+    async with setup_held_at(hass, held) as setup:
         _rename(hass, SOC_ENTITY, NEW, "80", "%")
-        await asyncio.wait_for(entered.wait(), 5)  # the reload is setting up
+        await setup.reached()  # the reload is setting up
         _rename(hass, NEW, third, "70", "%")
-        gate.set()
-        await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == third
     coordinator = coordinator_of(entry)
@@ -236,3 +208,30 @@ async def test_a_second_rename_during_the_reload_of_the_first_is_followed(
     await coordinator.async_refresh()
     assert coordinator.last_update_success, coordinator.last_exception
     assert soc_at_start(fake_fm) == "315 kWh"  # 70 % of 450 kWh
+
+
+async def test_a_rename_while_the_entry_is_not_loaded_is_read_at_its_next_start(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """Renamed while the account was unloaded (or disabled): the start reads it."""
+    fake_fm.add_sensor(20, "state of charge", 6, "kWh", "PT15M")
+    _register(hass)
+    set_soc(hass, "50", "%")
+    measurement = measurement_subentry(SOC_ENTITY, "20", subentry_id=MEASUREMENT_ID)
+    entry = make_entry(fake_fm, more=[measurement])
+    await setup_integration(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    _rename(hass, SOC_ENTITY, NEW, "80", "%")
+    set_soc(hass, "10", "%")  # another entity takes the old id
+    await hass.async_block_till_done()
+    assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == NEW
+    assert entry.subentries[MEASUREMENT_ID].data["entity_id"] == NEW
+    assert entry.subentries[MEASUREMENT_ID].unique_id == f"{NEW}_20"
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator_of(entry).settings.soc_entity == NEW
+    assert soc_at_start(fake_fm) == "360 kWh"  # 80 % of NEW, not 10 % of the old
+    forwarder = entry.runtime_data.forwarder
+    assert forwarder is not None
+    assert forwarder.as_diagnostics()["mappings"][MEASUREMENT_ID]["entity_id"] == NEW

@@ -37,7 +37,7 @@ from .issues import (
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
 from .planners import async_first_plans, build_planners, restore_plans, set_offline
-from .renames import async_follow_soc_entities
+from .renames import async_clear_returned, async_follow_entities, entry_signature
 from .services import async_setup_services
 from .store import EntryStore, entry_store
 
@@ -57,8 +57,9 @@ PLATFORMS: list[Platform] = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the FlexMeasures integration (actions and the card's path)."""
+    """Set up the FlexMeasures integration (actions, renames, the card's path)."""
     async_setup_services(hass)
+    async_follow_entities(hass)
     await async_register_card_path(hass)
     return True
 
@@ -72,6 +73,7 @@ async def async_setup_entry(
     on what was kept (plans, sensor facts) and retries the server in the
     background (see account.py, connection.py).
     """
+    loaded_as = entry_signature(entry)  # before anything is read of it
     try:
         # The client normalises the URL before anything is sent (the demo
         # server refuses Host headers it does not trust, e.g. other spellings).
@@ -101,6 +103,7 @@ async def async_setup_entry(
         account=state.account,
         store=store,
         connection=connection,
+        loaded_as=loaded_as,
     )
 
     dr.async_get(hass).async_get_or_create(
@@ -134,9 +137,7 @@ async def async_setup_entry(
         entry.runtime_data.forwarder = forwarder
         entry.async_on_unload(forwarder.async_stop)
 
-    # after the forwarder's follower: an entity that is both measured and a
-    # state of charge has its measurement saved first, then one reload
-    entry.async_on_unload(async_follow_soc_entities(hass, entry))
+    async_clear_returned(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     async_load_card(hass)
@@ -169,13 +170,16 @@ async def _async_update_listener(
 ) -> None:
     """Reload when the entry changes (subentries added, changed or removed).
 
-    Not when the only change is a measurement following its renamed entity
-    (`renames.py`): the forwarder follows it already. A schedule following its
-    renamed state of charge entity reloads.
+    Not when the entry is as it was set up but for measurements following
+    their renamed entities (`renames.py`): the forwarder follows them already.
+    A schedule following its renamed state of charge entity reloads.
     """
-    forwarder = entry.runtime_data.forwarder
-    if forwarder is not None and forwarder.follower.only_followed(entry):
+    runtime = entry.runtime_data
+    if (signature := entry_signature(entry)) == runtime.loaded_as:
         return
+    # what the reload sets up: changes made together (a rename saved in a
+    # measurement and a schedule) reload once
+    runtime.loaded_as = signature
     await hass.config_entries.async_reload(entry.entry_id)
 
 

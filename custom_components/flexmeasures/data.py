@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -31,6 +31,9 @@ class FlexMeasuresData:
     account: Account
     store: EntryStore
     connection: ConnectionMonitor
+    # the entry as set up (renames.entry_signature): the update listener
+    # reloads only an entry that differs from it
+    loaded_as: tuple[Any, ...]
     # one per schedule subentry, by subentry id
     coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)
     # one per site subentry, by subentry id

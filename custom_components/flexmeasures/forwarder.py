@@ -50,7 +50,7 @@ from .const import DOMAIN, LOGGER
 from .delivery import Delivery, raise_rejected_issue, utc
 from .gaps import ClockWatch, Gap
 from .outbox import MappingOutbox, MeasurementMapping, Outbox, outbox_store
-from .renames import EntityFollower
+from .renames import async_track_renames
 from .tracking import Track
 
 INSTANT_FLUSH_DELAY: Final = 5.0
@@ -102,12 +102,6 @@ class MeasurementForwarder:
         self._by_subentry = {box.mapping.subentry_id: box for box in self._outbox.boxes}
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._clock = ClockWatch()
-        self.follower = EntityFollower(
-            hass,
-            config_entry,
-            lambda: [box.mapping for box in self._outbox.boxes],
-            self._entity_moved,
-        )
         self._unsubs: list[CALLBACK_TYPE] = []
         self._state_unsub: CALLBACK_TYPE | None = None
         self._boundary_unsub: CALLBACK_TYPE | None = None
@@ -122,7 +116,9 @@ class MeasurementForwarder:
         for box in self._outbox.boxes:
             if box.rejection is not None:  # still refused when Home Assistant stopped
                 raise_rejected_issue(self._hass, box)
-        self._unsubs.append(self.follower.async_start())
+        self._unsubs.append(
+            async_track_renames(self._hass, lambda: self._by_entity, self._renamed)
+        )
         self._spawn(self._async_catch_up(), "catch up")
 
     async def async_stop(self) -> None:
@@ -194,24 +190,21 @@ class MeasurementForwarder:
             self._hass, list(self._by_entity), self._async_on_state_change
         )
 
-    def _entity_moved(self, subentry_id: str, entity_id: str) -> None:
-        """A mapped entity was renamed: its mapping, open step and all go on."""
-        box = self._by_subentry.get(subentry_id)
-        if box is None or box.mapping.entity_id == entity_id:
-            return
-        old = box.mapping.entity_id
-        box.mapping = box.mapping._replace(entity_id=entity_id)
-        moved = [track for track in self._by_entity.get(old, ()) if track.box is box]
-        if kept := [
-            track for track in self._by_entity.pop(old, ()) if track.box is not box
-        ]:
-            self._by_entity[old] = kept
-        self._by_entity.setdefault(entity_id, []).extend(moved)
+    def _renamed(self, old: str, new: str) -> None:
+        """Mapped entities were renamed: their mappings, open steps and all go on.
+
+        (renames.py saves the new id in their sub-entries.)
+        """
+        tracks = self._by_entity.pop(old, [])
+        self._by_entity.setdefault(new, []).extend(tracks)
         if self._state_unsub is not None:  # else the catch-up listens when done
             self._listen()
-        if box.rejection is not None:  # the issue names the entity
-            raise_rejected_issue(self._hass, box)
-        self._notify(box)
+        for track in tracks:
+            box = track.box
+            box.mapping = box.mapping._replace(entity_id=new)
+            if box.rejection is not None:  # the issue names the entity
+                raise_rejected_issue(self._hass, box)
+            self._notify(box)
 
     @callback
     def _async_on_state_change(self, event: Event[EventStateChangedData]) -> None:

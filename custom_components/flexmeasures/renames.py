@@ -1,29 +1,32 @@
-"""Measurement mappings follow their entity through the entity registry.
+"""Sub-entries follow their entities through the entity registry, loaded or not.
 
-A mapping names its entity by entity id. When a user changes that id in Home
+Sub-entries name entities by entity id. When a user changes that id in Home
 Assistant's entity settings, the registry says so (`EVENT_ENTITY_REGISTRY_UPDATED`,
-action "update" with "old_entity_id"): the forwarder moves the mapping to the
-new id at once (its open step goes on), and the measurement sub-entry is saved
-with the new id (and the unique id made of it), so a restart follows it too.
-That save does not reload the entry (`EntityFollower.only_followed`).
+action "update" with "old_entity_id"). One listener for the whole integration
+(`async_follow_entities`, from `async_setup`) saves the new id in every entry,
+whatever its state, so a reload, a restart or a later start reads it:
+
+- a measurement sub-entry gets the new id (and the unique id made of it). A
+  loaded entry is not reloaded for it: its forwarder moves the mapping itself
+  (its open step goes on), and `FlexMeasuresData.loaded_as` takes the change in;
+- a schedule's state of charge entity gets the new id, and the entry reloads
+  (the coordinators read the entity by id);
+- an entry setting up (a reload's set-up, which may have read the old id
+  already, and has no update listener yet) is reloaded once it is set up.
 
 An entity removed from the registry raises a repair issue (kept across
-restarts) and a warning; the mapping waits (its steps are gaps) and goes on
-when an entity of that id is back, which withdraws the issue.
-
-A schedule follows its state of charge entity the same way
-(`async_follow_soc_entities`): its sub-entry is saved with the new id, and that
-save reloads the entry (the coordinators read the entity by id), so the next
-job reads the renamed entity.
+restarts) and a warning for each measurement of an entry that is not
+disabled; its steps are gaps, and the measurement goes on when an entity of
+that id is back, which withdraws the issue (also at the start:
+`async_clear_returned`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Container, Mapping
+from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
@@ -36,46 +39,24 @@ from .const import (
     SUBENTRY_TYPE_MEASUREMENT,
     SUBENTRY_TYPE_SCHEDULE,
 )
+from .data import FlexMeasuresConfigEntry
 from .issues import ENTITY_REMOVED
-from .outbox import MeasurementMapping
 
-# (subentry id, new entity id): a forwarded mapping's entity is now that id.
-type Moved = Callable[[str, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Followed:
-    """One measurement whose entity is followed."""
-
-    subentry_id: str
-    entity_id: str
-    sensor_id: str
+# where a sub-entry names an entity: its type, and the key of its data
+type Naming = tuple[str, str]
+MEASURED: Final[Naming] = (SUBENTRY_TYPE_MEASUREMENT, CONF_ENTITY_ID)
+SOC: Final[Naming] = (SUBENTRY_TYPE_SCHEDULE, CONF_SOC_ENTITY)
 
 
-def followed(
-    entry: ConfigEntry, mappings: Iterable[MeasurementMapping]
-) -> list[Followed]:
-    """The forwarded mappings, and the entry's other measurement sub-entries.
-
-    A sub-entry that is not forwarded (its sensor did not answer) is followed
-    too: its entity is renamed in its sub-entry all the same.
-    """
-    found = {
-        mapping.subentry_id: Followed(
-            mapping.subentry_id, mapping.entity_id, str(mapping.sensor.id)
-        )
-        for mapping in mappings
-    }
-    for subentry in entry.subentries.values():
-        if (
-            subentry.subentry_type == SUBENTRY_TYPE_MEASUREMENT
-            and subentry.subentry_id not in found
-            and isinstance(entity_id := subentry.data.get(CONF_ENTITY_ID), str)
-        ):
-            found[subentry.subentry_id] = Followed(
-                subentry.subentry_id, entity_id, str(subentry.data.get(CONF_SENSOR))
-            )
-    return list(found.values())
+def naming(entry: ConfigEntry, entity_id: str, where: Naming) -> list[ConfigSubentry]:
+    """The entry's sub-entries that name `entity_id` there (MEASURED, SOC)."""
+    subentry_type, key = where
+    return [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == subentry_type
+        and subentry.data.get(key) == entity_id
+    ]
 
 
 def entry_signature(
@@ -106,155 +87,164 @@ def entry_signature(
     )
 
 
-class EntityFollower:
-    """Follows the entities of one entry's measurements through the registry."""
+def renamed_from(data: er.EventEntityRegistryUpdatedData) -> str | None:
+    """The id an update renamed an entity from (None: not a rename)."""
+    return data.get("old_entity_id") if data["action"] == "update" else None
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        mappings: Callable[[], Iterable[MeasurementMapping]],
-        moved: Moved,
-    ) -> None:
-        """Nothing is followed until `async_start`."""
-        self._hass = hass
-        self._entry = entry
-        self._mappings = mappings
-        self._moved = moved
-        self._as_loaded = entry_signature(entry)
 
-    def _followed(self) -> list[Followed]:
-        return followed(self._entry, self._mappings())
+@callback
+def async_track_renames(
+    hass: HomeAssistant,
+    entity_ids: Callable[[], Container[str]],
+    renamed: Callable[[str, str], None],
+) -> CALLBACK_TYPE:
+    """Call `renamed(old, new)` when one of `entity_ids()` (as they are now) is."""
 
     @callback
-    def async_start(self) -> CALLBACK_TYPE:
-        """Listen to the entity registry; withdraw issues of entities that are back."""
-        registry = er.async_get(self._hass)
-        issues = ir.async_get(self._hass)
-        for item in self._followed():
-            issue = issues.async_get_issue(
-                DOMAIN, ENTITY_REMOVED.issue_id(item.subentry_id)
-            )
-            if issue is None:
-                continue
-            named = (issue.translation_placeholders or {}).get("entity_id")
-            # back, or the measurement names another entity now (maybe one
-            # the registry does not hold: a state without a unique id)
-            if (
-                registry.async_get(item.entity_id) is not None
-                or named != item.entity_id
-            ):
-                ENTITY_REMOVED.async_clear(self._hass, item.subentry_id)
-        return self._hass.bus.async_listen(
-            er.EVENT_ENTITY_REGISTRY_UPDATED,
-            self._async_on_registry_updated,
-            event_filter=self._async_concerns_us,
+    def concerns_us(data: er.EventEntityRegistryUpdatedData) -> bool:
+        return renamed_from(data) in entity_ids()
+
+    @callback
+    def updated(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
+        if (old := renamed_from(event.data)) is not None:
+            renamed(old, event.data["entity_id"])
+
+    return hass.bus.async_listen(
+        er.EVENT_ENTITY_REGISTRY_UPDATED, updated, event_filter=concerns_us
+    )
+
+
+@callback
+def async_follow_entities(hass: HomeAssistant) -> CALLBACK_TYPE:
+    """Follow renamed and removed entities in every FlexMeasures entry."""
+
+    def named(data: er.EventEntityRegistryUpdatedData) -> list[str]:
+        """The ids an update is about (an update that renames nothing: none)."""
+        if data["action"] != "update":
+            return [data["entity_id"]]
+        old = renamed_from(data)
+        return [] if old is None else [old, data["entity_id"]]
+
+    @callback
+    def concerns_us(data: er.EventEntityRegistryUpdatedData) -> bool:
+        return any(
+            naming(entry, entity_id, MEASURED) or naming(entry, entity_id, SOC)
+            for entry in hass.config_entries.async_entries(DOMAIN)
+            for entity_id in named(data)
         )
 
-    def only_followed(self, entry: ConfigEntry) -> bool:
-        """Whether the entry is as loaded, but for the entity ids followed."""
-        return entry_signature(entry) == self._as_loaded
-
     @callback
-    def _async_concerns_us(self, data: er.EventEntityRegistryUpdatedData) -> bool:
-        ids = {item.entity_id for item in self._followed()}
-        if data["action"] == "update":
-            return data.get("old_entity_id") in ids or data["entity_id"] in ids
-        return data["entity_id"] in ids
-
-    @callback
-    def _async_on_registry_updated(
-        self, event: Event[er.EventEntityRegistryUpdatedData]
-    ) -> None:
+    def updated(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
         data = event.data
         entity_id = data["entity_id"]
-        if data["action"] == "update":
-            if (old := data.get("old_entity_id")) is not None:
-                self._renamed(old, entity_id)
-            else:
-                return
-        for item in self._followed():
-            if item.entity_id != entity_id:
-                continue
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            if (old := renamed_from(data)) is not None:
+                _async_renamed(hass, entry, old, entity_id)
+            if entry.disabled_by is not None:
+                continue  # its issues are looked at when it starts
             if data["action"] == "remove":
-                LOGGER.warning(
-                    "%s was removed from Home Assistant: nothing is sent to "
-                    "FlexMeasures sensor %s until an entity with that id is back",
-                    entity_id,
-                    item.sensor_id,
-                )
-                ENTITY_REMOVED.async_raise(
-                    self._hass,
-                    item.subentry_id,
-                    {"entity_id": entity_id, "sensor_id": item.sensor_id},
-                )
+                _async_removed(hass, entry, entity_id)
             else:  # created, or another entity renamed to it: it is back
-                ENTITY_REMOVED.async_clear(self._hass, item.subentry_id)
+                for subentry in naming(entry, entity_id, MEASURED):
+                    ENTITY_REMOVED.async_clear(hass, subentry.subentry_id)
 
-    def _renamed(self, old: str, new: str) -> None:
-        for item in self._followed():
-            if item.entity_id != old:
-                continue
-            LOGGER.info(
-                "%s is now %s: its measurements go on to FlexMeasures sensor %s",
-                old,
-                new,
-                item.sensor_id,
-            )
-            self._moved(item.subentry_id, new)
-            self._save(item.subentry_id, old, new)
+    return hass.bus.async_listen(
+        er.EVENT_ENTITY_REGISTRY_UPDATED, updated, event_filter=concerns_us
+    )
 
-    def _save(self, subentry_id: str, old: str, new: str) -> None:
-        """Save the new entity id in the sub-entry, without reloading the entry."""
-        entry = self._entry
-        subentry = entry.subentries.get(subentry_id)
-        if subentry is None or subentry.data.get(CONF_ENTITY_ID) != old:
-            return
-        data = {**subentry.data, CONF_ENTITY_ID: new}
-        unique_id = subentry.unique_id
+
+@callback
+def _async_renamed(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry, old: str, new: str
+) -> None:
+    """Save `new` where the entry names `old` (the schedules' change reloads).
+
+    A save's update listener runs at once, and may begin a reload that reads
+    the entry as it is then: the measurements are saved first, so that the
+    schedules' save reloads once with all of it.
+    """
+    changes: list[tuple[ConfigSubentry, dict[str, Any], str | None, bool]] = []
+    for subentry in naming(entry, old, MEASURED):
         sensor = subentry.data.get(CONF_SENSOR)
+        LOGGER.info(
+            "%s is now %s: its measurements go on to FlexMeasures sensor %s",
+            old,
+            new,
+            sensor,
+        )
+        unique_id = subentry.unique_id
         if unique_id == f"{old}_{sensor}" and not any(
             other.unique_id == f"{new}_{sensor}" for other in entry.subentries.values()
         ):
             unique_id = f"{new}_{sensor}"
-        if entry_signature(entry) == self._as_loaded:
-            # nothing else changed meanwhile: this change alone reloads nothing
-            self._as_loaded = entry_signature(entry, {subentry_id: (data, unique_id)})
-        self._hass.config_entries.async_update_subentry(
+        changes.append(
+            (subentry, {**subentry.data, CONF_ENTITY_ID: new}, unique_id, True)
+        )
+    for subentry in naming(entry, old, SOC):
+        LOGGER.info("%s is now %s: schedule %s reads it", old, new, subentry.title)
+        data = {**subentry.data, CONF_SOC_ENTITY: new}
+        changes.append((subentry, data, subentry.unique_id, False))
+    loaded = entry.state is ConfigEntryState.LOADED
+    # setting up: it may have read the old id, and has no update listener yet
+    reload = entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+    for subentry, data, unique_id, followed in changes:
+        if loaded and entry.state is not ConfigEntryState.LOADED:
+            reload = True  # an earlier save began a reload: it may miss this one
+        elif (
+            loaded
+            and followed
+            and entry_signature(entry) == entry.runtime_data.loaded_as
+        ):
+            # nothing else changed meanwhile, and the forwarder follows the
+            # rename itself: this change alone reloads nothing
+            entry.runtime_data.loaded_as = entry_signature(
+                entry, {subentry.subentry_id: (data, unique_id)}
+            )
+        hass.config_entries.async_update_subentry(
             entry, subentry, data=data, unique_id=unique_id
+        )
+    if reload:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+@callback
+def _async_removed(hass: HomeAssistant, entry: ConfigEntry, entity_id: str) -> None:
+    """Raise the issue of each measurement of the removed entity."""
+    for subentry in naming(entry, entity_id, MEASURED):
+        sensor_id = str(subentry.data.get(CONF_SENSOR))
+        LOGGER.warning(
+            "%s was removed from Home Assistant: nothing is sent to "
+            "FlexMeasures sensor %s until an entity with that id is back",
+            entity_id,
+            sensor_id,
+        )
+        ENTITY_REMOVED.async_raise(
+            hass,
+            subentry.subentry_id,
+            {"entity_id": entity_id, "sensor_id": sensor_id},
         )
 
 
 @callback
-def async_follow_soc_entities(hass: HomeAssistant, entry: ConfigEntry) -> CALLBACK_TYPE:
-    """Save a renamed state of charge entity in its schedules (the entry reloads)."""
+def async_clear_returned(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Withdraw the issues of entities that are back (at the entry's start).
 
-    def followers(old: str | None) -> list[ConfigSubentry]:
-        return [
-            subentry
-            for subentry in entry.subentries.values()
-            if subentry.subentry_type == SUBENTRY_TYPE_SCHEDULE
-            and old is not None
-            and subentry.data.get(CONF_SOC_ENTITY) == old
-        ]
-
-    def renamed_from(data: er.EventEntityRegistryUpdatedData) -> str | None:
-        """The id an update renamed an entity from (None: not a rename)."""
-        return data.get("old_entity_id") if data["action"] == "update" else None
-
-    @callback
-    def concerns_us(data: er.EventEntityRegistryUpdatedData) -> bool:
-        return bool(followers(renamed_from(data)))
-
-    @callback
-    def renamed(event: Event[er.EventEntityRegistryUpdatedData]) -> None:
-        old, new = renamed_from(event.data), event.data["entity_id"]
-        for subentry in followers(old):
-            LOGGER.info("%s is now %s: schedule %s reads it", old, new, subentry.title)
-            hass.config_entries.async_update_subentry(
-                entry, subentry, data={**subentry.data, CONF_SOC_ENTITY: new}
-            )
-
-    return hass.bus.async_listen(
-        er.EVENT_ENTITY_REGISTRY_UPDATED, renamed, event_filter=concerns_us
-    )
+    Back, or the measurement names another entity now (maybe one the
+    registry does not hold: a state without a unique id).
+    """
+    registry = er.async_get(hass)
+    issues = ir.async_get(hass)
+    for subentry in entry.subentries.values():
+        issue = issues.async_get_issue(
+            DOMAIN, ENTITY_REMOVED.issue_id(subentry.subentry_id)
+        )
+        if issue is None:
+            continue
+        entity_id = subentry.data.get(CONF_ENTITY_ID)
+        named = (issue.translation_placeholders or {}).get("entity_id")
+        if (
+            not isinstance(entity_id, str)
+            or registry.async_get(entity_id) is not None
+            or named != entity_id
+        ):
+            ENTITY_REMOVED.async_clear(hass, subentry.subentry_id)
