@@ -142,6 +142,17 @@ def test_a_reboots_zero_on_a_step_start_after_a_gap_is_not_counted() -> None:
     assert emitted.get(T0 + Q, 0.0) <= 0.2 + 1e-9
 
 
+def test_a_negative_first_reading_after_a_gap_is_no_base() -> None:
+    """Skipped as any negative one: the next step is not 5 kWh more."""
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, None)  # unavailable when first seen
+    acc.add(T0 + 10, -5.0, out)  # a broken telegram, held over the boundary
+    acc.add(T0 + Q + 10, 100.0, out)
+    acc.add(T0 + 2 * Q + 10, 100.5, out)
+    acc.close_until(T0 + 3 * Q, out)
+    assert out == [(T0 + 2 * Q, pytest.approx(0.5))]
+
+
 def test_per_step_converter_between_energy_and_mean_power() -> None:
     to_kw = per_step_converter("Wh", "kW", 900)
     assert to_kw is not None

@@ -148,13 +148,13 @@ class MeterAccumulator:
             self.valid = False
             self.before = None
             return
+        if self.increasing and reading < 0:
+            return  # not a reading of a meter that only goes up
         last = self.last
         if last is None:
             self.before = None
         else:
             if self.increasing:
-                if reading < 0:
-                    return  # not a reading of a meter that only goes up
                 if self._undo_glitch(ts, reading, last):
                     return
                 new_cycle = new_cycle or reading < RESET_RATIO * last
