@@ -291,6 +291,29 @@ async def test_a_one_reading_dip_to_zero_of_a_meter_is_not_a_reset(
     assert client.sent() == [(T0, pytest.approx(0.5))]
 
 
+async def test_a_reboots_zero_then_unavailable_then_its_count_is_not_a_reset(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """The device reports 0, goes unavailable while it boots, then its reading."""
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "12345.0", TOTAL_INCREASING),
+            (timedelta(minutes=5), "0.0", TOTAL_INCREASING),
+            (timedelta(minutes=5, seconds=2), "unavailable", {}),
+            (timedelta(minutes=5, seconds=10), "12345.25", TOTAL_INCREASING),
+            (timedelta(minutes=10), "12345.5", TOTAL_INCREASING),
+        ],
+    )
+    assert client.sent() == [(T0, pytest.approx(0.5))]
+
+
 @pytest.mark.parametrize(
     ("held", "steps", "expected"),
     [

@@ -142,6 +142,18 @@ def test_a_reboots_zero_on_a_step_start_after_a_gap_is_not_counted() -> None:
     assert emitted.get(T0 + Q, 0.0) <= 0.2 + 1e-9
 
 
+def test_a_reboots_zero_then_a_gap_then_its_count_is_not_counted() -> None:
+    """0 while it reboots, unavailable for seconds, then its count: a glitch."""
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 100.0)
+    acc.add(T0 + 100, 0.0, out)  # reboots
+    acc.add(T0 + 102, None, out)  # unavailable while it boots
+    acc.add(T0 + 110, 100.1, out)  # its count again
+    acc.add(T0 + 200, 100.2, out)
+    acc.close_until(T0 + Q, out)
+    assert out == [(T0, pytest.approx(0.2))]
+
+
 def test_a_negative_first_reading_after_a_gap_is_no_base() -> None:
     """Skipped as any negative one: the next step is not 5 kWh more."""
     out: list[Step] = []

@@ -16,12 +16,13 @@ Assistant's long-term statistics handle them:
 One glitch is not a reset: a `total_increasing` reading that jumps away (up,
 or down like a reset) and is followed, within GLITCH_SECONDS and inside the
 same step, by a reading that carries on from the one before the jump (no
-lower, and less than 1/0.9 of it) is a garbled telegram or a device that
-reported 0 while it rebooted, when a real reset could not have counted back
-up to that reading so fast (more than MAX_POWER_KW since the jump). The step
-gets the meter's change without it, not the size of the meter (which Home
-Assistant's statistics would count). A jump held longer, or whose step was
-already closed (and sent), counts as the statistics count it.
+lower, and less than 1/0.9 of it; the meter may be unavailable in between or
+before) is a garbled telegram or a device that reported 0 while it rebooted,
+when a real reset could not have counted back up to that reading so fast
+(more than MAX_POWER_KW since the jump). The step gets the meter's change
+without it, not the size of the meter (which Home Assistant's statistics
+would count). A jump held longer, or whose step was already closed (and
+sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
 its end. When either is not known (the meter was unavailable, Home Assistant
@@ -146,7 +147,6 @@ class MeterAccumulator:
             self.close_until(ts, out)
         if reading is None:
             self.valid = False
-            self.before = None
             return
         if self.increasing and reading < 0:
             return  # not a reading of a meter that only goes up
@@ -180,6 +180,7 @@ class MeterAccumulator:
         self.energy = self.energy_before + (reading - before)
         self.last = reading
         self.since = ts
+        self.valid = True  # a gap may have come after the glitch
         return True
 
     def close_until(self, now: float, out: list[Step]) -> None:
