@@ -201,6 +201,40 @@ async def test_a_meters_increase_across_downtime_is_not_sent_for_the_steps_it_sp
     await forwarder.async_stop()
 
 
+async def test_a_meter_recorded_exactly_on_a_boundary_after_downtime_sends_that_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Home Assistant was down until S+40; the meter's first state is at S+45:00.
+
+    The step from S+45 starts with that reading (the 8 kWh counted while Home
+    Assistant was down are in no step).
+    """
+    await _record(
+        hass,
+        freezer,
+        [
+            (timedelta(0), "100.0", METER),
+            (timedelta(minutes=14), "101.0", METER),
+            (timedelta(minutes=45), "109.0", METER),  # exactly on a boundary
+            (timedelta(minutes=55), "109.5", METER),
+        ],
+    )
+    await _set_runs(
+        hass,
+        [(S - timedelta(hours=1), S + timedelta(minutes=16), False)],
+        S + timedelta(minutes=40),
+    )
+    hass_storage[STORE_KEY] = _stored(S)
+    freezer.move_to(T0 + timedelta(minutes=1))
+    client = FakeClient()
+    mapping = MeasurementMapping("sub1", ENTITY, make_sensor(unit="kWh"))
+    forwarder = await start_forwarder(hass, make_entry(hass), client, [mapping])
+    assert client.sent() == [(S, pytest.approx(1.0)), (S + 3 * Q, pytest.approx(0.5))]
+    await forwarder.async_stop()
+
+
 async def test_backfill_converts_each_past_state_with_the_unit_it_had(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

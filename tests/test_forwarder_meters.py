@@ -229,6 +229,62 @@ async def test_meter_step_with_an_unknown_boundary_is_not_sent(
     ]
 
 
+async def test_a_meter_back_from_unavailable_exactly_on_a_boundary_sends_that_step(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """Unavailable across 12:15, back at 12:15:00 exactly: 12:15-12:30 is known.
+
+    Its start reading is the one that came on it (as when first seen there);
+    the 2 kWh counted while it was unavailable are in no step.
+    """
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "10.0", TOTAL_INCREASING),
+            (timedelta(minutes=3), "unavailable", {}),
+            (Q, "12.0", TOTAL_INCREASING),
+            (timedelta(minutes=20), "13.0", TOTAL_INCREASING),
+        ],
+        steps=2,
+    )
+    assert client.sent() == [(T0 + Q, pytest.approx(1.0))]
+
+
+async def test_a_reboots_zero_exactly_on_a_boundary_after_unavailable_is_not_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """Unavailable, 0 at 12:15:00 while it boots, then its count: no 100 kWh.
+
+    The reading held at 12:15 was the glitch: that step is not known; the
+    next one is exact.
+    """
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "100.0", TOTAL_INCREASING),
+            (timedelta(minutes=3), "unavailable", {}),
+            (Q, "0.0", TOTAL_INCREASING),
+            (Q + timedelta(seconds=10), "100.1", TOTAL_INCREASING),
+            (timedelta(minutes=20), "100.2", TOTAL_INCREASING),
+            (timedelta(minutes=35), "100.5", TOTAL_INCREASING),
+        ],
+        steps=3,
+    )
+    assert client.sent() == [(T0 + 2 * Q, pytest.approx(0.3))]
+
+
 async def test_power_entity_stays_a_time_weighted_mean(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,

@@ -84,14 +84,6 @@ def test_a_meter_that_only_goes_up_ignores_a_negative_reading() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a gap, a reading that comes exactly on a step's start does not "
-    "make the start known (a fresh MeterAccumulator there does): the step is lost. "
-    "Kept so: starting the step there forgets the reading before the gap, and a "
-    "reboot's 0 there would be counted as the meter's whole count (see the next "
-    "test); a lost step is better than an invented one",
-)
 def test_a_meter_reading_on_a_step_start_after_a_gap_is_that_steps_start() -> None:
     """The reading held at the start is known from the start: the step is exact.
 
@@ -140,6 +132,45 @@ def test_a_reboots_zero_on_a_step_start_after_a_gap_is_not_counted() -> None:
     acc.close_until(T0 + 2 * Q, out)
     emitted = dict(out)
     assert emitted.get(T0 + Q, 0.0) <= 0.2 + 1e-9
+
+
+@pytest.mark.parametrize(
+    "glitch",
+    [
+        pytest.param(0.0, id="zero"),
+        pytest.param(5.0, id="small"),
+        pytest.param(100_000.0, id="spike"),
+    ],
+)
+def test_a_glitch_on_a_step_start_after_a_gap_loses_the_step(glitch: float) -> None:
+    """The reading held at the start was a glitch: the start is not known.
+
+    Not the glitch (the meter's size, or a spike's), and not the increase from
+    the reading before the gap either (that is across the gap): no step.
+    """
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 100.0)
+    acc.add(T0 + 100, None, out)
+    acc.add(T0 + Q, glitch, out)  # on the step's start
+    acc.add(T0 + Q + 10, 100.1, out)  # taken back: the meter's count
+    acc.add(T0 + Q + 100, 100.2, out)
+    acc.close_until(T0 + 3 * Q, out)
+    acc.add(T0 + 3 * Q + 100, 100.5, out)
+    acc.close_until(T0 + 4 * Q, out)
+    # the step after is exact again
+    assert out == [(T0 + 2 * Q, 0.0), (T0 + 3 * Q, pytest.approx(0.3))]
+
+
+def test_a_real_reset_on_a_step_start_after_a_gap_counts_from_zero() -> None:
+    """Back from a gap on a step's start with a new cycle: counted from there."""
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 100.0)
+    acc.add(T0 + 100, None, out)
+    acc.add(T0 + Q, 0.0, out)  # a new cycle, on the step's start
+    acc.add(T0 + Q + 300, 0.2, out)  # counts on from zero: no glitch
+    acc.add(T0 + Q + 600, 0.5, out)
+    acc.close_until(T0 + 2 * Q, out)
+    assert out == [(T0 + Q, pytest.approx(0.5))]
 
 
 def test_a_reboots_zero_then_a_gap_then_its_count_is_not_counted() -> None:

@@ -25,10 +25,14 @@ would count). A jump held longer, or whose step was already closed (and
 sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
-its end. When either is not known (the meter was unavailable, Home Assistant
-was not running, the clock jumped, or the step is the first one seen) the
-step is not emitted: an increase across a gap is never spread over, or lumped
-into, the steps the gap spans.
+its end (a reading at a boundary is the next step's). When either is not
+known (the meter was unavailable, Home Assistant was not running, the clock
+jumped, or the step is the first one seen) the step is not emitted: an
+increase across a gap is never spread over, or lumped into, the steps the gap
+spans. A reading that ends a gap exactly on a step's start is that step's
+start reading, as when the meter is first seen there, and the increase across
+the gap is in no step; if it turns out to be a glitch, the start is not known
+after all (the reading before the gap says so).
 """
 
 from __future__ import annotations
@@ -130,7 +134,8 @@ class MeterAccumulator:
         self.valid = reading is not None
         self.since = now  # when `last` came
         self.before: float | None = None  # the reading before `last`
-        self.energy_before = 0.0  # `energy` before `last` came
+        # `energy` before `last` came; None: `last` ended a gap on the start
+        self.energy_before: float | None = 0.0
 
     def add(
         self,
@@ -151,7 +156,16 @@ class MeterAccumulator:
         if self.increasing and reading < 0:
             return  # not a reading of a meter that only goes up
         last = self.last
-        if last is None:
+        if not self.known and not self.valid and ts == self.start:
+            # back on the open step's start: the step counts from this reading
+            # (as a fresh start there); the increase across the gap is in no
+            # step, and the reading before the gap stays `before` for the
+            # glitch rule (a reboot's 0 here is taken back against it)
+            self.known = True
+            self.before = last
+            self.energy_before = None
+            self.energy = 0.0
+        elif last is None:
             self.before = None
         else:
             if self.increasing:
@@ -177,7 +191,13 @@ class MeterAccumulator:
             or before <= MAX_POWER_KW * held / 3600  # a reset could count so far
         ):
             return False
-        self.energy = self.energy_before + (reading - before)
+        if self.energy_before is None:
+            # `last` was the open step's start reading after a gap: the
+            # reading held at the start is not known after all
+            self.known = False
+            self.energy = 0.0
+        else:
+            self.energy = self.energy_before + (reading - before)
         self.last = reading
         self.since = ts
         self.valid = True  # a gap may have come after the glitch
