@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from math import inf
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -300,3 +301,218 @@ def test_short_steps_and_other_long_steps_stay_on_the_utc_grid() -> None:
     assert repr(UtcGrid(900)) == "UtcGrid(900)"
     assert repr(LocalDayGrid(1, ZoneInfo("UTC"))) == "LocalDayGrid(1, UTC)"
 
+
+# One thing the meter does, `when` it does it (seconds after the previous
+# event, or None: on the next step boundary), maybe unavailable half-way to it.
+#   ("read", used): its count goes up by `used`;
+#   ("reset", used): a new cycle, counting `used` from zero;
+#   ("gap", _): unavailable;
+#   ("negative", used): a garbled negative telegram;
+#   ("glitch", used): a reboot's 0, a small value or a spike, taken back
+#       seconds later (in the same step) by its count plus `used`, maybe with a
+#       gap in between (the kind carries which: "zero", "small", "spike", and
+#       "+gap").
+KINDS = [
+    "read",
+    "read",
+    "reset",
+    "gap",
+    "negative",
+    "glitch zero",
+    "glitch small",
+    "glitch spike",
+    "glitch zero +gap",
+    "glitch spike +gap",
+]
+meter_events = st.lists(
+    st.tuples(
+        st.sampled_from(KINDS),
+        st.one_of(
+            st.sampled_from([None, None, None, 1.0, 100.0, Q / 2, Q]),
+            st.floats(min_value=1, max_value=1500, allow_nan=False),
+        ),
+        st.floats(min_value=0, max_value=3, allow_nan=False).map(lambda v: round(v, 4)),
+        st.floats(min_value=0.01, max_value=0.99, allow_nan=False),
+        st.booleans(),  # unavailable half-way before it
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+class MeterModel:
+    """What a meter really counted per step, and the steps nobody can know.
+
+    Independent of MeterAccumulator: the real readings, and the gaps between
+    them (from the first unavailable state after a real reading to the next
+    thing the meter says). A real reading's increase belongs to the step it
+    comes in, unless it ends a gap that began before that step: then it
+    happened in the gap, in no step. A step is unknown when a gap covers its
+    start (a reading exactly on it ends the gap: known) or its end (a reading
+    exactly on the end is the next step's: unknown), or when the meter said a
+    glitch exactly on its start after a gap (the reading held there is not
+    known).
+    """
+
+    def __init__(self, grid: UtcGrid, now: float, first: float | None) -> None:
+        self.grid = grid
+        self.reading = first  # the real count held (None: never known)
+        # nothing is known before the first reading
+        self.gap_since = None if first is not None else -inf
+        self.gaps = [] if first is None else [(-inf, now)]
+        self.increase: dict[float, float] = {}  # step start -> real increase
+        self.lost: set[float] = set()
+
+    def gap(self, ts: float) -> None:
+        if self.gap_since is None:
+            self.gap_since = ts
+
+    def said(self, ts: float) -> float | None:
+        """The meter said something at `ts`: the gap before (if any) ends.
+
+        The start of the gap it ended, when it began before this step.
+        """
+        since = self.gap_since
+        self.gap_since = None
+        if since is None:
+            return None
+        self.gaps.append((since, ts))
+        return since if since < self.grid.floor(ts) else None
+
+    def count(
+        self, ts: float, reading: float, increase: float, *, across: bool = False
+    ) -> None:
+        """A real reading, `increase` more than the count held.
+
+        `across`: the increase is from across a gap that began before its step.
+        """
+        across = self.said(ts) is not None or across or self.reading is None
+        if not across:
+            step = self.grid.floor(ts)
+            self.increase[step] = self.increase.get(step, 0.0) + increase
+        self.reading = reading
+
+    def unknown(self, start: float, end: float) -> bool:
+        gaps = [*self.gaps]
+        if self.gap_since is not None:
+            gaps.append((self.gap_since, inf))
+        return start in self.lost or any(
+            since < start < until or since < end <= until for since, until in gaps
+        )
+
+
+def _glitch(kind: str, reading: float, back: float, share: float) -> float:
+    """The value a glitch of `kind` shows, for a meter at `reading`."""
+    if "zero" in kind:
+        return 0.0
+    if "small" in kind:
+        return share * RESET_RATIO * reading * 0.99  # looks like a reset
+    return back / RESET_RATIO * (1 + share) + 1  # a spike
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    meter_events,
+    st.one_of(
+        st.floats(min_value=0, max_value=20, allow_nan=False),
+        st.floats(min_value=30, max_value=1e6, allow_nan=False),
+    ),
+    st.sampled_from(["reading", "unavailable", "negative"]),
+    st.sampled_from([0.0, 0.5, Q - 1]),
+)
+# the review's cases: back from a gap on a step's start with a reading, with a
+# reboot's 0, and with a reboot's 0 then unavailable for seconds
+@example([("read", None, 2.0, 0.5, True)], 10.0, "reading", 0.0)
+@example([("glitch zero", None, 0.1, 0.5, True)], 100.0, "reading", 0.0)
+@example([("glitch zero +gap", 100.0, 0.1, 0.5, False)], 100.0, "reading", 0.0)
+@example(
+    [("negative", 10.0, 0, 0.5, False), ("read", Q, 0, 0.5, False)],
+    0.0,
+    "unavailable",
+    0.0,
+)
+def test_a_meter_sends_exactly_what_it_counted_in_steps_known_at_both_ends(
+    events: list[tuple[str, float | None, float, float, bool]],
+    base: float,
+    seen: str,
+    offset: float,
+) -> None:
+    """Gaps, resets, reboots and garbage, also exactly on step boundaries.
+
+    Every step sent is the meter's real increase within it (so never more:
+    nothing of a glitch or a reboot, nothing from across a gap); every step
+    whose two ends are known is sent; no other step is.
+    """
+    grid = UtcGrid(Q)
+    now = T0 + offset
+    # the meter counts from `base`; when first seen it reads that, is
+    # unavailable, or says something negative (skipped)
+    first = {"reading": base, "unavailable": None, "negative": -1.0}[seen]
+    acc = MeterAccumulator(grid, now, first)
+    model = MeterModel(grid, now, base if seen == "reading" else None)
+    out: list[Step] = []
+
+    def at(when: float | None) -> float:
+        return grid.next(grid.floor(now)) if when is None else now + when
+
+    for drawn, when, used, share, gap_before in events:
+        reading = model.reading
+        then, now = now, at(when)
+        if gap_before:
+            acc.add((then + now) / 2, None, out)
+            model.gap((then + now) / 2)
+        room = grid.next(grid.floor(now)) - now  # to the step's end
+        kind = drawn
+        if drawn.startswith("glitch") and (reading is None or reading < 30 or room < 2):
+            # a glitch is told from a reset by the count before it, and taken
+            # back in its own step
+            kind = "read"
+        if drawn == "reset" and (reading is None or reading < 10):
+            kind = "read"
+        if kind == "gap":
+            acc.add(now, None, out)
+            model.gap(now)
+        elif kind == "negative":
+            acc.add(now, -1 - used, out)  # says nothing: skipped
+        elif kind == "reset":
+            acc.add(now, used, out)
+            model.count(now, used, used)
+        elif kind == "read":
+            new = (base if reading is None else reading) + used
+            acc.add(now, new, out)
+            model.count(now, new, used)
+        else:
+            assert reading is not None
+            back = reading + used
+            acc.add(now, _glitch(kind, reading, back, share), out)
+            # the glitch ends a gap; exactly on a step's start, that start's
+            # reading is not known
+            across = model.said(now) is not None
+            if across and grid.floor(now) == now:
+                model.lost.add(now)
+            # taken back within the glitch rule: in the same step, briefly,
+            # sooner than a reset meter could count back up
+            held = min(share * 300, 3.5 * reading, room / 2)
+            if "+gap" in kind:
+                acc.add(now + held / 2, None, out)
+                model.gap(now + held / 2)
+            now += held
+            acc.add(now, back, out)
+            model.count(now, back, used, across=across)
+    end = grid.next(grid.floor(now))
+    acc.close_until(end, out)
+    sent = dict(out)
+    assert len(sent) == len(out), "a step sent twice"
+    for start, energy in out:
+        # nothing invented: not across a gap, not a glitch's or a reboot's size
+        assert not model.unknown(start, grid.next(start)), "sent across a gap"
+        assert energy <= model.increase.get(start, 0.0) + 1e-7, "more than counted"
+    start = grid.floor(T0 + offset)
+    while start < end:
+        step_end = grid.next(start)
+        if not model.unknown(start, step_end):
+            assert start in sent, "a step known at both ends was lost"
+            real = model.increase.get(start, 0.0)
+            assert sent.pop(start) == pytest.approx(real, abs=1e-7)
+        start = step_end
+    assert sent == {}, "a step sent outside the readings"
