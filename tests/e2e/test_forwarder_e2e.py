@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -312,6 +312,45 @@ async def test_a_renamed_entity_goes_on_to_its_sensor_and_after_a_restart(
 
     values = await _read_back(entry, solar, start, 3 * Q)
     assert values == pytest.approx([1.0, (5 * 1.0 + 10 * 4.0) / 15, 2.0], abs=2e-3)
+    assert all(call["status"] == "PROCESSED" for call in posts)
+
+
+async def test_an_entity_renamed_while_the_account_is_disabled_goes_on_after(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    fm_server: dict[str, str],
+    posts: list[dict[str, Any]],
+    unload: None,
+) -> None:
+    """Renamed while nothing of the account runs: enabled, it sends the new id."""
+    start = DAY - timedelta(days=8)
+    solar = int(fm_server["FM_TOY_SOLAR_SENSOR_ID"])
+    old, new = "sensor.e2e_offline_rename_power", "sensor.e2e_offline_renamed_power"
+    er.async_get(hass).async_get_or_create(
+        "sensor", "e2e", "offline-rename", suggested_object_id=old.split(".")[1]
+    )
+    freezer.move_to(start + timedelta(seconds=5))
+    hass.states.async_set(old, _w(1000), {"unit_of_measurement": "W"})
+    entry = _entry(fm_server, old, str(solar))
+    await _setup(hass, entry)
+    await _at(hass, freezer, start + Q)
+    assert await hass.config_entries.async_set_disabled_by(
+        entry.entry_id, ConfigEntryDisabler.USER
+    )
+    er.async_get(hass).async_update_entity(old, new_entity_id=new)
+    hass.states.async_remove(old)
+    hass.states.async_set(old, _w(9000), {"unit_of_measurement": "W"})  # another
+    assert entry.subentries[SUBENTRY_ID].data["entity_id"] == new
+    await _at(hass, freezer, start + Q + timedelta(minutes=5))
+    hass.states.async_set(new, _w(3000), {"unit_of_measurement": "W"})
+    assert await hass.config_entries.async_set_disabled_by(entry.entry_id, None)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _at(hass, freezer, start + 3 * Q)
+
+    values = await _read_back(entry, solar, start, 3 * Q)
+    # the second step is the mean of its known part (from the start again),
+    # of the renamed entity: not the 9 kW of the entity that took the old id
+    assert values == pytest.approx([1.0, 3.0, 3.0], abs=2e-3)
     assert all(call["status"] == "PROCESSED" for call in posts)
 
 
