@@ -32,8 +32,9 @@ class FlexMeasuresData:
     store: EntryStore
     connection: ConnectionMonitor
     # the entry as set up (renames.entry_signature): the update listener
-    # reloads only an entry that differs from it
-    loaded_as: tuple[Any, ...]
+    # reloads only an entry that differs from it. It holds entry.data (the
+    # password): never in a repr
+    loaded_as: tuple[Any, ...] = field(repr=False)
     # one per schedule subentry, by subentry id
     coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)
     # one per site subentry, by subentry id
