@@ -186,7 +186,7 @@ def _async_renamed(
         changes.append((subentry, data, subentry.unique_id, False))
     loaded = entry.state is ConfigEntryState.LOADED
     # setting up: it may have read the old id, and has no update listener yet
-    reload = entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+    reload = bool(changes) and entry.state is ConfigEntryState.SETUP_IN_PROGRESS
     for subentry, data, unique_id, followed in changes:
         if loaded and entry.state is not ConfigEntryState.LOADED:
             reload = True  # an earlier save began a reload: it may miss this one
