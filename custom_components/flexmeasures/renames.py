@@ -159,9 +159,10 @@ def _async_renamed(
 ) -> None:
     """Save `new` where the entry names `old` (the schedules' change reloads).
 
-    A save's update listener runs at once, and may begin a reload that reads
-    the entry as it is then: the measurements are saved first, so that the
-    schedules' save reloads once with all of it.
+    A save's update listener runs at once, and its reload may run into the
+    next set-up at once: for a loaded entry the listener is held while all is
+    saved, and the entry reloads once after, when it differs from what was
+    set up.
     """
     changes: list[tuple[ConfigSubentry, dict[str, Any], str | None, bool]] = []
     for subentry in naming(entry, old, MEASURED):
@@ -184,26 +185,35 @@ def _async_renamed(
         LOGGER.info("%s is now %s: schedule %s reads it", old, new, subentry.title)
         data = {**subentry.data, CONF_SOC_ENTITY: new}
         changes.append((subentry, data, subentry.unique_id, False))
-    loaded = entry.state is ConfigEntryState.LOADED
-    # setting up: it may have read the old id, and has no update listener yet
-    reload = bool(changes) and entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+    if not changes:
+        return
+    if entry.state is not ConfigEntryState.LOADED:
+        for subentry, data, unique_id, _followed in changes:
+            hass.config_entries.async_update_subentry(
+                entry, subentry, data=data, unique_id=unique_id
+            )
+        if entry.state is ConfigEntryState.SETUP_IN_PROGRESS:
+            # it may have read the old id, and has no update listener yet
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    runtime = entry.runtime_data
+    coming = runtime.reloading  # a reload the update listener began reads it all
+    runtime.reloading = True  # the update listener leaves the saves be
     for subentry, data, unique_id, followed in changes:
-        if loaded and entry.state is not ConfigEntryState.LOADED:
-            reload = True  # an earlier save began a reload: it may miss this one
-        elif (
-            loaded
-            and followed
-            and entry_signature(entry) == entry.runtime_data.loaded_as
-        ):
+        if followed and entry_signature(entry) == runtime.loaded_as:
             # nothing else changed meanwhile, and the forwarder follows the
             # rename itself: this change alone reloads nothing
-            entry.runtime_data.loaded_as = entry_signature(
+            runtime.loaded_as = entry_signature(
                 entry, {subentry.subentry_id: (data, unique_id)}
             )
         hass.config_entries.async_update_subentry(
             entry, subentry, data=data, unique_id=unique_id
         )
-    if reload:
+    if coming:
+        return
+    runtime.reloading = False
+    if (signature := entry_signature(entry)) != runtime.loaded_as:
+        runtime.loaded_as = signature  # as the update listener does
         hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
