@@ -274,6 +274,58 @@ async def test_two_schedules_of_one_soc_entity_reload_once(
     assert reloads == [schedule_entry.entry_id]
 
 
+@pytest.mark.freeze_time(NOW, tick=True)
+@pytest.mark.usefixtures("fast_jobs_and_unload")
+async def test_a_rename_while_a_reload_waits_for_its_turn_reloads_once(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """A reload is coming (it waits for the set-up lock): it reads the rename.
+
+    The entry is still loaded; following the rename must not ask for a second
+    reload, and the one coming reads the new id.
+    """
+    _register_soc(hass)
+    set_soc(hass, "50", "%")
+    schedule_entry = make_schedule_entry(fake_fm)
+    await setup_integration(hass, schedule_entry)
+    with counting_reloads(hass) as reloads:
+        async with schedule_entry.setup_lock:  # the reload waits for its turn
+            hass.config_entries.async_update_subentry(
+                schedule_entry,
+                schedule_entry.subentries[SCHEDULE_ID],
+                title="Garage battery",
+            )
+            await asyncio.sleep(0)
+            assert schedule_entry.state is ConfigEntryState.LOADED
+            _rename_soc(hass, SOC_ENTITY, SOC_NEW, "80")
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert reloads == [schedule_entry.entry_id]
+    coordinator = schedule_entry.runtime_data.coordinators[SCHEDULE_ID]
+    assert coordinator.settings.soc_entity == SOC_NEW
+
+
+@pytest.mark.freeze_time(NOW, tick=True)
+@pytest.mark.usefixtures("fast_jobs_and_unload")
+async def test_a_schedule_changed_while_its_entry_sets_up_is_set_up_again(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures
+) -> None:
+    """Not only renames: no update listener sees a change made during set-up."""
+    _register_soc(hass)
+    set_soc(hass, "50", "%")
+    schedule_entry = make_schedule_entry(fake_fm)
+    await setup_integration(hass, schedule_entry)
+    async with setup_held_at(hass, "first_plans") as setup:
+        hass.config_entries.async_schedule_reload(schedule_entry.entry_id)
+        await setup.reached()  # the schedules are built, with 450 kWh
+        subentry = schedule_entry.subentries[SCHEDULE_ID]
+        hass.config_entries.async_update_subentry(
+            schedule_entry, subentry, data={**subentry.data, "capacity": 300.0}
+        )
+    assert schedule_entry.state is ConfigEntryState.LOADED
+    coordinator = schedule_entry.runtime_data.coordinators[SCHEDULE_ID]
+    assert coordinator.settings.capacity == 300.0
+
+
 # ---------------------------------------------------------------- removal
 
 
@@ -338,14 +390,10 @@ class _Power(SensorEntity):
 async def test_a_real_entity_renamed_goes_on_being_measured(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Defect: the forwarder does not read the renamed entity's state.
+    """A real entity (not just a registry entry) renamed: its steady value goes on.
 
-    A real entity handles its own rename first (its registry listener is older
-    than the integration's): it removes the old state (the forwarder, still on
-    the old id, takes a gap) and writes the same value under the new id before
-    the forwarder moves its mapping. `_renamed` only re-subscribes: it never
-    reads the state now under the new id, so the measurement stays a gap
-    until the entity changes again. A steady value is not sent at all.
+    The entity moves its own state to the new id through the registry too;
+    the forwarder must not take that as a gap, nor lose the steady value.
     """
     freezer.move_to(T0)
     platform = MockEntityPlatform(hass, domain="sensor", platform_name="p1")

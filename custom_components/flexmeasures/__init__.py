@@ -38,7 +38,12 @@ from .issues import (
 from .migration import async_migrate_entry
 from .outbox import MeasurementMapping, outbox_store
 from .planners import async_first_plans, build_planners, restore_plans, set_offline
-from .renames import async_clear_returned, async_follow_entities, entry_signature
+from .renames import (
+    async_clear_returned,
+    async_follow_entities,
+    async_reload_if_changed,
+    entry_signature,
+)
 from .services import async_setup_services
 from .store import EntryStore, entry_store
 
@@ -141,6 +146,7 @@ async def async_setup_entry(
     async_clear_returned(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    async_reload_if_changed(hass, entry)  # changed while it was set up
     async_load_card(hass)
     return True
 

@@ -11,8 +11,12 @@ whatever its state, so a reload, a restart or a later start reads it:
   (its open step goes on), and `FlexMeasuresData.loaded_as` takes the change in;
 - a schedule's state of charge entity gets the new id, and the entry reloads
   (the coordinators read the entity by id);
-- an entry setting up (a reload's set-up, which may have read the old id
-  already, and has no update listener yet) is reloaded once it is set up.
+- an entry that is not loaded just gets the new ids: what sets it up reads
+  them. One setting up (a reload's set-up) may have read the old id already,
+  and has no update listener yet: it reloads once it is set up, as for any
+  change made during its set-up (`async_reload_if_changed`);
+- a loaded entry's saves are made with its update listener held, and it
+  reloads once after them, when it differs from what was set up.
 
 An entity removed from the registry raises a repair issue (kept across
 restarts) and a warning for each measurement of an entry that is not
@@ -24,9 +28,15 @@ that id is back, which withdraws the issue (also at the start:
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping
+import contextlib
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentry,
+    UnknownEntry,
+)
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
@@ -188,13 +198,12 @@ def _async_renamed(
     if not changes:
         return
     if entry.state is not ConfigEntryState.LOADED:
+        # what sets it up reads the new ids (one setting up now reloads
+        # when it is done: async_reload_if_changed)
         for subentry, data, unique_id, _followed in changes:
             hass.config_entries.async_update_subentry(
                 entry, subentry, data=data, unique_id=unique_id
             )
-        if entry.state is ConfigEntryState.SETUP_IN_PROGRESS:
-            # it may have read the old id, and has no update listener yet
-            hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     runtime = entry.runtime_data
     coming = runtime.reloading  # a reload the update listener began reads it all
@@ -212,9 +221,29 @@ def _async_renamed(
     if coming:
         return
     runtime.reloading = False
-    if (signature := entry_signature(entry)) != runtime.loaded_as:
-        runtime.loaded_as = signature  # as the update listener does
-        hass.config_entries.async_schedule_reload(entry.entry_id)
+    async_reload_if_changed(hass, entry)
+
+
+@callback
+def async_reload_if_changed(
+    hass: HomeAssistant, entry: FlexMeasuresConfigEntry
+) -> None:
+    """Reload the entry, in a task, when it differs from what was set up.
+
+    Also at the end of a set-up: what changed meanwhile (a rename followed,
+    a sub-entry saved) may have been read before, and no update listener saw
+    it. Not an entry removed before the reload's turn comes.
+    """
+    runtime = entry.runtime_data
+    if (signature := entry_signature(entry)) == runtime.loaded_as:
+        return
+    runtime.loaded_as = signature  # what the reload sets up
+
+    async def reload() -> None:
+        with contextlib.suppress(UnknownEntry):  # removed meanwhile
+            await hass.config_entries.async_reload(entry.entry_id)
+
+    hass.async_create_task(reload(), f"{DOMAIN} reload {entry.entry_id}")
 
 
 @callback
