@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from datetime import timedelta
 import logging
 from typing import Any, cast
 from unittest.mock import patch
@@ -20,7 +20,6 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
 from custom_components.flexmeasures.api import (
@@ -45,10 +44,12 @@ from .forwarder_common import (
     T0,
     FakeClient,
     Q,
+    at,
     make_entry,
     make_sensor,
     start_forwarder,
 )
+from .rename_setup import house_power_entry, register, rename
 
 SUBENTRY_ID = "01JMEASUREMENTRENAMED00000"
 OTHER_ID = "01JMEASUREMENTRENAMEDOTHER"
@@ -57,48 +58,14 @@ NEW = "sensor.grid_power"
 KW = {"unit_of_measurement": "kW"}
 
 
-def _register(hass: HomeAssistant, object_id: str = "house_power") -> None:
-    er.async_get(hass).async_get_or_create(
-        "sensor", "p1", f"unique-{object_id}", suggested_object_id=object_id
-    )
-
-
-async def _at(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
-) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass, when)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def _rename(hass: HomeAssistant, old: str, new: str, value: str) -> None:
-    """What Home Assistant does when a user changes an entity's id."""
-    er.async_get(hass).async_update_entity(old, new_entity_id=new)
-    hass.states.async_remove(old)
-    hass.states.async_set(new, value, KW)
-
-
 @pytest.fixture
 async def entry(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> AsyncGenerator[MockConfigEntry]:
     """The toy account sending the registered sensor.house_power to sensor 8."""
     freezer.move_to(T0)
-    _register(hass)
-    hass.states.async_set(OLD, "1", KW)
-    config_entry = mock_account_entry(
-        fake_fm.url,
-        subentries_data=[
-            measurement_subentry(OLD, "8", subentry_id=SUBENTRY_ID, title="House")
-        ],
-    )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    yield config_entry
-    if config_entry.state is ConfigEntryState.LOADED:
-        await hass.config_entries.async_unload(config_entry.entry_id)
-        await hass.async_block_till_done()
+    async with house_power_entry(hass, fake_fm.url, SUBENTRY_ID) as config_entry:
+        yield config_entry
 
 
 async def test_a_rename_is_saved_in_the_measurement_and_followed_after_a_restart(
@@ -109,9 +76,9 @@ async def test_a_rename_is_saved_in_the_measurement_and_followed_after_a_restart
     hass_storage: dict[str, Any],
 ) -> None:
     runtime = entry.runtime_data
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     assert fake_fm.data[8] == {T0: 1.0}
-    _rename(hass, OLD, NEW, "2")
+    rename(hass, OLD, NEW, "2")
     await hass.async_block_till_done(wait_background_tasks=True)
 
     subentry = entry.subentries[SUBENTRY_ID]
@@ -120,10 +87,10 @@ async def test_a_rename_is_saved_in_the_measurement_and_followed_after_a_restart
     assert subentry.title == "House"  # the user's name stays
     # following the rename reloads nothing: the open step goes on
     assert entry.runtime_data is runtime
-    await _at(hass, freezer, T0 + 2 * Q)
+    await at(hass, freezer, T0 + 2 * Q)
     assert fake_fm.data[8][T0 + Q] == 2.0
     # saved for the next start of Home Assistant
-    await _at(hass, freezer, T0 + 2 * Q + timedelta(seconds=30))
+    await at(hass, freezer, T0 + 2 * Q + timedelta(seconds=30))
     stored = hass_storage["core.config_entries"]["data"]["entries"]
     (saved,) = [item for item in stored if item["entry_id"] == entry.entry_id]
     (saved_subentry,) = saved["subentries"]
@@ -141,7 +108,7 @@ async def test_a_rename_is_saved_in_the_measurement_and_followed_after_a_restart
     diagnostics = forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]
     assert diagnostics["entity_id"] == NEW
     hass.states.async_set(NEW, "3", KW)
-    await _at(hass, freezer, T0 + 4 * Q)
+    await at(hass, freezer, T0 + 4 * Q)
     assert fake_fm.data[8][T0 + 3 * Q] == 3.0
 
 
@@ -149,7 +116,7 @@ async def test_any_other_change_of_the_entry_still_reloads_it(
     hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     runtime = entry.runtime_data
-    _rename(hass, OLD, NEW, "2")
+    rename(hass, OLD, NEW, "2")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.runtime_data is runtime
     hass.config_entries.async_update_subentry(
@@ -167,7 +134,7 @@ async def test_a_rename_while_another_change_waits_reloads_the_entry(
     runtime = entry.runtime_data
     # the title changes without a listener seeing it yet (as if its task were queued)
     object.__setattr__(entry.subentries[SUBENTRY_ID], "title", "Grid")
-    _rename(hass, OLD, NEW, "2")
+    rename(hass, OLD, NEW, "2")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.runtime_data is not runtime
     forwarder = entry.runtime_data.forwarder
@@ -189,14 +156,14 @@ async def test_a_rename_while_the_entry_reloads_is_followed(
             entry, entry.subentries[SUBENTRY_ID], title="Grid"
         )
         await setup.reached()
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
     assert entry.state is ConfigEntryState.LOADED
     assert entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
     forwarder = entry.runtime_data.forwarder
     assert forwarder is not None
     assert forwarder.as_diagnostics()["mappings"][SUBENTRY_ID]["entity_id"] == NEW
     hass.states.async_set(NEW, "3", KW)
-    await _at(hass, freezer, T0 + 2 * Q)
+    await at(hass, freezer, T0 + 2 * Q)
     assert fake_fm.data[8][T0 + Q] == 3.0
 
 
@@ -223,7 +190,7 @@ async def test_a_removed_entity_raises_an_issue_until_it_is_back(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issues.async_get_issue(DOMAIN, issue_id) is not None
 
-    _register(hass)  # the integration of the entity adds it again
+    register(hass, "house_power")  # the integration of the entity adds it again
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 
@@ -253,8 +220,8 @@ async def test_an_entity_renamed_to_the_removed_id_withdraws_the_issue(
     hass.states.async_remove(OLD)
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, issue_id) is not None
-    _register(hass, "new_meter")
-    _rename(hass, "sensor.new_meter", OLD, "4")
+    register(hass, "new_meter")
+    rename(hass, "sensor.new_meter", OLD, "4")
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, issue_id) is None
     assert entry.subentries[SUBENTRY_ID].data["entity_id"] == OLD
@@ -282,7 +249,7 @@ async def test_an_issue_of_an_entity_back_at_the_start_is_withdrawn(
         translation_key="measurement_entity_removed",
         translation_placeholders={"entity_id": OLD, "sensor_id": "8"},
     )
-    _register(hass)  # back while the entry was disabled
+    register(hass, "house_power")  # back while the entry was disabled
     assert await hass.config_entries.async_set_disabled_by(entry.entry_id, None)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issues.async_get_issue(DOMAIN, issue_id) is None
@@ -306,8 +273,8 @@ async def test_a_measurement_that_is_not_forwarded_is_renamed_too(
 ) -> None:
     """Its sensor did not answer this time; the next start uses the new id."""
     freezer.move_to(T0)
-    _register(hass)
-    _register(hass, "other_power")
+    register(hass, "house_power")
+    register(hass, "other_power")
     hass.states.async_set(OLD, "1", KW)
     hass.states.async_set("sensor.other_power", "1", KW)
     entry = mock_account_entry(
@@ -323,7 +290,7 @@ async def test_a_measurement_that_is_not_forwarded_is_renamed_too(
     runtime = entry.runtime_data
     assert runtime.forwarder is not None
     assert runtime.forwarder.subentry_ids == [SUBENTRY_ID]  # 10 is not ours
-    _rename(hass, "sensor.other_power", "sensor.neighbour_power", "2")
+    rename(hass, "sensor.other_power", "sensor.neighbour_power", "2")
     await hass.async_block_till_done(wait_background_tasks=True)
     other = entry.subentries[OTHER_ID]
     assert other.data["entity_id"] == "sensor.neighbour_power"
@@ -337,7 +304,7 @@ async def test_two_measurements_of_one_entity_both_follow_it(
 ) -> None:
     entry = make_entry(hass)
     client = FakeClient()
-    _register(hass)
+    register(hass, "house_power")
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", KW)
     forwarder = await start_forwarder(
@@ -349,9 +316,9 @@ async def test_two_measurements_of_one_entity_both_follow_it(
             MeasurementMapping("sub2", ENTITY, make_sensor(9)),
         ],
     )
-    await _at(hass, freezer, T0 + Q)
-    _rename(hass, ENTITY, NEW, "2")
-    await _at(hass, freezer, T0 + 2 * Q)
+    await at(hass, freezer, T0 + Q)
+    rename(hass, ENTITY, NEW, "2")
+    await at(hass, freezer, T0 + 2 * Q)
     await forwarder.async_stop()
     assert client.sent(8) == [(T0, 1.0), (T0 + Q, 2.0)]
     assert client.sent(9) == [(T0, 1.0), (T0 + Q, 2.0)]
@@ -364,18 +331,18 @@ async def test_the_rejection_issue_names_the_renamed_entity(
 ) -> None:
     entry = make_entry(hass)
     client = FakeClient()
-    _register(hass)
+    register(hass, "house_power")
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", KW)
     forwarder = await start_forwarder(hass, entry, client)
     client.errors.append(FlexMeasuresInvalidRequestError("no", status=422))
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     issue_id = MEASUREMENTS_REJECTED.issue_id("sub1")
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["entity_id"] == ENTITY
-    _rename(hass, ENTITY, NEW, "2")
+    rename(hass, ENTITY, NEW, "2")
     await hass.async_block_till_done()
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -390,7 +357,7 @@ async def test_a_rename_during_the_catch_up_is_followed(
     """Renamed while the recorder is still read: the live states follow the new id."""
     entry = make_entry(hass)
     client = FakeClient()
-    _register(hass)
+    register(hass, "house_power")
     freezer.move_to(T0)
     hass.states.async_set(ENTITY, "1", KW)
     reading = asyncio.Event()
@@ -409,12 +376,12 @@ async def test_a_rename_during_the_catch_up_is_followed(
         "custom_components.flexmeasures.forwarder.async_history", side_effect=history
     ):
         await forwarder.async_start()  # the catch-up waits for the recorder
-        _rename(hass, ENTITY, NEW, "2")
+        rename(hass, ENTITY, NEW, "2")
         await hass.async_block_till_done()
         reading.set()
         await hass.async_block_till_done(wait_background_tasks=True)
     hass.states.async_set(NEW, "3", KW)
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     await forwarder.async_stop()
     assert client.sent() == [(T0, 3.0)]
     assert forwarder.as_diagnostics()["mappings"]["sub1"]["entity_id"] == NEW
@@ -439,7 +406,7 @@ async def test_a_unique_id_taken_by_another_measurement_is_kept(
 ) -> None:
     """Never two sub-entries with one unique id (a store edited by hand)."""
     freezer.move_to(T0)
-    _register(hass)
+    register(hass, "house_power")
     hass.states.async_set(OLD, "1", KW)
     entry = mock_account_entry(
         fake_fm.url,
@@ -457,7 +424,7 @@ async def test_a_unique_id_taken_by_another_measurement_is_kept(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    _rename(hass, OLD, NEW, "2")
+    rename(hass, OLD, NEW, "2")
     await hass.async_block_till_done(wait_background_tasks=True)
     subentry = entry.subentries[SUBENTRY_ID]
     assert subentry.data["entity_id"] == NEW

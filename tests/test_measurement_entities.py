@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
@@ -22,13 +22,12 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 
 from custom_components.flexmeasures.const import DOMAIN, SUBENTRY_TYPE_MEASUREMENT
 
 from .fake_flexmeasures import TOY_EMAIL, TOY_PASSWORD, FakeFlexMeasures
-from .forwarder_common import T0, Q
+from .forwarder_common import T0, Q, at
 
 SUBENTRY_ID = "01JMEASUREMENTGRIDPOWER000"
 GRID = "sensor.grid_power"
@@ -69,14 +68,6 @@ async def entry(
     if config_entry.state is ConfigEntryState.LOADED:
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()
-
-
-async def _at(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
-) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass, when)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _entity_ids(hass: HomeAssistant) -> dict[str, str]:
@@ -137,19 +128,19 @@ async def test_entities_follow_delivery_retries_and_rejections(
 ) -> None:
     ids = _entity_ids(hass)
     fake_fm.fail_next(503)
-    await _at(hass, freezer, T0 + Q)  # the first step waits for a retry
+    await at(hass, freezer, T0 + Q)  # the first step waits for a retry
     assert hass.states.get(ids["pending"]).state == "1"
     assert hass.states.get(ids["last_delivered"]).state == STATE_UNKNOWN
 
-    await _at(hass, freezer, T0 + Q + timedelta(seconds=11))  # the retry
+    await at(hass, freezer, T0 + Q + timedelta(seconds=11))  # the retry
     assert hass.states.get(ids["pending"]).state == "0"
     assert hass.states.get(ids["last_delivered"]).state == (T0 + Q).isoformat()
 
     fake_fm.fail_next(422)  # refused for good
-    await _at(hass, freezer, T0 + 2 * Q)
+    await at(hass, freezer, T0 + 2 * Q)
     assert hass.states.get(ids["rejected"]).state == STATE_ON
     assert hass.states.get(ids["pending"]).state == "0"
 
-    await _at(hass, freezer, T0 + 3 * Q)  # accepted again
+    await at(hass, freezer, T0 + 3 * Q)  # accepted again
     assert hass.states.get(ids["rejected"]).state == STATE_OFF
     assert hass.states.get(ids["last_delivered"]).state == (T0 + 3 * Q).isoformat()

@@ -7,9 +7,9 @@ checked and found right.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -22,7 +22,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     MockEntityPlatform,
-    async_fire_time_changed,
 )
 
 from custom_components.flexmeasures.const import DOMAIN
@@ -37,7 +36,8 @@ from .common import (
 )
 from .const import TOY_PASSWORD
 from .fake_flexmeasures import FakeFlexMeasures
-from .forwarder_common import T0, Q
+from .forwarder_common import T0, Q, at
+from .rename_setup import counting_reloads, house_power_entry, register, rename
 from .schedule_setup import (
     NOW,
     SCHEDULE_DATA,
@@ -53,41 +53,6 @@ OTHER_ID = "01JREVIEWMEASUREMENTOTHER0"
 OLD = "sensor.house_power"
 NEW = "sensor.grid_power"
 KW = {"unit_of_measurement": "kW"}
-
-
-def _register(hass: HomeAssistant, object_id: str = "house_power") -> None:
-    er.async_get(hass).async_get_or_create(
-        "sensor", "p1", f"unique-{object_id}", suggested_object_id=object_id
-    )
-
-
-def _rename(hass: HomeAssistant, old: str, new: str, value: str) -> None:
-    """What Home Assistant does when a user changes an entity's id."""
-    er.async_get(hass).async_update_entity(old, new_entity_id=new)
-    hass.states.async_remove(old)
-    hass.states.async_set(new, value, KW)
-
-
-async def _at(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime
-) -> None:
-    freezer.move_to(when)
-    async_fire_time_changed(hass, when)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-@contextlib.contextmanager
-def counting_reloads(hass: HomeAssistant) -> Iterator[list[str]]:
-    """Every `async_reload` (also the scheduled ones) while the block runs."""
-    reloads: list[str] = []
-    reload = hass.config_entries.async_reload
-
-    async def counted(entry_id: str) -> bool:
-        reloads.append(entry_id)
-        return await reload(entry_id)
-
-    with patch.object(hass.config_entries, "async_reload", counted):
-        yield reloads
 
 
 @contextlib.asynccontextmanager
@@ -114,22 +79,8 @@ async def entry(
 ) -> AsyncGenerator[MockConfigEntry]:
     """The toy account sending the registered sensor.house_power to sensor 8."""
     freezer.move_to(T0)
-    _register(hass)
-    hass.states.async_set(OLD, "1", KW)
-    config_entry = mock_account_entry(
-        fake_fm.url,
-        subentries_data=[
-            measurement_subentry(OLD, "8", subentry_id=SUBENTRY_ID, title="House")
-        ],
-    )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    yield config_entry
-    for each in hass.config_entries.async_entries(DOMAIN):
-        if each.state is ConfigEntryState.LOADED:
-            await hass.config_entries.async_unload(each.entry_id)
-    await hass.async_block_till_done()
+    async with house_power_entry(hass, fake_fm.url, SUBENTRY_ID) as config_entry:
+        yield config_entry
 
 
 # ---------------------------------------------------------------- unloading
@@ -151,7 +102,7 @@ async def test_a_rename_while_the_entry_unloads_does_not_load_it_again(
             )
             await asyncio.wait_for(entered.wait(), 5)
             assert entry.state is ConfigEntryState.UNLOAD_IN_PROGRESS
-            _rename(hass, OLD, NEW, "2")
+            rename(hass, OLD, NEW, "2")
         assert await unloading
     assert entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
     assert entry.state is ConfigEntryState.NOT_LOADED  # not set up again
@@ -172,7 +123,7 @@ async def test_a_rename_while_a_reload_unloads_reloads_once(
         async with unload_held(hass) as entered:
             reloading = hass.async_create_task(reload(entry.entry_id))
             await asyncio.wait_for(entered.wait(), 5)
-            _rename(hass, OLD, NEW, "2")
+            rename(hass, OLD, NEW, "2")
         assert await reloading
     assert entry.state is ConfigEntryState.LOADED
     forwarder = entry.runtime_data.forwarder
@@ -203,21 +154,6 @@ SOC_THIRD = "sensor.shed_battery_soc"
 SCHEDULE_OTHER_ID = "01JREVIEWSCHEDULEOTHER0000"
 
 
-def _register_soc(hass: HomeAssistant) -> None:
-    er.async_get(hass).async_get_or_create(
-        "sensor",
-        "bms",
-        "unique-home_battery_soc",
-        suggested_object_id="home_battery_soc",
-    )
-
-
-def _rename_soc(hass: HomeAssistant, old: str, new: str, value: str) -> None:
-    er.async_get(hass).async_update_entity(old, new_entity_id=new)
-    hass.states.async_remove(old)
-    hass.states.async_set(new, value, {"unit_of_measurement": "%"})
-
-
 @pytest.mark.freeze_time(NOW, tick=True)
 @pytest.mark.usefixtures("fast_jobs_and_unload")
 async def test_sound_a_soc_entity_renamed_twice_in_one_go_ends_at_the_last(
@@ -229,13 +165,13 @@ async def test_sound_a_soc_entity_renamed_twice_in_one_go_ends_at_the_last(
     set-up (SETUP_IN_PROGRESS, `loaded_as` with B) before the second rename:
     that set-up may have read B, so the second rename reloads once more.
     """
-    _register_soc(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     schedule_entry = make_schedule_entry(fake_fm)
     await setup_integration(hass, schedule_entry)
     with counting_reloads(hass) as reloads:
-        _rename_soc(hass, SOC_ENTITY, SOC_NEW, "80")
-        _rename_soc(hass, SOC_NEW, SOC_THIRD, "70")
+        rename(hass, SOC_ENTITY, SOC_NEW, "80", "%")
+        rename(hass, SOC_NEW, SOC_THIRD, "70", "%")
         await hass.async_block_till_done(wait_background_tasks=True)
     assert schedule_entry.state is ConfigEntryState.LOADED
     assert coordinator_of(schedule_entry).settings.soc_entity == SOC_THIRD
@@ -256,7 +192,7 @@ async def test_two_schedules_of_one_soc_entity_reload_once(
     "the schedules' save reloads once with all of it" holds for one schedule.
     """
     fake_fm.add_sensor(21, "charging", 6, "kW", "PT15M")
-    _register_soc(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     other = schedule_subentry(
         {**SCHEDULE_DATA, "power_sensor": "21"},
@@ -266,7 +202,7 @@ async def test_two_schedules_of_one_soc_entity_reload_once(
     schedule_entry = make_schedule_entry(fake_fm, more=[other])
     await setup_integration(hass, schedule_entry)
     with counting_reloads(hass) as reloads:
-        _rename_soc(hass, SOC_ENTITY, SOC_NEW, "80")
+        rename(hass, SOC_ENTITY, SOC_NEW, "80", "%")
         await hass.async_block_till_done(wait_background_tasks=True)
     for subentry_id in (SCHEDULE_ID, SCHEDULE_OTHER_ID):
         coordinator = schedule_entry.runtime_data.coordinators[subentry_id]
@@ -284,7 +220,7 @@ async def test_a_rename_while_a_reload_waits_for_its_turn_reloads_once(
     The entry is still loaded; following the rename must not ask for a second
     reload, and the one coming reads the new id.
     """
-    _register_soc(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     schedule_entry = make_schedule_entry(fake_fm)
     await setup_integration(hass, schedule_entry)
@@ -297,7 +233,7 @@ async def test_a_rename_while_a_reload_waits_for_its_turn_reloads_once(
             )
             await asyncio.sleep(0)
             assert schedule_entry.state is ConfigEntryState.LOADED
-            _rename_soc(hass, SOC_ENTITY, SOC_NEW, "80")
+            rename(hass, SOC_ENTITY, SOC_NEW, "80", "%")
         await hass.async_block_till_done(wait_background_tasks=True)
     assert reloads == [schedule_entry.entry_id]
     coordinator = schedule_entry.runtime_data.coordinators[SCHEDULE_ID]
@@ -310,7 +246,7 @@ async def test_a_schedule_changed_while_its_entry_sets_up_is_set_up_again(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
     """Not only renames: no update listener sees a change made during set-up."""
-    _register_soc(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     schedule_entry = make_schedule_entry(fake_fm)
     await setup_integration(hass, schedule_entry)
@@ -344,7 +280,7 @@ async def test_a_rename_while_the_entry_is_removed_raises_nothing(
             hass.config_entries.async_remove(entry.entry_id)
         )
         await asyncio.wait_for(entered.wait(), 5)
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
     await removing
     assert hass.config_entries.async_get_entry(entry.entry_id) is None
 
@@ -367,7 +303,7 @@ async def test_removing_the_entry_while_its_rename_reload_waits_raises_nothing(
             hass.config_entries.async_remove(entry.entry_id)
         )
         await asyncio.sleep(0)
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
     await removing
     assert hass.config_entries.async_get_entry(entry.entry_id) is None
 
@@ -406,7 +342,7 @@ async def test_a_real_entity_renamed_goes_on_being_measured(
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     assert fake_fm.data[8] == {T0: 1.0}
 
     er.async_get(hass).async_update_entity(OLD, new_entity_id=NEW)
@@ -415,7 +351,7 @@ async def test_a_real_entity_renamed_goes_on_being_measured(
     assert state is not None
     assert state.state == "1.0"
     assert config_entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
-    await _at(hass, freezer, T0 + 3 * Q)
+    await at(hass, freezer, T0 + 3 * Q)
     # the value held all along: both steps after the rename are measured
     assert fake_fm.data[8].get(T0 + Q) == 1.0
     assert fake_fm.data[8].get(T0 + 2 * Q) == 1.0
@@ -435,9 +371,9 @@ async def _two_measurements(
 ) -> MockConfigEntry:
     """OLD -> sensor 8 (value 1), `second` -> sensor 9 (value 5)."""
     freezer.move_to(T0)
-    _register(hass)
+    register(hass, "house_power")
     if register_second:
-        _register(hass, second.split(".")[1])
+        register(hass, second.split(".")[1])
     hass.states.async_set(OLD, "1", KW)
     hass.states.async_set(second, "5", KW)
     config_entry = mock_account_entry(
@@ -460,9 +396,9 @@ async def test_sound_swapping_two_entities_ids_keeps_each_measurement(
     config_entry = await _two_measurements(hass, fake_fm, freezer)
     runtime = config_entry.runtime_data
     with counting_reloads(hass) as reloads:
-        _rename(hass, OLD, "sensor.tmp", "1")
-        _rename(hass, NEW, OLD, "5")
-        _rename(hass, "sensor.tmp", NEW, "1")
+        rename(hass, OLD, "sensor.tmp", "1")
+        rename(hass, NEW, OLD, "5")
+        rename(hass, "sensor.tmp", NEW, "1")
         await hass.async_block_till_done(wait_background_tasks=True)
     assert reloads == []
     assert config_entry.runtime_data is runtime
@@ -470,7 +406,7 @@ async def test_sound_swapping_two_entities_ids_keeps_each_measurement(
     assert config_entry.subentries[SUBENTRY_ID].unique_id == f"{NEW}_8"
     assert config_entry.subentries[OTHER_ID].data["entity_id"] == OLD
     assert config_entry.subentries[OTHER_ID].unique_id == f"{OLD}_9"
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     assert fake_fm.data[8] == {T0: 1.0}
     assert fake_fm.data[9] == {T0: 5.0}
     await hass.config_entries.async_unload(config_entry.entry_id)
@@ -483,17 +419,17 @@ async def test_sound_a_rename_back_and_forth_in_one_go_reloads_nothing(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     runtime = entry.runtime_data
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     with counting_reloads(hass) as reloads:
         for step in range(20):
-            _rename(hass, OLD, NEW, "2")
-            _rename(hass, NEW, OLD, "2")
+            rename(hass, OLD, NEW, "2")
+            rename(hass, NEW, OLD, "2")
             assert step >= 0
         await hass.async_block_till_done(wait_background_tasks=True)
     assert reloads == []
     assert entry.runtime_data is runtime
     assert entry.subentries[SUBENTRY_ID].unique_id == f"{OLD}_8"
-    await _at(hass, freezer, T0 + 2 * Q)
+    await at(hass, freezer, T0 + 2 * Q)
     assert fake_fm.data[8] == {T0: 1.0, T0 + Q: 2.0}  # each step once
 
 
@@ -508,11 +444,11 @@ async def test_sound_a_rename_onto_the_id_another_measurement_names(
     issues = ir.async_get(hass)
     assert issues.async_get_issue(DOMAIN, ENTITY_REMOVED.issue_id(OTHER_ID))
     freezer.move_to(T0 + Q / 2)
-    _rename(hass, OLD, NEW, "3")
+    rename(hass, OLD, NEW, "3")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issues.async_get_issue(DOMAIN, ENTITY_REMOVED.issue_id(OTHER_ID)) is None
     assert config_entry.subentries[SUBENTRY_ID].unique_id == f"{NEW}_8"
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     assert fake_fm.data[8] == {T0: 2.0}  # 1 then 3, half each
     assert fake_fm.data[9] == {T0: 3.0}  # a gap, then 3
     await hass.config_entries.async_unload(config_entry.entry_id)
@@ -543,13 +479,13 @@ async def test_sound_two_entries_measuring_one_entity_both_follow_it(
     assert await hass.config_entries.async_setup(second.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     with counting_reloads(hass) as reloads:
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
         await hass.async_block_till_done(wait_background_tasks=True)
     assert reloads == []
     for each in (entry, second, disabled):
         (subentry,) = each.subentries.values()
         assert subentry.data["entity_id"] == NEW
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     assert fake_fm.data[8] == {T0: 2.0}
     assert fake_fm.data[9] == {T0: 2.0}
     er.async_get(hass).async_remove(NEW)
@@ -566,7 +502,7 @@ async def test_sound_a_rename_in_setup_retry_is_read_when_the_server_answers(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
     freezer.move_to(T0)
-    _register(hass)
+    register(hass, "house_power")
     hass.states.async_set(OLD, "1", KW)
     fake_fm.down = True
     config_entry = mock_account_entry(
@@ -578,12 +514,12 @@ async def test_sound_a_rename_in_setup_retry_is_read_when_the_server_answers(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
     with counting_reloads(hass) as reloads:
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
         await hass.async_block_till_done()
     assert reloads == []
     assert config_entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
     fake_fm.down = False
-    await _at(hass, freezer, T0 + timedelta(minutes=2))
+    await at(hass, freezer, T0 + timedelta(minutes=2))
     assert config_entry.state is ConfigEntryState.LOADED
     forwarder = config_entry.runtime_data.forwarder
     assert forwarder is not None
@@ -598,7 +534,7 @@ async def test_sound_a_rename_while_offline_goes_on_when_the_server_is_back(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Started offline (kept sensor facts); renamed; the server answers again."""
-    await _at(hass, freezer, T0 + Q)
+    await at(hass, freezer, T0 + Q)
     fake_fm.down = True
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -606,16 +542,16 @@ async def test_sound_a_rename_while_offline_goes_on_when_the_server_is_back(
     assert entry.state is ConfigEntryState.LOADED
     runtime = entry.runtime_data
     with counting_reloads(hass) as reloads:
-        _rename(hass, OLD, NEW, "2")
+        rename(hass, OLD, NEW, "2")
         await hass.async_block_till_done(wait_background_tasks=True)
         assert reloads == []
         assert entry.runtime_data is runtime
-        await _at(hass, freezer, T0 + 2 * Q)
+        await at(hass, freezer, T0 + 2 * Q)
         fake_fm.down = False
         for minute in range(1, 4):
-            await _at(hass, freezer, T0 + 2 * Q + timedelta(minutes=minute))
+            await at(hass, freezer, T0 + 2 * Q + timedelta(minutes=minute))
     assert reloads == [entry.entry_id]  # the one of the server back
-    await _at(hass, freezer, T0 + 3 * Q)
+    await at(hass, freezer, T0 + 3 * Q)
     assert fake_fm.data[8][T0 + Q] == 2.0
     forwarder = entry.runtime_data.forwarder
     assert forwarder is not None
@@ -643,7 +579,7 @@ async def test_a_rename_reloads_no_entry_that_does_not_name_the_entity(
             )
             await setup.reached()
             assert unrelated.state is ConfigEntryState.SETUP_IN_PROGRESS
-            _rename(hass, OLD, NEW, "2")
+            rename(hass, OLD, NEW, "2")
         assert await setting_up
     assert entry.subentries[SUBENTRY_ID].data["entity_id"] == NEW
     assert unrelated.state is ConfigEntryState.LOADED

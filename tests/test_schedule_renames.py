@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -20,6 +19,7 @@ from .common import (
     setup_integration,
 )
 from .fake_flexmeasures import FakeFlexMeasures
+from .rename_setup import counting_reloads, register, rename
 from .schedule_setup import (
     NOW,
     SCHEDULE_DATA,
@@ -39,19 +39,6 @@ NEW = "sensor.garage_battery_soc"
 PERCENT = {"unit_of_measurement": "%"}
 MEASUREMENT_ID = "01JMEASUREMENTOFTHESOC0000"
 OTHER_ID = "01JSCHEDULEOTHERBATTERY000"
-
-
-def _register(hass: HomeAssistant, object_id: str = "home_battery_soc") -> None:
-    er.async_get(hass).async_get_or_create(
-        "sensor", "bms", f"unique-{object_id}", suggested_object_id=object_id
-    )
-
-
-def _rename(hass: HomeAssistant, old: str, new: str, state: str, unit: str) -> None:
-    """What Home Assistant does when a user changes an entity's id."""
-    er.async_get(hass).async_update_entity(old, new_entity_id=new)
-    hass.states.async_remove(old)
-    hass.states.async_set(new, state, {"unit_of_measurement": unit})
 
 
 def soc_at_start(fake_fm: FakeFlexMeasures) -> object:
@@ -78,13 +65,13 @@ async def test_a_renamed_soc_entity_is_read_by_the_next_job_and_after_a_restart(
     freezer: FrozenDateTimeFactory,
     hass_storage: dict[str, Any],
 ) -> None:
-    _register(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
     assert soc_at_start(fake_fm) == "225 kWh"  # 50 % of 450 kWh
 
-    _rename(hass, SOC_ENTITY, NEW, "80", "%")
+    rename(hass, SOC_ENTITY, NEW, "80", "%")
     await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = coordinator_of(entry)
     await coordinator.async_refresh()
@@ -115,22 +102,15 @@ async def test_an_entity_both_measured_and_the_soc_is_followed_by_both(
 ) -> None:
     """The measurement and the schedule both name the new id; one reload."""
     fake_fm.add_sensor(20, "state of charge", 6, "kWh", "PT15M")
-    _register(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "200", "kWh")
     measurement = measurement_subentry(SOC_ENTITY, "20", subentry_id=MEASUREMENT_ID)
     entry = make_entry(fake_fm, more=[measurement], soc_entity=SOC_ENTITY)
     await setup_integration(hass, entry)
     assert soc_at_start(fake_fm) == "200 kWh"
     runtime = entry.runtime_data
-    reloads: list[str] = []
-    reload = hass.config_entries.async_reload
-
-    async def counted(entry_id: str) -> bool:
-        reloads.append(entry_id)
-        return await reload(entry_id)
-
-    with patch.object(hass.config_entries, "async_reload", counted):
-        _rename(hass, SOC_ENTITY, NEW, "300", "kWh")
+    with counting_reloads(hass) as reloads:
+        rename(hass, SOC_ENTITY, NEW, "300", "kWh")
         await hass.async_block_till_done(wait_background_tasks=True)
     assert reloads == [entry.entry_id]
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == NEW
@@ -151,7 +131,7 @@ async def test_two_schedules_of_one_soc_entity_both_follow_it(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
     fake_fm.add_sensor(21, "charging", 6, "kW", "PT15M")
-    _register(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     other = schedule_subentry(
         {**SCHEDULE_DATA, "power_sensor": "21"},
@@ -160,7 +140,7 @@ async def test_two_schedules_of_one_soc_entity_both_follow_it(
     )
     entry = make_entry(fake_fm, more=[other])
     await setup_integration(hass, entry)
-    _rename(hass, SOC_ENTITY, NEW, "80", "%")
+    rename(hass, SOC_ENTITY, NEW, "80", "%")
     await hass.async_block_till_done(wait_background_tasks=True)
     for subentry_id in (SUBENTRY_ID, OTHER_ID):
         assert entry.subentries[subentry_id].data["soc_entity"] == NEW
@@ -173,13 +153,13 @@ async def test_renames_of_other_entities_change_nothing(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
     """Another entity renamed, or the SoC entity changed but for its id: no reload."""
-    _register(hass)
-    _register(hass, "kitchen_power")
+    register(hass, "home_battery_soc", "bms")
+    register(hass, "kitchen_power", "bms")
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
     runtime = entry.runtime_data
-    _rename(hass, "sensor.kitchen_power", "sensor.oven_power", "1", "kW")
+    rename(hass, "sensor.kitchen_power", "sensor.oven_power", "1", "kW")
     er.async_get(hass).async_update_entity(SOC_ENTITY, name="Battery")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.runtime_data is runtime
@@ -193,14 +173,14 @@ async def test_a_second_rename_during_the_reload_of_the_first_is_followed(
 ) -> None:
     """A->B reloads; B->C while that reload sets up (a typo fixed): C is read."""
     third = "sensor.shed_battery_soc"
-    _register(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
     async with setup_held_at(hass, held) as setup:
-        _rename(hass, SOC_ENTITY, NEW, "80", "%")
+        rename(hass, SOC_ENTITY, NEW, "80", "%")
         await setup.reached()  # the reload is setting up
-        _rename(hass, NEW, third, "70", "%")
+        rename(hass, NEW, third, "70", "%")
     assert entry.state is ConfigEntryState.LOADED
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == third
     coordinator = coordinator_of(entry)
@@ -215,14 +195,14 @@ async def test_a_rename_while_the_entry_is_not_loaded_is_read_at_its_next_start(
 ) -> None:
     """Renamed while the account was unloaded (or disabled): the start reads it."""
     fake_fm.add_sensor(20, "state of charge", 6, "kWh", "PT15M")
-    _register(hass)
+    register(hass, "home_battery_soc", "bms")
     set_soc(hass, "50", "%")
     measurement = measurement_subentry(SOC_ENTITY, "20", subentry_id=MEASUREMENT_ID)
     entry = make_entry(fake_fm, more=[measurement])
     await setup_integration(hass, entry)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    _rename(hass, SOC_ENTITY, NEW, "80", "%")
+    rename(hass, SOC_ENTITY, NEW, "80", "%")
     set_soc(hass, "10", "%")  # another entity takes the old id
     await hass.async_block_till_done()
     assert entry.subentries[SUBENTRY_ID].data["soc_entity"] == NEW
