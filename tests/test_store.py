@@ -287,6 +287,39 @@ async def test_a_damaged_price_is_not_kept(
     assert (await loaded(hass)).price("s1") is None
 
 
+async def test_since_when_the_server_is_offline_reads_back_until_it_answers(
+    hass: HomeAssistant,
+) -> None:
+    store = await loaded(hass)
+    assert store.disconnected_since is None  # nothing kept: not offline
+    store.keep_disconnected_since(T0)
+    await store.async_save_now()
+    again = await loaded(hass)
+    assert again.disconnected_since == T0
+    again.keep_disconnected_since(None)
+    await again.async_save_now()
+    assert (await loaded(hass)).disconnected_since is None
+
+
+@pytest.mark.parametrize(
+    "since", ["yesterday", 17, "", "9999-12-31T25:00:00", "0001-01-01T00:00:00+05:00"]
+)
+async def test_a_damaged_since_when_is_not_kept(
+    hass: HomeAssistant, hass_storage: dict[str, Any], since: Any
+) -> None:
+    stored(hass_storage, {"disconnected_since": since})
+    assert (await loaded(hass)).disconnected_since is None
+
+
+async def test_a_store_from_before_since_when_was_kept_loads(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    stored(hass_storage, {"plans": {"s1": _plan()}})
+    store = await loaded(hass)
+    assert store.disconnected_since is None
+    assert store.plan("s1") is not None
+
+
 async def test_a_removed_entry_forgets_everything(
     hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:

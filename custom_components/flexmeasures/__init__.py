@@ -99,7 +99,7 @@ async def async_setup_entry(
     await store.async_load(entry.subentries)
     entry.async_on_unload(store.async_save_now)
     state = await async_read_account(client, entry, store)
-    connection = ConnectionMonitor(hass, entry, client.url)
+    connection = ConnectionMonitor(hass, entry, client.url, store)
     entry.async_on_unload(connection.stop)
     client.set_reachability_listener(connection.report)
     entry.runtime_data = FlexMeasuresData(
@@ -126,6 +126,9 @@ async def async_setup_entry(
     build_planners(hass, entry)
     restore_plans(entry, store)
     if state.online:
+        # setup reached the server before the monitor listened: an outage
+        # kept from before is over
+        connection.report(True)
         SERVER_UNREACHABLE.async_clear(hass, entry.entry_id)
         await async_first_plans(entry)
     else:

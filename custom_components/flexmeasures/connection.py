@@ -6,6 +6,10 @@ the server. It is what the account device's `connected` binary sensor shows
 offline longer than the plans reach, and, when the entry had to start from
 what was kept (the server was unreachable at start), retries the server in the
 background with backoff and reloads the entry when it answers.
+
+Since when the server is offline is kept in the entry's store: a restart of
+Home Assistant or a reload of the entry during an outage does not begin it
+again. It is forgotten when the server answers.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .outages import Backoff
 
 if TYPE_CHECKING:
     from .data import FlexMeasuresConfigEntry
+    from .store import EntryStore
 
 RETRY_FIRST: Final = 30.0
 RETRY_MAX: Final = 600.0
@@ -35,12 +40,17 @@ class ConnectionMonitor:
     """The server's reachability for one config entry."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: FlexMeasuresConfigEntry, url: str
+        self,
+        hass: HomeAssistant,
+        entry: FlexMeasuresConfigEntry,
+        url: str,
+        store: EntryStore,
     ) -> None:
         """Reachable until told otherwise."""
         self._hass = hass
         self._entry = entry
         self._url = url
+        self._store = store
         self.connected = True
         self.disconnected_since: datetime | None = None
         self._listeners: list[CALLBACK_TYPE] = []
@@ -60,6 +70,9 @@ class ConnectionMonitor:
         """An exchange reached the server, or did not."""
         if self._stopped:
             return
+        if reached:
+            # the outage is over, also one that began before a restart
+            self._store.keep_disconnected_since(None)
         if reached == self.connected:
             if not reached:
                 self._check_horizon()
@@ -71,9 +84,15 @@ class ConnectionMonitor:
             self.disconnected_since = None
             SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         else:
-            self.disconnected_since = dt_util.utcnow()
+            now = dt_util.utcnow()
+            # an outage that went on across a restart or reload began then
+            kept = self._store.disconnected_since
+            self.disconnected_since = now if kept is None else min(kept, now)
+            self._store.keep_disconnected_since(self.disconnected_since)
             if self._probe is None:  # an offline start said so already
                 LOGGER.info("FlexMeasures at %s does not answer", self._url)
+            if kept is not None:  # it may have gone on past the plans already
+                self._check_horizon()
         for listener in list(self._listeners):
             listener()
 

@@ -1,7 +1,8 @@
 """What an account keeps across restarts, to run while its server is unreachable.
 
 Per config entry one `Store` (`flexmeasures.state.<entry_id>`): the account as
-the server described it (server version, user, account), per schedule device
+the server described it (server version, user, account), since when the server
+has not answered (until it answers again), per schedule device
 the last good schedule (with when it arrived and its job id) and the power
 sensor's facts, per schedule device and site the consumption price's source
 and its last forecast, per measurement the FlexMeasures sensor's facts (unit,
@@ -126,6 +127,24 @@ class EntryStore:
     ) -> None:
         """Keep the account as the server describes it now."""
         self._set("account", StoredAccount(server_info, user, account).to_store())
+
+    # -- the outage --------------------------------------------------------
+
+    @property
+    def disconnected_since(self) -> datetime | None:
+        """Since when the server has not answered; None when it answered last.
+
+        Also None in a store from before this was kept: nobody knows.
+        """
+        raw = self._data.get("disconnected_since")
+        try:
+            return None if raw is None else dt_util.as_utc(parse_datetime(str(raw)))
+        except ValueError, OverflowError:
+            return None
+
+    def keep_disconnected_since(self, since: datetime | None) -> None:
+        """Keep since when the server has not answered (None: it answers)."""
+        self._set("disconnected_since", None if since is None else since.isoformat())
 
     # -- sensors and plans -------------------------------------------------
 
