@@ -98,10 +98,10 @@ class ConnectionMonitor:
 
     @callback
     def _check_horizon(self) -> None:
-        """Raise a repair issue once offline for longer than the plans reach."""
+        """Raise a repair issue once offline past the end of the kept plans."""
         since = self.disconnected_since
-        reach = self._entry.runtime_data.plans_reach()
-        if since is not None and dt_util.utcnow() - since > reach:
+        runtime = self._entry.runtime_data
+        if since is not None and dt_util.utcnow() > runtime.plans_reach(since):
             SERVER_UNREACHABLE.async_raise(
                 self._hass,
                 self._entry.entry_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -43,12 +43,27 @@ class FlexMeasuresData:
     sites: dict[str, SiteCoordinator] = field(default_factory=dict)
     forwarder: MeasurementForwarder | None = None
 
-    def plans_reach(self) -> timedelta:
-        """How far the plans reach at most (the default horizon without devices).
+    def plans_reach(self, since: datetime) -> datetime:
+        """Until when the plans reach: the latest end of the devices' plans.
 
-        A device's own horizon, or its site's: a site plans its devices.
+        Each device's last good plan as kept (its own, or its part of its
+        site's plan: a site plans its devices), asked for with whatever
+        duration; one that has ended counts too (a start after it follows
+        nothing, but the store still says how far it reached). A device
+        without a plan adds nothing, nor one whose kept plan is of another
+        power sensor (not followed). Without any plan (none arrived yet):
+        `since` plus the longest planning horizon, a device's own or its
+        site's (the default without devices).
         """
-        return max(
+        ends = [
+            plan.schedule.end
+            for subentry_id, schedule in self.coordinators.items()
+            if (plan := self.store.plan(subentry_id)) is not None
+            and plan.schedule.sensor_id == schedule.settings.power_sensor_id
+        ]
+        if ends:
+            return max(ends)
+        return since + max(
             (
                 (
                     schedule.settings
