@@ -190,6 +190,9 @@ async def reconfigure_form_entity(page: Page, ha: HomeAssistant) -> list[Any]:
     while not any(picked) and time.monotonic() < deadline:
         picked = await dialog.evaluate(ENTITY_PICKED)
         await asyncio.sleep(0.25)
+    await expect(dialog.get_by_text("Demo house power").first).to_be_visible()
+    # the dialog fades in (not visible in a screenshot taken at once)
+    await page.wait_for_timeout(1_000)
     await screenshot(page, "entity-renames-measurement-reconfigure")
     await page.keyboard.press("Escape")  # closing it aborts the flow: nothing saved
     await expect(dialog.locator("ha-entity-picker")).to_have_count(0)
