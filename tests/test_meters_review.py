@@ -392,12 +392,6 @@ def test_a_reboots_zero_after_hours_unavailable_within_a_day_step_is_not_counted
     assert sent == {day: pytest.approx(4.5)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="d61c6bd's fix is incomplete (fails before it too): the reboot's 0 told again after the brief gap becomes the "
-    "glitch rule's base (`before` = the first 0), so the count taken back "
-    "seconds later is a reset: the meter's whole count is sent",
-)
 def test_a_reboots_zero_told_again_after_a_brief_gap_is_not_counted() -> None:
     """12345 kWh, 0 (reboot), unavailable 5 s, 0 again (still booting), 12345.25."""
     sent = _sent(

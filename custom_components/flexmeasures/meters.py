@@ -17,7 +17,8 @@ One glitch is not a reset: a `total_increasing` reading that jumps away (up,
 or down like a reset) and is followed, within GLITCH_SECONDS and inside the
 same step, by a reading that carries on from the one before the jump (no
 lower, and less than 1/0.9 of it; the meter may be unavailable in between or
-before) is a garbled telegram or a device that reported 0 while it rebooted,
+before, and may tell the jump again: the same value told again is no new
+reading) is a garbled telegram or a device that reported 0 while it rebooted,
 when a real reset could not have counted back up to that reading so fast
 (more than MAX_POWER_KW since the jump). The step gets the meter's change
 without it, not the size of the meter (which Home Assistant's statistics
@@ -167,6 +168,11 @@ class MeterAccumulator:
             self.energy = 0.0
         elif last is None:
             self.before = None
+        elif reading == last and not new_cycle:
+            # told again (a reboot's 0 repeated after a brief gap): no change,
+            # and `before` and when `last` came stay the glitch rule's
+            self.valid = True
+            return
         else:
             if self.increasing:
                 if self._undo_glitch(ts, reading, last):
