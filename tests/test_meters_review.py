@@ -314,13 +314,6 @@ def test_a_meter_sends_what_an_independent_model_of_it_counted(  # noqa: PLR0917
 # ------------------------------------------------------------------ the faults
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="8b600a5 (regression: passes on d61c6bd): a reboot's 0 that ends a gap on a step's start is that "
-    "step's start reading; its take-back is told from a reset only against the "
-    "reading before the gap, so once the meter grew more than 1/0.9 of it while "
-    "unavailable, the step is sent with the meter's whole count",
-)
 def test_a_reboots_zero_on_a_step_start_after_a_long_gap_is_not_counted() -> None:
     """A plug meter at 8 kWh, unavailable an hour, back at 13:00:00 with a 0.
 
@@ -360,13 +353,6 @@ def test_a_reboots_zero_one_ms_after_a_step_start_after_a_long_gap_sends_nothing
     assert sent == {start + Q: pytest.approx(0.0)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="d61c6bd's fix is incomplete (fails before it too): a glitch after a gap is taken back only against the "
-    "reading before the gap, with no room for what the meter counted while "
-    "unavailable: on a day step, 3 h unavailable, a reboot's 0, then the count "
-    "sends the meter's whole count",
-)
 def test_a_reboots_zero_after_hours_unavailable_within_a_day_step_is_not_counted() -> (
     None
 ):
@@ -553,12 +539,6 @@ async def test_a_replayed_reboots_zero_on_a_step_start_after_downtime() -> None:
     assert dict(track.box.items) == pytest.approx({T0: 0.4, T0 + 5 * Q: 0.5})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="8b600a5 through backfill: a plug meter at 8 kWh, HA down an hour "
-    "(the plug used 1.2 kWh), the plug's reboot 0 recorded on 13:00:00, 9.2 "
-    "5 s later: 13:00-13:15 is sent with 9.25 kWh",
-)
 async def test_a_replayed_reboots_zero_on_a_step_start_after_long_downtime() -> None:
     track = _meter_track(last_end=T0)
     past = [

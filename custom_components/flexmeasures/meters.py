@@ -16,9 +16,11 @@ Assistant's long-term statistics handle them:
 One glitch is not a reset: a `total_increasing` reading that jumps away (up,
 or down like a reset) and is followed, within GLITCH_SECONDS and inside the
 same step, by a reading that carries on from the one before the jump (no
-lower, and less than 1/0.9 of it; the meter may be unavailable in between or
-before, and may tell the jump again: the same value told again is no new
-reading) is a garbled telegram or a device that reported 0 while it rebooted,
+lower, and less than 1/0.9 of it, or after a jump down, than it could have
+counted at MAX_POWER_KW since that reading: it may have counted while it was
+unavailable; the meter may be unavailable in between or before, and may tell
+the jump again: the same value told again is no new reading) is a garbled
+telegram or a device that reported 0 while it rebooted,
 when a real reset could not have counted back up to that reading so fast
 (more than MAX_POWER_KW since the jump). The step gets the meter's change
 without it, not the size of the meter (which Home Assistant's statistics
@@ -99,6 +101,7 @@ class MeterAccumulator:
 
     __slots__ = (
         "before",
+        "before_since",
         "end",
         "energy",
         "energy_before",
@@ -135,6 +138,7 @@ class MeterAccumulator:
         self.valid = reading is not None
         self.since = now  # when `last` came
         self.before: float | None = None  # the reading before `last`
+        self.before_since = now  # when `before` came
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
 
@@ -164,6 +168,7 @@ class MeterAccumulator:
             # glitch rule (a reboot's 0 here is taken back against it)
             self.known = True
             self.before = last
+            self.before_since = self.since
             self.energy_before = None
             self.energy = 0.0
         elif last is None:
@@ -179,6 +184,7 @@ class MeterAccumulator:
                     return
                 new_cycle = new_cycle or reading < RESET_RATIO * last
             self.before = last
+            self.before_since = self.since
             self.energy_before = self.energy
             self.energy += reading if new_cycle else reading - last
         self.last = reading
@@ -188,9 +194,16 @@ class MeterAccumulator:
     def _undo_glitch(self, ts: float, reading: float, last: float) -> bool:
         """`last` was one bad reading that `reading` takes back: forget it."""
         before = self.before
+        if before is None:
+            return False
+        limit = before / RESET_RATIO
+        if last < RESET_RATIO * before:
+            # a drop (a reboot's 0): the meter may have counted since `before`
+            # came (while unavailable); that a reset could not count back up
+            # to `before` so fast is checked below, whatever the limit
+            limit += MAX_POWER_KW * (ts - self.before_since) / 3600
         if (
-            before is None
-            or not before <= reading < before / RESET_RATIO
+            not before <= reading < limit
             or not (last < RESET_RATIO * before or reading < RESET_RATIO * last)
             or self.since < self.start  # it came in a step that is closed
             or (held := ts - self.since) > GLITCH_SECONDS
