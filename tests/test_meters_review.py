@@ -486,13 +486,6 @@ def _meter_state(value: str, ts: float | None = None) -> State:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Track._held with MeterAccumulator (before these commits too): while the clock is behind, every state makes "
-    "a fresh MeterAccumulator at the hold's end, and a negative telegram is "
-    "opened as no reading (None) instead of being skipped: the reading held "
-    "there is forgotten and the step after the hold is lost",
-)
 def test_a_negative_telegram_while_the_clock_is_behind_loses_no_step() -> None:
     """Booted an hour behind at 100 kWh; a garbled -5 while behind; 100.5 later."""
     hold = T0 + 4 * Q

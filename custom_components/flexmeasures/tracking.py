@@ -105,7 +105,15 @@ class Track:
         if ts >= hold_until:
             self.hold_until = None
             return False
-        self.acc = self._new_acc(self.acc.grid, hold_until, value)
+        acc = self.acc
+        if (
+            isinstance(acc, MeterAccumulator)
+            and acc.increasing
+            and value is not None
+            and value < 0
+        ):
+            return True  # not a reading of such a meter: skipped, as live
+        self.acc = self._new_acc(acc.grid, hold_until, value)
         return True
 
     def _new_acc(
