@@ -547,13 +547,6 @@ async def test_a_replayed_reboots_zero_on_a_step_start_after_long_downtime() -> 
     assert all(energy <= 1.25 + 1e-9 for _, energy in track.box.items), track.box.items
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracking.py (not these commits): one state without `state_class` "
-    "switches the track to time-weighted means; switching back closes that "
-    "accumulator, which sends the mean of the meter's reading (100.3 kWh) as "
-    "the step's energy",
-)
 def test_a_meter_state_without_its_state_class_sends_no_reading_as_energy() -> None:
     """A meter's state loses `state_class` once, mid-step, then has it again."""
     track = _meter_track(last_end=T0)
