@@ -35,7 +35,9 @@ increase across a gap is never spread over, or lumped into, the steps the gap
 spans. A reading that ends a gap exactly on a step's start is that step's
 start reading, as when the meter is first seen there, and the increase across
 the gap is in no step; if it turns out to be a glitch, the start is not known
-after all (the reading before the gap says so).
+after all (the reading before the gap says so, or the next reading rising from
+it faster than MAX_POWER_KW within GLITCH_SECONDS, unless that one is taken
+back).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class MeterAccumulator:
     __slots__ = (
         "before",
         "before_since",
+        "doubted",
         "end",
         "energy",
         "energy_before",
@@ -139,6 +142,7 @@ class MeterAccumulator:
         self.since = now  # when `last` came
         self.before: float | None = None  # the reading before `last`
         self.before_since = now  # when `before` came
+        self.doubted = False  # `last` made the start unknown (`_doubt_start`)
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
 
@@ -183,6 +187,7 @@ class MeterAccumulator:
                 if self._undo_glitch(ts, reading, last):
                     return
                 new_cycle = new_cycle or reading < RESET_RATIO * last
+                self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
             self.before_since = self.since
             self.energy_before = self.energy
@@ -190,6 +195,25 @@ class MeterAccumulator:
         self.last = reading
         self.since = ts
         self.valid = True
+
+    def _doubt_start(self, ts: float, reading: float, last: float) -> bool:
+        """`last` ended a gap on the start, and `reading` rose from it too fast.
+
+        No meter counts more than MAX_POWER_KW: one of the two is a glitch (a
+        reboot's 0 at the start, whatever the meter counted while it was
+        unavailable). The start is not known, unless `reading` is taken back
+        next (then it was the glitch, and `last` the start).
+        """
+        held = ts - self.since
+        if (
+            self.energy_before is not None
+            or not self.known
+            or held > GLITCH_SECONDS
+            or reading - last <= MAX_POWER_KW * held / 3600
+        ):
+            return False
+        self.known = False
+        return True
 
     def _undo_glitch(self, ts: float, reading: float, last: float) -> bool:
         """`last` was one bad reading that `reading` takes back: forget it."""
@@ -217,6 +241,9 @@ class MeterAccumulator:
             self.energy = 0.0
         else:
             self.energy = self.energy_before + (reading - before)
+            if self.doubted:  # `last` doubted the start: it was the glitch
+                self.known = True
+        self.doubted = False
         self.last = reading
         self.since = ts
         self.valid = True  # a gap may have come after the glitch
@@ -236,4 +263,5 @@ class MeterAccumulator:
                 self.known = False
                 self.start = max(self.end, grid.floor(now))
             self.energy = 0.0
+            self.doubted = False  # its step is closed: never taken back
             self.end = grid.next(self.start)
