@@ -314,13 +314,6 @@ def test_a_meter_sends_what_an_independent_model_of_it_counted(  # noqa: PLR0917
 # ------------------------------------------------------------------ the faults
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="8b600a5 (regression: passes on d61c6bd): a reboot's 0 that ends a gap on a step's start is that "
-    "step's start reading; its take-back is told from a reset only against the "
-    "reading before the gap, so once the meter grew more than 1/0.9 of it while "
-    "unavailable, the step is sent with the meter's whole count",
-)
 def test_a_reboots_zero_on_a_step_start_after_a_long_gap_is_not_counted() -> None:
     """A plug meter at 8 kWh, unavailable an hour, back at 13:00:00 with a 0.
 
@@ -360,13 +353,6 @@ def test_a_reboots_zero_one_ms_after_a_step_start_after_a_long_gap_sends_nothing
     assert sent == {start + Q: pytest.approx(0.0)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="d61c6bd's fix is incomplete (fails before it too): a glitch after a gap is taken back only against the "
-    "reading before the gap, with no room for what the meter counted while "
-    "unavailable: on a day step, 3 h unavailable, a reboot's 0, then the count "
-    "sends the meter's whole count",
-)
 def test_a_reboots_zero_after_hours_unavailable_within_a_day_step_is_not_counted() -> (
     None
 ):
@@ -392,12 +378,6 @@ def test_a_reboots_zero_after_hours_unavailable_within_a_day_step_is_not_counted
     assert sent == {day: pytest.approx(4.5)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="d61c6bd's fix is incomplete (fails before it too): the reboot's 0 told again after the brief gap becomes the "
-    "glitch rule's base (`before` = the first 0), so the count taken back "
-    "seconds later is a reset: the meter's whole count is sent",
-)
 def test_a_reboots_zero_told_again_after_a_brief_gap_is_not_counted() -> None:
     """12345 kWh, 0 (reboot), unavailable 5 s, 0 again (still booting), 12345.25."""
     sent = _sent(
@@ -506,13 +486,6 @@ def _meter_state(value: str, ts: float | None = None) -> State:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Track._held with MeterAccumulator (before these commits too): while the clock is behind, every state makes "
-    "a fresh MeterAccumulator at the hold's end, and a negative telegram is "
-    "opened as no reading (None) instead of being skipped: the reading held "
-    "there is forgotten and the step after the hold is lost",
-)
 def test_a_negative_telegram_while_the_clock_is_behind_loses_no_step() -> None:
     """Booted an hour behind at 100 kWh; a garbled -5 while behind; 100.5 later."""
     hold = T0 + 4 * Q
@@ -559,12 +532,6 @@ async def test_a_replayed_reboots_zero_on_a_step_start_after_downtime() -> None:
     assert dict(track.box.items) == pytest.approx({T0: 0.4, T0 + 5 * Q: 0.5})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="8b600a5 through backfill: a plug meter at 8 kWh, HA down an hour "
-    "(the plug used 1.2 kWh), the plug's reboot 0 recorded on 13:00:00, 9.2 "
-    "5 s later: 13:00-13:15 is sent with 9.25 kWh",
-)
 async def test_a_replayed_reboots_zero_on_a_step_start_after_long_downtime() -> None:
     track = _meter_track(last_end=T0)
     past = [
@@ -580,13 +547,6 @@ async def test_a_replayed_reboots_zero_on_a_step_start_after_long_downtime() -> 
     assert all(energy <= 1.25 + 1e-9 for _, energy in track.box.items), track.box.items
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracking.py (not these commits): one state without `state_class` "
-    "switches the track to time-weighted means; switching back closes that "
-    "accumulator, which sends the mean of the meter's reading (100.3 kWh) as "
-    "the step's energy",
-)
 def test_a_meter_state_without_its_state_class_sends_no_reading_as_energy() -> None:
     """A meter's state loses `state_class` once, mid-step, then has it again."""
     track = _meter_track(last_end=T0)

@@ -161,6 +161,38 @@ def test_a_glitch_on_a_step_start_after_a_gap_loses_the_step(glitch: float) -> N
     assert out == [(T0 + 2 * Q, 0.0), (T0 + 3 * Q, pytest.approx(0.3))]
 
 
+def test_a_reboots_zero_on_a_step_start_after_a_gap_with_a_reset_is_not_counted() -> (
+    None
+):
+    """The meter reset while unavailable and counted 9.2; back with a reboot's 0.
+
+    9.2 five seconds after the 0 is below the reading before the gap, so the
+    glitch rule cannot take it back against that one; but no meter counts
+    9.2 kWh in 5 s: the start reading is not known, the step is lost.
+    """
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 100.0)
+    acc.add(T0 + 100, None, out)
+    acc.add(T0 + Q, 0.0, out)  # a reboot's 0, on the step's start
+    acc.add(T0 + Q + 5, 9.2, out)  # what it counted since its reset
+    acc.add(T0 + Q + 100, 9.25, out)
+    acc.close_until(T0 + 3 * Q, out)
+    assert out == [(T0 + 2 * Q, 0.0)]
+
+
+def test_a_spike_after_a_start_reading_after_a_gap_keeps_the_start() -> None:
+    """A spike right after the start reading, taken back: the start was real."""
+    out: list[Step] = []
+    acc = MeterAccumulator(Q, T0, 100.0)
+    acc.add(T0 + 100, None, out)
+    acc.add(T0 + Q, 101.0, out)  # on the step's start
+    acc.add(T0 + Q + 5, 5000.0, out)  # too fast: one of the two is a glitch
+    acc.add(T0 + Q + 10, 101.1, out)  # the spike taken back
+    acc.add(T0 + Q + 100, 101.25, out)
+    acc.close_until(T0 + 2 * Q, out)
+    assert out == [(T0 + Q, pytest.approx(0.25))]
+
+
 def test_a_real_reset_on_a_step_start_after_a_gap_counts_from_zero() -> None:
     """Back from a gap on a step's start with a new cycle: counted from there."""
     out: list[Step] = []

@@ -15,7 +15,11 @@ import pytest
 from custom_components.flexmeasures.api import Sensor
 from custom_components.flexmeasures.grid import LocalDayGrid, UtcGrid, make_grid
 from custom_components.flexmeasures.measurements import Step, runs
-from custom_components.flexmeasures.meters import RESET_RATIO, MeterAccumulator
+from custom_components.flexmeasures.meters import (
+    MAX_POWER_KW,
+    RESET_RATIO,
+    MeterAccumulator,
+)
 from custom_components.flexmeasures.outbox import MappingOutbox, MeasurementMapping
 from custom_components.flexmeasures.tracking import Track
 
@@ -478,9 +482,11 @@ def test_a_meter_sends_exactly_what_it_counted_in_steps_known_at_both_ends(
             acc.add(now, used, out)
             model.count(now, used, used)
         elif kind == "read":
-            new = (base if reading is None else reading) + used
+            # a real meter: no faster than half of MAX_POWER_KW
+            counted = min(used, MAX_POWER_KW / 2 * (now - then) / 3600)
+            new = (base if reading is None else reading) + counted
             acc.add(now, new, out)
-            model.count(now, new, used)
+            model.count(now, new, counted)
         else:
             assert reading is not None
             back = reading + used

@@ -16,8 +16,11 @@ Assistant's long-term statistics handle them:
 One glitch is not a reset: a `total_increasing` reading that jumps away (up,
 or down like a reset) and is followed, within GLITCH_SECONDS and inside the
 same step, by a reading that carries on from the one before the jump (no
-lower, and less than 1/0.9 of it; the meter may be unavailable in between or
-before) is a garbled telegram or a device that reported 0 while it rebooted,
+lower, and less than 1/0.9 of it, or after a jump down, than it could have
+counted at MAX_POWER_KW since that reading: it may have counted while it was
+unavailable; the meter may be unavailable in between or before, and may tell
+the jump again: the same value told again is no new reading) is a garbled
+telegram or a device that reported 0 while it rebooted,
 when a real reset could not have counted back up to that reading so fast
 (more than MAX_POWER_KW since the jump). The step gets the meter's change
 without it, not the size of the meter (which Home Assistant's statistics
@@ -32,7 +35,9 @@ increase across a gap is never spread over, or lumped into, the steps the gap
 spans. A reading that ends a gap exactly on a step's start is that step's
 start reading, as when the meter is first seen there, and the increase across
 the gap is in no step; if it turns out to be a glitch, the start is not known
-after all (the reading before the gap says so).
+after all (the reading before the gap says so, or the next reading rising from
+it faster than MAX_POWER_KW within GLITCH_SECONDS, unless that one is taken
+back).
 """
 
 from __future__ import annotations
@@ -98,6 +103,8 @@ class MeterAccumulator:
 
     __slots__ = (
         "before",
+        "before_since",
+        "doubted",
         "end",
         "energy",
         "energy_before",
@@ -134,6 +141,8 @@ class MeterAccumulator:
         self.valid = reading is not None
         self.since = now  # when `last` came
         self.before: float | None = None  # the reading before `last`
+        self.before_since = now  # when `before` came
+        self.doubted = False  # `last` made the start unknown (`_doubt_start`)
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
 
@@ -163,28 +172,62 @@ class MeterAccumulator:
             # glitch rule (a reboot's 0 here is taken back against it)
             self.known = True
             self.before = last
+            self.before_since = self.since
             self.energy_before = None
             self.energy = 0.0
         elif last is None:
             self.before = None
+        elif reading == last and not new_cycle:
+            # told again (a reboot's 0 repeated after a brief gap): no change,
+            # and `before` and when `last` came stay the glitch rule's
+            self.valid = True
+            return
         else:
             if self.increasing:
                 if self._undo_glitch(ts, reading, last):
                     return
                 new_cycle = new_cycle or reading < RESET_RATIO * last
+                self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
+            self.before_since = self.since
             self.energy_before = self.energy
             self.energy += reading if new_cycle else reading - last
         self.last = reading
         self.since = ts
         self.valid = True
 
+    def _doubt_start(self, ts: float, reading: float, last: float) -> bool:
+        """`last` ended a gap on the start, and `reading` rose from it too fast.
+
+        No meter counts more than MAX_POWER_KW: one of the two is a glitch (a
+        reboot's 0 at the start, whatever the meter counted while it was
+        unavailable). The start is not known, unless `reading` is taken back
+        next (then it was the glitch, and `last` the start).
+        """
+        held = ts - self.since
+        if (
+            self.energy_before is not None
+            or not self.known
+            or held > GLITCH_SECONDS
+            or reading - last <= MAX_POWER_KW * held / 3600
+        ):
+            return False
+        self.known = False
+        return True
+
     def _undo_glitch(self, ts: float, reading: float, last: float) -> bool:
         """`last` was one bad reading that `reading` takes back: forget it."""
         before = self.before
+        if before is None:
+            return False
+        limit = before / RESET_RATIO
+        if last < RESET_RATIO * before:
+            # a drop (a reboot's 0): the meter may have counted since `before`
+            # came (while unavailable); that a reset could not count back up
+            # to `before` so fast is checked below, whatever the limit
+            limit += MAX_POWER_KW * (ts - self.before_since) / 3600
         if (
-            before is None
-            or not before <= reading < before / RESET_RATIO
+            not before <= reading < limit
             or not (last < RESET_RATIO * before or reading < RESET_RATIO * last)
             or self.since < self.start  # it came in a step that is closed
             or (held := ts - self.since) > GLITCH_SECONDS
@@ -198,6 +241,9 @@ class MeterAccumulator:
             self.energy = 0.0
         else:
             self.energy = self.energy_before + (reading - before)
+            if self.doubted:  # `last` doubted the start: it was the glitch
+                self.known = True
+        self.doubted = False
         self.last = reading
         self.since = ts
         self.valid = True  # a gap may have come after the glitch
@@ -217,4 +263,5 @@ class MeterAccumulator:
                 self.known = False
                 self.start = max(self.end, grid.floor(now))
             self.energy = 0.0
+            self.doubted = False  # its step is closed: never taken back
             self.end = grid.next(self.start)

@@ -58,6 +58,7 @@ class Track:
     last_reset_raw: Any = None  # the attribute it was read from
     new_cycle: bool = False
     hold_until: float | None = None  # the clock is behind what was queued
+    switched_at: float | None = None  # no step before: the kind switched in it
     bad_since: float | None = None  # holding a value in a unit that won't convert
     bad_unit: str | None = None
     bad_counted: float | None = None  # start of the last step counted rejected
@@ -105,7 +106,15 @@ class Track:
         if ts >= hold_until:
             self.hold_until = None
             return False
-        self.acc = self._new_acc(self.acc.grid, hold_until, value)
+        acc = self.acc
+        if (
+            isinstance(acc, MeterAccumulator)
+            and acc.increasing
+            and value is not None
+            and value < 0
+        ):
+            return True  # not a reading of such a meter: skipped, as live
+        self.acc = self._new_acc(acc.grid, hold_until, value)
         return True
 
     def _new_acc(
@@ -186,7 +195,11 @@ class Track:
             self.last_reset = self.last_reset_raw = None
             self._new_reset(attributes.get(ATTR_LAST_RESET))
             if self.acc is not None:
-                self.acc = self._new_acc(self.acc.grid, ts, None)
+                # the step it switched in was measured as both: never sent
+                grid = self.acc.grid
+                start = grid.floor(ts)
+                self.switched_at = start if start == ts else grid.next(start)
+                self.acc = self._new_acc(grid, ts, None)
         if mode is None:
             self.convert = unit_converter(unit, self.box.mapping.sensor.unit)
         else:
@@ -267,6 +280,10 @@ class Track:
             if (last_end := box.last_end) is not None and steps[0][0] < last_end:
                 # queued (and maybe sent) before: never made again
                 steps = [step for step in steps if step[0] >= last_end]
+                if not steps:
+                    return
+            if (switched := self.switched_at) is not None and steps[0][0] < switched:
+                steps = [step for step in steps if step[0] >= switched]
                 if not steps:
                     return
             box.last_end = grid.next(steps[-1][0])
