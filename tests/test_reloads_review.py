@@ -66,13 +66,6 @@ async def entry(
 # ------------------------------------------------- the integration's own saves
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression of 5934db1: removing a site's device schedule reloads "
-    "twice; the reload's set-up prunes the site's devices "
-    "(planners._forget_removed_devices, async_update_subentry) after loaded_as "
-    "was taken, so async_reload_if_changed reloads once more",
-)
 @pytest.mark.freeze_time(NOW, tick=True)
 @pytest.mark.usefixtures("fast_jobs_and_unload")
 async def test_removing_a_site_device_reloads_once(
@@ -91,12 +84,6 @@ async def test_removing_a_site_device_reloads_once(
 # ------------------------------------------------- the config flow during a set-up
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression of 5934db1: a reauth (or reconfigure) finished while the "
-    "entry sets up reloads it twice after; the flow's async_schedule_reload "
-    "(no update listener yet) and async_reload_if_changed at the set-up's end",
-)
 async def test_a_reauth_finished_while_the_entry_sets_up_reloads_once(
     hass: HomeAssistant, entry: MockConfigEntry, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -120,13 +107,6 @@ async def test_a_reauth_finished_while_the_entry_sets_up_reloads_once(
 # ------------------------------------------------- a change right after a set-up
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="async_reload_if_changed does not set runtime.reloading: between the "
-    "set-up's end and its reload's turn the update listener is there, and a "
-    "change then reloads a second time (also before 5934db1, via "
-    "async_schedule_reload)",
-)
 async def test_a_change_right_after_a_set_up_that_reloads_reloads_once(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
@@ -179,12 +159,6 @@ async def test_sound_a_measurement_edited_in_its_flow_reloads_once(
     assert len(forwarder.as_diagnostics()["mappings"]) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a measurement deleted while its entry sets up (after the account is "
-    "read) fails the set-up: KeyError in entry.subentries[subentry_id] in "
-    "async_setup_entry, SETUP_ERROR until the user reloads it; no reload follows",
-)
 async def test_a_measurement_deleted_during_a_set_up_reloads_once(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
@@ -224,13 +198,6 @@ async def test_sound_a_schedule_deleted_during_a_set_up_reloads_once(
     await _delete_the_schedule_during_a_set_up(hass, fake_fm)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a schedule deleted while its entry sets up: the platforms add its "
-    "entities to the removed sub-entry and Home Assistant logs 'Error while "
-    "setting up flexmeasures platform ... unknown subentry' (the whole "
-    "platform fails; the end-of-set-up reload repairs it)",
-)
 @pytest.mark.freeze_time(NOW, tick=True)
 @pytest.mark.usefixtures("fast_jobs_and_unload")
 async def test_a_schedule_deleted_during_a_set_up_logs_no_error(

@@ -138,8 +138,10 @@ async def async_setup_entry(
         # the day grids' time zones are read from files: not in the event loop
         await hass.async_add_executor_job(load_time_zones, zones)
     if mappings := [
-        MeasurementMapping.from_subentry(entry.subentries[subentry_id], sensor)
+        MeasurementMapping.from_subentry(subentry, sensor)
         for subentry_id, sensor in state.measurement_sensors.items()
+        # not one deleted meanwhile (the entry reloads when set up)
+        if (subentry := entry.subentries.get(subentry_id)) is not None
     ]:
         forwarder = MeasurementForwarder(hass, entry, client, mappings)
         await forwarder.async_start()

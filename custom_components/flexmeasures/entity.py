@@ -113,7 +113,8 @@ def subentry_entities[D](
         async_add_entities: AddConfigEntryEntitiesCallback,
     ) -> None:
         for subentry_id, device in devices(hass, entry).items():
-            async_add_entities(entities_fn(device), config_subentry_id=subentry_id)
+            if subentry_id in entry.subentries:  # else deleted: the entry reloads
+                async_add_entities(entities_fn(device), config_subentry_id=subentry_id)
 
     return add
 

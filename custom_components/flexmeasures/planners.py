@@ -14,6 +14,7 @@ from .const import (
 )
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
+from .renames import entry_signature
 from .site_coordinator import SiteCoordinator
 from .store import EntryStore
 
@@ -49,8 +50,11 @@ def _forget_removed_devices(
     """A site forgets the devices whose schedule sub-entry is gone.
 
     Else a schedule added again later for that power sensor would join the
-    site silently. Run before the update listener is there: no reload.
+    site silently. The set-up reads what it saves here: it is taken in as
+    set up (`loaded_as`) when nothing else changed, else the set-up reloads
+    when done.
     """
+    runtime = entry.runtime_data
     scheduled = {
         str(subentry.data[CONF_POWER_SENSOR])
         for subentry in entry.subentries.values()
@@ -61,9 +65,12 @@ def _forget_removed_devices(
             continue
         devices = [str(d) for d in subentry.data.get(CONF_DEVICES, ())]
         if (kept := [d for d in devices if d in scheduled]) != devices:
+            as_loaded = entry_signature(entry) == runtime.loaded_as
             hass.config_entries.async_update_subentry(
                 entry, subentry, data={**subentry.data, CONF_DEVICES: kept}
             )
+            if as_loaded:
+                runtime.loaded_as = entry_signature(entry)
 
 
 def restore_plans(entry: FlexMeasuresConfigEntry, store: EntryStore) -> None:

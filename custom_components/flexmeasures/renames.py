@@ -232,16 +232,29 @@ def async_reload_if_changed(
 
     Also at the end of a set-up: what changed meanwhile (a rename followed,
     a sub-entry saved) may have been read before, and no update listener saw
-    it. Not an entry removed before the reload's turn comes.
+    it. The reload waits for its turn: a reload that waited before it (one
+    Home Assistant began, e.g. for a reauth finished during the set-up) may
+    set the entry up as it is, and then this one is not needed; nor for an
+    entry unloaded or removed by then. Changes made until its turn are left
+    to it by the update listener (`reloading`).
     """
     runtime = entry.runtime_data
-    if (signature := entry_signature(entry)) == runtime.loaded_as:
+    if entry_signature(entry) == runtime.loaded_as:
         return
-    runtime.loaded_as = signature  # what the reload sets up
+    runtime.reloading = True
 
     async def reload() -> None:
-        with contextlib.suppress(UnknownEntry):  # removed meanwhile
-            await hass.config_entries.async_reload(entry.entry_id)
+        try:
+            async with entry.setup_lock:
+                pass  # what waited for the set-up before
+            if (
+                entry.state is ConfigEntryState.LOADED
+                and entry_signature(entry) != entry.runtime_data.loaded_as
+            ):
+                with contextlib.suppress(UnknownEntry):  # removed meanwhile
+                    await hass.config_entries.async_reload(entry.entry_id)
+        finally:
+            runtime.reloading = False
 
     hass.async_create_task(reload(), f"{DOMAIN} reload {entry.entry_id}")
 
