@@ -149,6 +149,8 @@ async def setup_held_at(hass: HomeAssistant, step: str) -> AsyncIterator[HeldSet
         )
     )
     with hold:
-        yield held
-        held.gate.set()
+        try:
+            yield held
+        finally:  # also when the block fails: else the set-up waits forever
+            held.gate.set()
         await hass.async_block_till_done(wait_background_tasks=True)
