@@ -88,12 +88,6 @@ async def run_until(
 # -- the issue raised too early ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plans_reach counts a plan that ended before the outage began: a "
-    "short outage after hours of infeasible schedules (server up) raises "
-    "server_unreachable at its second failed request",
-)
 async def test_a_plan_that_ended_while_the_server_answered_does_not_make_a_blip_an_issue(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -121,12 +115,6 @@ async def test_a_plan_that_ended_while_the_server_answered_does_not_make_a_blip_
     assert issue(hass, entry) is None  # 35 minutes offline, the plans reach 1 h
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plans_reach counts a plan that ended while Home Assistant was off: "
-    "a start with the network not up yet raises server_unreachable at the "
-    "first retry (30 s)",
-)
 async def test_a_start_after_a_long_stop_is_no_long_outage(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -150,11 +138,6 @@ async def test_a_start_after_a_long_stop_is_no_long_outage(
     assert issue(hass, entry) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same for a site: its job failed for hours (server up), the "
-    "devices' parts ended; a short outage raises server_unreachable at once",
-)
 async def test_a_site_whose_job_failed_for_hours_does_not_make_a_blip_an_issue(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
