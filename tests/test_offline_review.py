@@ -170,11 +170,6 @@ async def test_a_site_whose_job_failed_for_hours_does_not_make_a_blip_an_issue(
 # -- never withdrawn -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server_unreachable issue outlives the entry's unload: a "
-    "disabled entry keeps it, and nothing can withdraw it any more",
-)
 async def test_disabling_the_entry_withdraws_its_issue(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -197,12 +192,6 @@ async def test_disabling_the_entry_withdraws_its_issue(
     assert issue(hass, entry) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a server_unreachable issue is only ever withdrawn by an answer: a "
-    "reload whose plans now reach further (the plan no longer counts, a "
-    "48 h horizon from the outage's start) leaves the old issue standing",
-)
 async def test_an_issue_no_longer_due_after_a_reload_is_withdrawn(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -106,6 +106,30 @@ async def test_a_reload_during_an_outage_keeps_since_when(
     assert issue(hass, entry) is not None
 
 
+async def test_a_reload_while_the_issue_is_due_keeps_it_up(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """The unload withdraws the issue; the offline set-up raises it again at once."""
+    entry = await loaded_entry(hass, fake_fm)
+    fake_fm.down = True
+    when = NOW
+    for _ in range(12):  # 3 hours offline, the plan reaches 1 h
+        when += timedelta(minutes=15)
+        await fire_at(hass, freezer, when)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    began = since(hass)
+    assert began is not None
+    assert issue(hass, entry) is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert connected(hass) == "off"
+    found = issue(hass, entry)  # at once, not at the first retry
+    assert found is not None
+    assert found.translation_placeholders is not None
+    assert datetime.fromisoformat(found.translation_placeholders["since"]) == began
+
+
 async def test_an_answer_ends_the_outage_for_good(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:

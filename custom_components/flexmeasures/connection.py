@@ -160,8 +160,13 @@ class ConnectionMonitor:
 
     @callback
     def stop(self) -> None:
-        """Stop retrying (the entry unloads)."""
+        """Stop retrying and withdraw the issue (the entry unloads).
+
+        Nothing watches the server of an unloaded entry: a set-up offline
+        raises the issue again at once if it is still due.
+        """
         self._stopped = True
+        SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         if self._retry_unsub is not None:
             self._retry_unsub()
             self._retry_unsub = None
