@@ -221,13 +221,6 @@ async def test_an_issue_no_longer_due_after_a_reload_is_withdrawn(
 # -- a damaged or odd since-when in the store ----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a kept since of year 1 (UTC) passes the store's guard but "
-    "as_local() overflows in _check_horizon: the offline start fails instead "
-    "of following the kept plans",
-)
 async def test_a_since_when_at_the_start_of_time_does_not_stop_the_entry(
     hass: HomeAssistant,
     fake_fm: FakeFlexMeasures,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from typing import Any, Final, Self
 
@@ -31,6 +31,9 @@ from .schedule import Segment
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0
+# no outage of this integration began before: an older kept since is damaged
+# (e.g. a clock at 1970 when it was noticed)
+EARLIEST_SINCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +138,19 @@ class EntryStore:
         """Since when the server has not answered; None when it answered last.
 
         Also None in a store from before this was kept: nobody knows.
+        A kept time that cannot be used (damaged, before `EARLIEST_SINCE`,
+        or out of range in the local time zone) is None as well: now is the
+        best known.
         """
         raw = self._data.get("disconnected_since")
+        if raw is None:
+            return None
         try:
-            return None if raw is None else dt_util.as_utc(parse_datetime(str(raw)))
+            since = dt_util.as_utc(parse_datetime(str(raw)))
+            dt_util.as_local(since)  # shown in the local time zone
         except ValueError, OverflowError:
             return None
+        return since if since >= EARLIEST_SINCE else None
 
     def keep_disconnected_since(self, since: datetime | None) -> None:
         """Keep since when the server has not answered (None: it answers)."""
