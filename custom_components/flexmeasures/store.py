@@ -99,6 +99,7 @@ class EntryStore:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Nothing is loaded yet."""
+        self._hass = hass
         self._store = entry_store(hass, entry_id)
         self._data: dict[str, Any] = {}
 
@@ -152,8 +153,28 @@ class EntryStore:
             return None
         return since if since >= EARLIEST_SINCE else None
 
+    @property
+    def last_answer(self) -> datetime | None:
+        """When the server answered last as far as kept: the latest plan's arrival."""
+        arrivals = [
+            plan.arrived
+            for subentry_id in self._data.get("plans", {})
+            if (plan := self.plan(subentry_id)) is not None
+        ]
+        return max(arrivals, default=None)
+
     def keep_disconnected_since(self, since: datetime | None) -> None:
-        """Keep since when the server has not answered (None: it answers)."""
+        """Keep since when the server has not answered (None: it answers).
+
+        The end of an outage is written at once: a crash right after the
+        server answered must not bring the old outage's start back.
+        """
+        if since is None and self._data.get("disconnected_since") is not None:
+            self._data["disconnected_since"] = None
+            self._hass.async_create_task(
+                self._store.async_save(self._data), "flexmeasures save state"
+            )
+            return
         self._set("disconnected_since", None if since is None else since.isoformat())
 
     # -- sensors and plans -------------------------------------------------
