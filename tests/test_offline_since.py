@@ -15,6 +15,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -22,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.flexmeasures.const import DOMAIN
 
 from .fake_flexmeasures import FakeFlexMeasures
-from .schedule_setup import NOW, fire_at, make_entry, set_soc
+from .schedule_setup import NOW, entity_id, fire_at, make_entry, set_soc
 from .test_offline_start import connected, restart
 
 pytestmark = [
@@ -104,6 +105,61 @@ async def test_a_reload_during_an_outage_keeps_since_when(
     await fire_at(hass, freezer, NOW + timedelta(hours=2))  # a retry fails
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issue(hass, entry) is not None
+
+
+async def test_a_reload_while_the_issue_is_due_keeps_it_up(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """The unload withdraws the issue; the offline set-up raises it again at once."""
+    entry = await loaded_entry(hass, fake_fm)
+    fake_fm.down = True
+    when = NOW
+    for _ in range(12):  # 3 hours offline, the plan reaches 1 h
+        when += timedelta(minutes=15)
+        await fire_at(hass, freezer, when)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    began = since(hass)
+    assert began is not None
+    assert issue(hass, entry) is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert connected(hass) == "off"
+    found = issue(hass, entry)  # at once, not at the first retry
+    assert found is not None
+    assert found.translation_placeholders is not None
+    assert datetime.fromisoformat(found.translation_placeholders["since"]) == began
+
+
+async def test_a_clock_set_back_during_an_outage_bounds_since_when_at_the_next_failure(
+    hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
+) -> None:
+    """The clock was a day ahead when the outage began; set right, since is now at most.
+
+    The next exchange that fails (here the reschedule button) bounds it again.
+    """
+    entry = await loaded_entry(hass, fake_fm)
+    ahead = NOW + timedelta(days=1)
+    fake_fm.down = True
+    await fire_at(hass, freezer, ahead)  # the wrong clock; the update fails
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert connected(hass) == "off"
+    began = since(hass)
+    assert began is not None
+    assert began > NOW + timedelta(hours=23)
+    freezer.move_to(NOW + timedelta(minutes=20))  # set right
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": entity_id(hass, "button", "reschedule")},
+            blocking=True,
+        )
+    await hass.async_block_till_done()
+    began = since(hass)
+    assert began is not None
+    assert began <= datetime.now(began.tzinfo)
+    assert entry.runtime_data.connection.disconnected_since == began
 
 
 async def test_an_answer_ends_the_outage_for_good(

@@ -188,8 +188,12 @@ async def test_a_restart_after_the_plan_ended_still_knows_how_far_it_reached(
     await hass.async_block_till_done()
     await call(hass, "trigger_schedule", {"device_id": device_id(hass), "duration": 1})
     fake_fm.down = True
-    await fire_at(hass, freezer, NOW + timedelta(hours=2))  # the update fails
-    await hass.async_block_till_done(wait_background_tasks=True)
+    # the outage begins while the 1 h plan runs; the plan ends during it
+    for when in (timedelta(minutes=30), timedelta(hours=2)):  # the updates fail
+        await fire_at(hass, freezer, NOW + when)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data.connection.disconnected_since is not None
+    assert entry.runtime_data.connection.disconnected_since < NOW + timedelta(hours=1)
     issue_id = f"server_unreachable_{entry.entry_id}"
     # Home Assistant restarts: it forgets the issue (it is not persistent)
     ir.async_delete_issue(hass, DOMAIN, issue_id)

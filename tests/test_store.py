@@ -302,7 +302,16 @@ async def test_since_when_the_server_is_offline_reads_back_until_it_answers(
 
 
 @pytest.mark.parametrize(
-    "since", ["yesterday", 17, "", "9999-12-31T25:00:00", "0001-01-01T00:00:00+05:00"]
+    "since",
+    [
+        "yesterday",
+        17,
+        "",
+        "9999-12-31T25:00:00",
+        "0001-01-01T00:00:00+05:00",
+        "0001-01-01T00:00:00+00:00",  # before year 1 in US/Pacific
+        "1970-01-01T00:00:00+00:00",  # a clock not set yet
+    ],
 )
 async def test_a_damaged_since_when_is_not_kept(
     hass: HomeAssistant, hass_storage: dict[str, Any], since: Any

@@ -84,10 +84,11 @@ class ConnectionMonitor:
             self.disconnected_since = None
             SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         else:
-            now = dt_util.utcnow()
             # an outage that went on across a restart or reload began then
             kept = self._store.disconnected_since
-            self.disconnected_since = now if kept is None else min(kept, now)
+            self.disconnected_since = self._bounded(
+                dt_util.utcnow() if kept is None else kept
+            )
             self._store.keep_disconnected_since(self.disconnected_since)
             if self._probe is None:  # an offline start said so already
                 LOGGER.info("FlexMeasures at %s does not answer", self._url)
@@ -96,10 +97,29 @@ class ConnectionMonitor:
         for listener in list(self._listeners):
             listener()
 
+    def _bounded(self, since: datetime) -> datetime:
+        """Since when within what is known, as far as the clock is right.
+
+        Not before the server's last kept answer (a clock that was behind),
+        never after now (one that was ahead).
+        """
+        if (answered := self._store.last_answer) is not None and answered > since:
+            since = answered
+        return min(since, dt_util.utcnow())
+
     @callback
     def _check_horizon(self) -> None:
-        """Raise a repair issue once offline past the end of the kept plans."""
+        """Raise a repair issue once offline past the end of the kept plans.
+
+        Still offline: since when is bounded again (the clock may have been
+        set meanwhile).
+        """
         since = self.disconnected_since
+        if since is not None and (bounded := self._bounded(since)) != since:
+            since = self.disconnected_since = bounded
+            self._store.keep_disconnected_since(since)
+            for listener in list(self._listeners):
+                listener()
         runtime = self._entry.runtime_data
         if since is not None and dt_util.utcnow() > runtime.plans_reach(since):
             SERVER_UNREACHABLE.async_raise(
@@ -160,8 +180,13 @@ class ConnectionMonitor:
 
     @callback
     def stop(self) -> None:
-        """Stop retrying (the entry unloads)."""
+        """Stop retrying and withdraw the issue (the entry unloads).
+
+        Nothing watches the server of an unloaded entry: a set-up offline
+        raises the issue again at once if it is still due.
+        """
         self._stopped = True
+        SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         if self._retry_unsub is not None:
             self._retry_unsub()
             self._retry_unsub = None

@@ -44,16 +44,18 @@ class FlexMeasuresData:
     forwarder: MeasurementForwarder | None = None
 
     def plans_reach(self, since: datetime) -> datetime:
-        """Until when the plans reach: the latest end of the devices' plans.
+        """Until when the plans reach, for an outage that began at `since`.
 
-        Each device's last good plan as kept (its own, or its part of its
-        site's plan: a site plans its devices), asked for with whatever
-        duration; one that has ended counts too (a start after it follows
-        nothing, but the store still says how far it reached). A device
-        without a plan adds nothing, nor one whose kept plan is of another
-        power sensor (not followed). Without any plan (none arrived yet):
-        `since` plus the longest planning horizon, a device's own or its
-        site's (the default without devices).
+        The latest end of the devices' last good plans as kept (its own, or
+        its part of its site's plan: a site plans its devices), asked for with
+        whatever duration, when that end is after `since`: one that ended
+        during the outage counts too (a start after it follows nothing, but
+        the store still says how far it reached). A device without a plan
+        adds nothing, nor one whose kept plan is of another power sensor (not
+        followed). When every plan ended before the outage began (the server
+        answered then, without a new plan) or there is none: `since` plus the
+        longest planning horizon, a device's own or its site's (the default
+        without devices), as if no plan had arrived.
         """
         ends = [
             plan.schedule.end
@@ -61,8 +63,8 @@ class FlexMeasuresData:
             if (plan := self.store.plan(subentry_id)) is not None
             and plan.schedule.sensor_id == schedule.settings.power_sensor_id
         ]
-        if ends:
-            return max(ends)
+        if ends and (end := max(ends)) > since:
+            return end
         return since + max(
             (
                 (

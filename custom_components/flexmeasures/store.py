@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from typing import Any, Final, Self
 
@@ -31,6 +31,9 @@ from .schedule import Segment
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0
+# no outage of this integration began before: an older kept since is damaged
+# (e.g. a clock at 1970 when it was noticed)
+EARLIEST_SINCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class EntryStore:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Nothing is loaded yet."""
+        self._hass = hass
         self._store = entry_store(hass, entry_id)
         self._data: dict[str, Any] = {}
 
@@ -135,15 +139,42 @@ class EntryStore:
         """Since when the server has not answered; None when it answered last.
 
         Also None in a store from before this was kept: nobody knows.
+        A kept time that cannot be used (damaged, before `EARLIEST_SINCE`,
+        or out of range in the local time zone) is None as well: now is the
+        best known.
         """
         raw = self._data.get("disconnected_since")
+        if raw is None:
+            return None
         try:
-            return None if raw is None else dt_util.as_utc(parse_datetime(str(raw)))
+            since = dt_util.as_utc(parse_datetime(str(raw)))
+            dt_util.as_local(since)  # shown in the local time zone
         except ValueError, OverflowError:
             return None
+        return since if since >= EARLIEST_SINCE else None
+
+    @property
+    def last_answer(self) -> datetime | None:
+        """When the server answered last as far as kept: the latest plan's arrival."""
+        arrivals = [
+            plan.arrived
+            for subentry_id in self._data.get("plans", {})
+            if (plan := self.plan(subentry_id)) is not None
+        ]
+        return max(arrivals, default=None)
 
     def keep_disconnected_since(self, since: datetime | None) -> None:
-        """Keep since when the server has not answered (None: it answers)."""
+        """Keep since when the server has not answered (None: it answers).
+
+        The end of an outage is written at once: a crash right after the
+        server answered must not bring the old outage's start back.
+        """
+        if since is None and self._data.get("disconnected_since") is not None:
+            self._data["disconnected_since"] = None
+            self._hass.async_create_task(
+                self._store.async_save(self._data), "flexmeasures save state"
+            )
+            return
         self._set("disconnected_since", None if since is None else since.isoformat())
 
     # -- sensors and plans -------------------------------------------------
