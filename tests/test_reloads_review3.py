@@ -3,8 +3,8 @@
 a5577c7 made the end-of-set-up reload (`renames.async_reload_if_changed`) wait
 for the entry's `setup_lock`, reload only when the entry still differs from
 what is set up then, and hold the update listener (`runtime.reloading`) until
-its turn. The strict xfails name a defect each; `test_sound_...` guard what
-was checked and found right.
+its turn. The other tests name a defect each (fixed since); `test_sound_...`
+guard what was checked and found right.
 """
 
 from __future__ import annotations
@@ -77,15 +77,6 @@ async def _edit_in_flow(
 # ------------------------------------------------- two end-of-set-up reloads queued
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "two end-of-set-up reload tasks wait for setup_lock at once (one of a "
-        "set-up that a queued reload followed, one of that reload's set-up): "
-        "each checks the entry before either reloads, both find it changed, "
-        "and both reload it (4 reloads where 3 read every change)"
-    ),
-)
 async def test_changes_during_a_set_up_and_the_queued_reload_after_it_reload_once(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
@@ -116,15 +107,6 @@ async def test_changes_during_a_set_up_and_the_queued_reload_after_it_reload_onc
 # ------------------------------------------------- a deletion during a set-up
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a measurement deleted after the forwarder started and before the "
-        "platforms: measurement_entities._devices reads "
-        "entry.subentries[subentry_id] for every forwarded mapping before "
-        "subentry_entities skips the deleted one (KeyError: platform errors)"
-    ),
-)
 async def test_a_measurement_deleted_before_the_platforms_logs_no_error(
     hass: HomeAssistant, entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
 ) -> None:

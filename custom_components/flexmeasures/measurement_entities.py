@@ -104,11 +104,11 @@ def _devices(hass: HomeAssistant, entry: FlexMeasuresConfigEntry) -> dict[str, _
         subentry_id: _Device(
             forwarder,
             subentry_id,
-            subentry_device_info(
-                hass, entry, entry.subentries[subentry_id], MEASUREMENT_MODEL
-            ),
+            subentry_device_info(hass, entry, subentry, MEASUREMENT_MODEL),
         )
         for subentry_id in forwarder.subentry_ids
+        # not one deleted while the entry set up (it reloads when done)
+        if (subentry := entry.subentries.get(subentry_id)) is not None
     }
 
 

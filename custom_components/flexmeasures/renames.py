@@ -233,9 +233,9 @@ def async_reload_if_changed(
     Also at the end of a set-up: what changed meanwhile (a rename followed,
     a sub-entry saved) may have been read before, and no update listener saw
     it. The reload waits for its turn: a reload that waited before it (one
-    Home Assistant began, e.g. for a reauth finished during the set-up) may
-    set the entry up as it is, and then this one is not needed; nor for an
-    entry unloaded or removed by then. Changes made until its turn are left
+    Home Assistant began, e.g. for a reauth finished during the set-up) sets
+    the entry up anew, and then this one is not needed; nor for an entry
+    unloaded or removed by then. Changes made until its turn are left
     to it by the update listener (`reloading`).
     """
     runtime = entry.runtime_data
@@ -249,7 +249,10 @@ def async_reload_if_changed(
                 pass  # what waited for the set-up before
             if (
                 entry.state is ConfigEntryState.LOADED
-                and entry_signature(entry) != entry.runtime_data.loaded_as
+                # not set up again meanwhile: that set-up read the entry
+                # then, and looks at what changed during it itself
+                and entry.runtime_data is runtime
+                and entry_signature(entry) != runtime.loaded_as
             ):
                 with contextlib.suppress(UnknownEntry):  # removed meanwhile
                     await hass.config_entries.async_reload(entry.entry_id)
