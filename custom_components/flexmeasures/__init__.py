@@ -99,7 +99,7 @@ async def async_setup_entry(
     await store.async_load(entry.subentries)
     entry.async_on_unload(store.async_save_now)
     state = await async_read_account(client, entry, store)
-    connection = ConnectionMonitor(hass, entry, client.url, store)
+    connection = ConnectionMonitor(hass, entry, client.url)
     entry.async_on_unload(connection.stop)
     client.set_reachability_listener(connection.report)
     entry.runtime_data = FlexMeasuresData(

@@ -40,17 +40,12 @@ class ConnectionMonitor:
     """The server's reachability for one config entry."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: FlexMeasuresConfigEntry,
-        url: str,
-        store: EntryStore,
+        self, hass: HomeAssistant, entry: FlexMeasuresConfigEntry, url: str
     ) -> None:
         """Reachable until told otherwise."""
         self._hass = hass
         self._entry = entry
         self._url = url
-        self._store = store
         self.connected = True
         self.disconnected_since: datetime | None = None
         self._listeners: list[CALLBACK_TYPE] = []
@@ -58,6 +53,10 @@ class ConnectionMonitor:
         self._retry_unsub: CALLBACK_TYPE | None = None
         self._backoff = Backoff(RETRY_FIRST, RETRY_MAX)
         self._stopped = False
+
+    def _store(self) -> EntryStore:
+        """Where the outage's start is kept (the entry's, set up by then)."""
+        return self._entry.runtime_data.store
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -72,7 +71,7 @@ class ConnectionMonitor:
             return
         if reached:
             # the outage is over, also one that began before a restart
-            self._store.keep_disconnected_since(None)
+            self._store().keep_disconnected_since(None)
         if reached == self.connected:
             if not reached:
                 self._check_horizon()
@@ -85,11 +84,11 @@ class ConnectionMonitor:
             SERVER_UNREACHABLE.async_clear(self._hass, self._entry.entry_id)
         else:
             # an outage that went on across a restart or reload began then
-            kept = self._store.disconnected_since
+            kept = self._store().disconnected_since
             self.disconnected_since = self._bounded(
                 dt_util.utcnow() if kept is None else kept
             )
-            self._store.keep_disconnected_since(self.disconnected_since)
+            self._store().keep_disconnected_since(self.disconnected_since)
             if self._probe is None:  # an offline start said so already
                 LOGGER.info("FlexMeasures at %s does not answer", self._url)
             if kept is not None:  # it may have gone on past the plans already
@@ -103,7 +102,7 @@ class ConnectionMonitor:
         Not before the server's last kept answer (a clock that was behind),
         never after now (one that was ahead).
         """
-        if (answered := self._store.last_answer) is not None and answered > since:
+        if (answered := self._store().last_answer) is not None and answered > since:
             since = answered
         return min(since, dt_util.utcnow())
 
@@ -117,7 +116,7 @@ class ConnectionMonitor:
         since = self.disconnected_since
         if since is not None and (bounded := self._bounded(since)) != since:
             since = self.disconnected_since = bounded
-            self._store.keep_disconnected_since(since)
+            self._store().keep_disconnected_since(since)
             for listener in list(self._listeners):
                 listener()
         runtime = self._entry.runtime_data
