@@ -186,22 +186,10 @@ async def _async_update_listener(
     their renamed entities (`renames.py`): the forwarder follows them already.
     A schedule following its renamed state of charge entity reloads.
     """
-    runtime = entry.runtime_data
-    if entry.state is not ConfigEntryState.LOADED or runtime.reloading:
-        # unloading: what sets it up again reads the entry as it is then (and
-        # an unload or a removal must not set it up again); or a reload comes,
-        # which has not read the entry yet
-        return
-    if (signature := entry_signature(entry)) == runtime.loaded_as:
-        return
-    # what the reload sets up: changes made together (a rename saved in a
-    # measurement and a schedule, or in two schedules) reload once
-    runtime.loaded_as = signature
-    runtime.reloading = True
-    try:
-        await hass.config_entries.async_reload(entry.entry_id)
-    finally:
-        runtime.reloading = False
+    # not while unloading: what sets it up again reads the entry as it is
+    # then (and an unload or a removal must not set it up again)
+    if entry.state is ConfigEntryState.LOADED:
+        async_reload_if_changed(hass, entry)
 
 
 async def async_unload_entry(

@@ -35,7 +35,8 @@ class FlexMeasuresData:
     # reloads only an entry that differs from it. It holds entry.data (the
     # password): never in a repr
     loaded_as: tuple[Any, ...] = field(repr=False)
-    # the update listener began a reload (which reads the entry as it is then)
+    # a reload comes (renames.async_reload_if_changed), which reads the entry
+    # as it is then
     reloading: bool = False
     # one per schedule subentry, by subentry id
     coordinators: dict[str, ScheduleCoordinator] = field(default_factory=dict)

@@ -206,7 +206,7 @@ def _async_renamed(
             )
         return
     runtime = entry.runtime_data
-    coming = runtime.reloading  # a reload the update listener began reads it all
+    coming = runtime.reloading  # a reload that comes reads it all
     runtime.reloading = True  # the update listener leaves the saves be
     for subentry, data, unique_id, followed in changes:
         if followed and entry_signature(entry) == runtime.loaded_as:
@@ -218,9 +218,7 @@ def _async_renamed(
         hass.config_entries.async_update_subentry(
             entry, subentry, data=data, unique_id=unique_id
         )
-    if coming:
-        return
-    runtime.reloading = False
+    runtime.reloading = coming
     async_reload_if_changed(hass, entry)
 
 
@@ -230,17 +228,17 @@ def async_reload_if_changed(
 ) -> None:
     """Reload the entry, in a task, when it differs from what was set up.
 
-    Also at the end of a set-up: what changed meanwhile (a rename followed,
-    a sub-entry saved) may have been read before, and no update listener saw
-    it. The reload waits for its turn: a reload that waited before it (one
+    The one reload of the update listener, the rename follower and the end
+    of a set-up (what changed during a set-up may have been read before, and
+    no update listener saw it). The reload waits for its turn: a reload that waited before it (one
     Home Assistant began, e.g. for a reauth finished during the set-up) sets
     the entry up anew, and then this one is not needed; nor for an entry
-    unloaded or removed by then. Changes made until its turn are left
-    to it by the update listener (`reloading`).
+    unloaded or removed by then. Changes made until its turn are left to it
+    (`reloading`).
     """
     runtime = entry.runtime_data
-    if entry_signature(entry) == runtime.loaded_as:
-        return
+    if runtime.reloading or entry_signature(entry) == runtime.loaded_as:
+        return  # a reload comes, which reads the entry then; or nothing changed
     runtime.reloading = True
 
     async def reload() -> None:
