@@ -85,16 +85,21 @@ class ConnectionMonitor:
         else:
             # an outage that went on across a restart or reload began then
             kept = self._store().disconnected_since
-            self.disconnected_since = self._bounded(
-                dt_util.utcnow() if kept is None else kept
-            )
-            self._store().keep_disconnected_since(self.disconnected_since)
+            self._since(self._bounded(dt_util.utcnow() if kept is None else kept))
             if self._probe is None:  # an offline start said so already
                 LOGGER.info("FlexMeasures at %s does not answer", self._url)
             if kept is not None:  # it may have gone on past the plans already
                 self._check_horizon()
+        self._notify()
+
+    def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()
+
+    def _since(self, since: datetime) -> None:
+        """Since when the server has not answered: shown, and kept."""
+        self.disconnected_since = since
+        self._store().keep_disconnected_since(since)
 
     def _bounded(self, since: datetime) -> datetime:
         """Since when within what is known, as far as the clock is right.
@@ -115,10 +120,8 @@ class ConnectionMonitor:
         """
         since = self.disconnected_since
         if since is not None and (bounded := self._bounded(since)) != since:
-            since = self.disconnected_since = bounded
-            self._store().keep_disconnected_since(since)
-            for listener in list(self._listeners):
-                listener()
+            self._since(since := bounded)
+            self._notify()
         runtime = self._entry.runtime_data
         if since is not None and dt_util.utcnow() > runtime.plans_reach(since):
             SERVER_UNREACHABLE.async_raise(
