@@ -88,6 +88,7 @@ class Track:
         """
         value = self._sample(now, state)
         self.closed.clear()
+        self.switched_at = None  # no step before `now` is measured anew
         if (grid := self.grid) is None:
             return
         last_end = self.box.last_end
