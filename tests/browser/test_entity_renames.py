@@ -154,7 +154,11 @@ async def rename_in_entity_settings(page: Page, old: str, new: str) -> None:
     await expect(update).to_be_enabled()
     await screenshot(page, f"entity-rename-{old.split('.', 1)[1]}")
     await update.click()
-    await expect(dialog.get_by_role("textbox", name="Entity ID")).to_have_count(0)
+    # the dialog leaves its settings once the registry answered (slower on a
+    # busy machine: it took over 5 s once, with the rename done)
+    await expect(dialog.get_by_role("textbox", name="Entity ID")).to_have_count(
+        0, timeout=20_000
+    )
     await page.wait_for_function(HAS_STATE, arg=new)
     print(f"renamed {old} -> {new} in its entity settings (more-info dialog)")
 
