@@ -11,8 +11,9 @@ changes the setpoint at once, without a request. `charge_now` ends by itself
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
@@ -158,3 +159,20 @@ class DeviceControls:
             self._unsub_debounce()
             self._unsub_debounce = None
         self._soc.unwatch()
+
+
+@dataclass(frozen=True, slots=True)
+class Control[T]:
+    """One of a device's controls, for its entity: how it is read and set."""
+
+    value: Callable[[Controls], T]
+    set: Callable[[DeviceControls, T], None]
+
+
+READY_BY_CONTROL: Final = Control[time](
+    lambda values: values.ready_by, DeviceControls.set_ready_by
+)
+TARGET_SOC_CONTROL: Final = Control[float](
+    lambda values: values.target, DeviceControls.set_target
+)
+MODE_CONTROL: Final = Control[Mode](lambda values: values.mode, DeviceControls.set_mode)

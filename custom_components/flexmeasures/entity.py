@@ -29,6 +29,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import ScheduleCoordinator
 from .data import FlexMeasuresConfigEntry
+from .device_controls import Control
 from .plan_coordinator import PlanCoordinator
 
 SCHEDULE_MODEL: Final = "Schedule"
@@ -254,22 +255,45 @@ class FlexMeasuresScheduleEntity(FlexMeasuresPlanEntity[ScheduleCoordinator]):
         )
 
 
-class FlexMeasuresControlEntity(FlexMeasuresScheduleEntity, RestoreEntity):
+class FlexMeasuresControlEntity[T](FlexMeasuresScheduleEntity, RestoreEntity):
     """A control of a schedule device (target, time, mode): kept across restarts.
 
-    Always available: it sets what the next schedule is made of.
+    Always available: it sets what the next schedule is made of. `_control`
+    says which of the device's controls it shows and sets; the platform's
+    entity says how a value is taken back from the state kept before a restart.
     """
 
     _always_available = True
+    _control: Control[T]
+
+    @property
+    def control_value(self) -> T:
+        """The control's value now."""
+        return self._control.value(self.coordinator.controls.values)
+
+    async def async_set_control(self, value: T) -> None:
+        """Set the control: the next schedule, or the setpoint, follows it."""
+        self._control.set(self.coordinator.controls, value)
 
     @override
     async def async_added_to_hass(self) -> None:
         """Take back the value set before the restart (none: the default)."""
         await super().async_added_to_hass()
         last = await self.async_get_last_state()
-        if last is not None and last.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE):
-            await self._async_restore(last)
+        if last is None or last.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+            return
+        if (value := await self._async_restored(last)) is not None:
+            await self.async_set_control(value)
 
-    async def _async_restore(self, last: State) -> None:
-        """Set the control to what it was (`last`: its last known state)."""
+    async def _async_restored(self, last: State) -> T | None:
+        """The value to take back, from `last`: its last known state (None: none)."""
         raise NotImplementedError
+
+
+class FlexMeasuresValueControlEntity[T](FlexMeasuresControlEntity[T]):
+    """A control whose state is its `native_value` (a number, a time)."""
+
+    @property
+    def native_value(self) -> T:
+        """The control's value now."""
+        return self.control_value

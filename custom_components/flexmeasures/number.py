@@ -15,7 +15,8 @@ from homeassistant.core import State
 from .const import LOGGER
 from .controls import target_in_percent
 from .coordinator import ScheduleCoordinator
-from .entity import FlexMeasuresControlEntity, platform_setup, schedule_entities
+from .device_controls import TARGET_SOC_CONTROL
+from .entity import FlexMeasuresValueControlEntity, platform_setup, schedule_entities
 
 PARALLEL_UPDATES = 0
 
@@ -58,40 +59,37 @@ async_setup_entry = platform_setup(
 )
 
 
-class FlexMeasuresTargetSocNumber(FlexMeasuresControlEntity, RestoreNumber):
-    """The state of charge to reach by `ready_by` (0: no standing target)."""
+class FlexMeasuresTargetSocNumber(FlexMeasuresValueControlEntity[float], RestoreNumber):
+    """The state of charge to reach by `ready_by` (0: no standing target).
 
-    @property
-    @override
-    def native_value(self) -> float:
-        """The target (% of the capacity, or kWh)."""
-        return self.coordinator.controls.values.target
+    In % of the capacity, or in kWh. A new one asks for a new schedule
+    (debounced).
+    """
 
-    @override
-    async def async_set_native_value(self, value: float) -> None:
-        """A new target: a new schedule (debounced)."""
-        self.coordinator.controls.set_target(value)
+    _control = TARGET_SOC_CONTROL
 
     @override
-    async def _async_restore(self, last_state: State) -> None:
-        """Take back the target set before the restart.
+    async def _async_restored(self, last: State) -> float | None:
+        """The target set before the restart, within the slider's range.
 
         Not one kept in the other unit (a capacity was configured or removed
         since): 300 kWh is not 300 % nor 100 %.
         """
-        last = await self.async_get_last_number_data()
-        if last is None or last.native_value is None:
-            return
-        if last.native_unit_of_measurement != self.native_unit_of_measurement:
+        kept = await self.async_get_last_number_data()
+        if kept is None or kept.native_value is None:
+            return None
+        if kept.native_unit_of_measurement != self.native_unit_of_measurement:
             LOGGER.debug(
                 "Not restoring target %s %s of %s: the target is in %s now",
-                last.native_value,
-                last.native_unit_of_measurement,
+                kept.native_value,
+                kept.native_unit_of_measurement,
                 self.entity_id,
                 self.native_unit_of_measurement,
             )
-            return
-        value = min(
-            max(last.native_value, self.native_min_value), self.native_max_value
-        )
-        self.coordinator.controls.set_target(value)
+            return None
+        return min(max(kept.native_value, self.native_min_value), self.native_max_value)
+
+    @override
+    async def async_set_native_value(self, value: float) -> None:
+        """Set the target."""
+        await self.async_set_control(value)

@@ -9,6 +9,7 @@ from homeassistant.core import State
 
 from .controls import Mode
 from .coordinator import ScheduleCoordinator
+from .device_controls import MODE_CONTROL
 from .entity import FlexMeasuresControlEntity, platform_setup, schedule_entities
 
 PARALLEL_UPDATES = 0
@@ -30,8 +31,13 @@ def mode_options(coordinator: ScheduleCoordinator) -> list[str]:
     return [str(mode) for mode in modes]
 
 
-class FlexMeasuresModeSelect(FlexMeasuresControlEntity, SelectEntity):
-    """What the setpoint follows: the plan, full charging power, or 0."""
+class FlexMeasuresModeSelect(FlexMeasuresControlEntity[Mode], SelectEntity):
+    """What the setpoint follows: the plan, full charging power, or 0.
+
+    A new mode is followed at once (no request to the server).
+    """
+
+    _control = MODE_CONTROL
 
     @property
     @override
@@ -43,15 +49,14 @@ class FlexMeasuresModeSelect(FlexMeasuresControlEntity, SelectEntity):
     @override
     def current_option(self) -> str:
         """The mode now (charge_now falls back to smart by itself)."""
-        return str(self.coordinator.controls.values.mode)
+        return str(self.control_value)
 
     @override
     async def async_select_option(self, option: str) -> None:
-        """Follow another mode at once (no request to the server)."""
-        self.coordinator.controls.set_mode(Mode(option))
+        """Follow another mode."""
+        await self.async_set_control(Mode(option))
 
     @override
-    async def _async_restore(self, last: State) -> None:
-        """Take back the mode chosen before the restart."""
-        if last.state in self.options:
-            self.coordinator.controls.set_mode(Mode(last.state))
+    async def _async_restored(self, last: State) -> Mode | None:
+        """The mode chosen before the restart, if this device still offers it."""
+        return Mode(last.state) if last.state in self.options else None

@@ -9,7 +9,8 @@ from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.core import State
 from homeassistant.util import dt as dt_util
 
-from .entity import FlexMeasuresControlEntity, platform_setup, schedule_entities
+from .device_controls import READY_BY_CONTROL
+from .entity import FlexMeasuresValueControlEntity, platform_setup, schedule_entities
 
 PARALLEL_UPDATES = 0
 
@@ -24,22 +25,21 @@ async_setup_entry = platform_setup(
 )
 
 
-class FlexMeasuresReadyByTime(FlexMeasuresControlEntity, TimeEntity):
-    """When the standing target (`target_soc`) must be reached, each day."""
+class FlexMeasuresReadyByTime(FlexMeasuresValueControlEntity[time], TimeEntity):
+    """When the standing target (`target_soc`) must be reached, each day.
 
-    @property
-    @override
-    def native_value(self) -> time:
-        """The time of day, in Home Assistant's time zone."""
-        return self.coordinator.controls.values.ready_by
+    A time of day in Home Assistant's time zone. A new one asks for a new
+    schedule when a target stands (debounced).
+    """
+
+    _control = READY_BY_CONTROL
 
     @override
     async def async_set_value(self, value: time) -> None:
-        """A new time: a new schedule when a target stands (debounced)."""
-        self.coordinator.controls.set_ready_by(value)
+        """Set the time."""
+        await self.async_set_control(value)
 
     @override
-    async def _async_restore(self, last: State) -> None:
-        """Take back the time set before the restart."""
-        if (restored := dt_util.parse_time(last.state)) is not None:
-            self.coordinator.controls.set_ready_by(restored)
+    async def _async_restored(self, last: State) -> time | None:
+        """The time set before the restart."""
+        return dt_util.parse_time(last.state)
