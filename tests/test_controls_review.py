@@ -2,13 +2,13 @@
 
 The number `target_soc`, time `ready_by` and select `mode` of a schedule device
 attacked through their real services and with hostile states kept across a
-restart. Faults are strict xfails (the production code is left as it is); the
-other tests pin what was checked and found right, each failing if it broke.
+restart. The six faults found (section "faults") failed on 23d3c79 and are
+fixed; the other tests pin what was checked and found right, each failing if
+it broke.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import time, timedelta
 import math
 from typing import Any
@@ -99,16 +99,9 @@ def two_devices(fake_fm: FakeFlexMeasures) -> MockConfigEntry:
     )
 
 
-# --- faults (strict xfails) -----------------------------------------------------
+# --- faults (fixed) --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="number.set_value takes NaN: HA's range check (value < min or > max) "
-    "and the clamp both pass NaN, set_target stores it (state 'nan') and "
-    "standing_target turns it into a 100 % (450 kWh) target sent to FlexMeasures; "
-    "no ServiceValidationError",
-)
 async def test_a_nan_target_through_number_set_value_is_refused(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -116,21 +109,15 @@ async def test_a_nan_target_through_number_set_value_is_refused(
     entry = make_entry(fake_fm)
     await setup_integration(hass, entry)
     jobs = len(fake_fm.jobs)
-    # refusing it (ServiceValidationError) or ignoring it are both right
-    with contextlib.suppress(ServiceValidationError):
+    with pytest.raises(ServiceValidationError) as refused:
         await set_value(hass, "number", "target_soc", value="nan")
+    assert refused.value.translation_key == "target_not_a_number"
     await after_debounce(hass, freezer)
     assert float(state(hass, "number", "target_soc").state) == 0.0
     assert len(fake_fm.jobs) == jobs
     assert targets_sent(fake_fm) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a kept NaN target is taken back: min(max(nan, 0), 100) is nan, so "
-    "_async_restored's clamp into the slider's range lets it through and a "
-    "450 kWh target is sent after the restart",
-)
 async def test_a_kept_nan_target_is_not_taken_back(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -145,13 +132,6 @@ async def test_a_kept_nan_target_is_not_taken_back(
     assert targets_sent(fake_fm) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kept native_value is not type-checked: a string makes max() "
-    "raise TypeError in async_added_to_hass, so the target_soc number is not "
-    "added at all ('Error adding entity'); a bool is taken back as target "
-    "True (state 'True', a 1 % target sent)",
-)
 @pytest.mark.parametrize("kept", ["60", True], ids=["string", "bool"])
 async def test_a_kept_target_of_the_wrong_type_leaves_a_working_number(
     hass: HomeAssistant,
@@ -171,13 +151,6 @@ async def test_a_kept_target_of_the_wrong_type_leaves_a_working_number(
     assert float(state(hass, "number", "target_soc").state) == 40.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="time.set_value takes a time with microseconds (cv.time passes a time "
-    "object through); the state is then '06:15:30.500000', which "
-    "dt_util.parse_time cannot read back, so a reload (or restart) silently "
-    "puts ready_by back to 07:00",
-)
 async def test_a_ready_by_with_microseconds_survives_a_reload(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -190,14 +163,6 @@ async def test_a_ready_by_with_microseconds_survives_a_reload(
     assert state(hass, "time", "ready_by").state.startswith("06:15:30")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charge_now, offered because the asset's flex-model names a power "
-    "capacity, is not offered after a restart while the server is down (the "
-    "asset is read with the first job), so the kept charge_now is dropped for "
-    "smart: the battery follows the old plan (-10 kW, discharging) and stays in "
-    "smart once the server answers again",
-)
 async def test_charge_now_is_kept_across_a_restart_with_the_server_down(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures, freezer: FrozenDateTimeFactory
 ) -> None:

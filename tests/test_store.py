@@ -370,3 +370,37 @@ async def test_any_plan_kept_reads_back_as_it_was(
     plan = (await loaded(hass)).plan("s1")
     assert plan is not None
     assert plan.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("kept", "read"),
+    [
+        (12.5, 12.5),
+        (None, None),
+        ("abc", None),
+        (True, None),
+        (math.nan, None),
+        (math.inf, None),
+    ],
+)
+async def test_an_assets_power_capacity_is_kept_with_its_sensor(
+    hass: HomeAssistant, kept: Any, read: float | None
+) -> None:
+    """Read back for charge_now without the server; a damaged one is none."""
+    store = await loaded(hass)
+    store.keep_sensor("s1", SENSOR, asset_power_capacity=12.5)
+    store._data["sensors"]["s1"]["asset_power_capacity"] = kept
+    await store.async_save_now()
+
+    again = await loaded(hass)
+    assert again.sensor("s1") == SENSOR
+    assert again.asset_power_capacity("s1") == read
+
+
+async def test_a_sensor_without_its_asset_keeps_no_capacity(
+    hass: HomeAssistant,
+) -> None:
+    store = await loaded(hass)
+    store.keep_sensor("s1", SENSOR)
+    assert store.asset_power_capacity("s1") is None
+    assert store.asset_power_capacity("s2") is None

@@ -110,10 +110,13 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         self._step_timer.arm()
 
     @callback
-    def set_offline_with(self, sensor: Sensor | None) -> None:
-        """Offline at start: the power sensor as kept, the kept plan, stale."""
+    def set_offline_with(
+        self, sensor: Sensor | None, asset_power_capacity: float | None
+    ) -> None:
+        """Offline at start: the power sensor (and its asset's power capacity) as kept, the kept plan, stale."""
         if sensor is not None and sensor.id == self.settings.power_sensor_id:
             self.job.sensor = sensor
+            self.job.asset_power_capacity = asset_power_capacity
         self.set_offline()
 
     # -- updates ----------------------------------------------------------
@@ -238,7 +241,11 @@ class ScheduleCoordinator(PlanCoordinator[Schedule]):
         runtime = self.config_entry.runtime_data
         runtime.store.keep_plan(self.subentry_id, data, dt_util.utcnow())
         if self.job.sensor is not None:
-            runtime.store.keep_sensor(self.subentry_id, self.job.sensor)
+            runtime.store.keep_sensor(
+                self.subentry_id,
+                self.job.sensor,
+                asset_power_capacity=self.job.asset_power_capacity,
+            )
 
     @override
     def _on_failure(self, err: ScheduleRequestError) -> None:

@@ -82,15 +82,16 @@ class DeviceJob(Job[ScheduleSettings]):
 
     # the power sensor, read at the first job (then kept)
     sensor: Sensor | None = None
-    # the asset flex-model's power capacity (kW), read with the sensor
-    _asset_power_capacity: float | None = None
+    # the asset flex-model's power capacity (kW), read with the sensor (then
+    # kept with it, for a start without the server)
+    asset_power_capacity: float | None = None
 
     @property
     def charging_power(self) -> float | None:
         """The device's charging power (kW): the form's, else the asset's."""
         if self.settings.power_capacity is not None:
             return self.settings.power_capacity
-        return self._asset_power_capacity
+        return self.asset_power_capacity
 
     async def async_sensor(self) -> Sensor:
         """The power sensor (read once, then kept)."""
@@ -99,7 +100,7 @@ class DeviceJob(Job[ScheduleSettings]):
             sensor = await client.get_sensor(self.settings.power_sensor_id)
             if self.settings.power_capacity is None and sensor.asset_id is not None:
                 asset = await client.get_asset(sensor.asset_id)
-                self._asset_power_capacity = power_quantity_kw(
+                self.asset_power_capacity = power_quantity_kw(
                     asset.flex_model.get("power-capacity")
                 )
             self.sensor = sensor

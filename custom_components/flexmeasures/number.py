@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final, override
+import math
+from typing import Final, TypeIs, override
 
 from homeassistant.components.number import (
     NumberEntityDescription,
@@ -11,8 +12,9 @@ from homeassistant.components.number import (
 )
 from homeassistant.const import PERCENTAGE, UnitOfEnergy
 from homeassistant.core import State
+from homeassistant.exceptions import ServiceValidationError
 
-from .const import LOGGER
+from .const import DOMAIN, LOGGER
 from .controls import target_in_percent
 from .coordinator import ScheduleCoordinator
 from .device_controls import TARGET_SOC_CONTROL
@@ -76,8 +78,8 @@ class FlexMeasuresTargetSocNumber(FlexMeasuresValueControlEntity[float], Restore
         since): 300 kWh is not 300 % nor 100 %.
         """
         kept = await self.async_get_last_number_data()
-        if kept is None or kept.native_value is None:
-            return None
+        if kept is None or not _a_number(kept.native_value):
+            return None  # none kept, or a damaged one (text, true, NaN)
         if kept.native_unit_of_measurement != self.native_unit_of_measurement:
             LOGGER.debug(
                 "Not restoring target %s %s of %s: the target is in %s now",
@@ -91,5 +93,18 @@ class FlexMeasuresTargetSocNumber(FlexMeasuresValueControlEntity[float], Restore
 
     @override
     async def async_set_native_value(self, value: float) -> None:
-        """Set the target."""
+        """Set the target (NaN passes the number platform's range check)."""
+        if math.isnan(value):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="target_not_a_number"
+            )
         await self.async_set_control(value)
+
+
+def _a_number(value: object) -> TypeIs[float]:
+    """An int or a float, not NaN (nor a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+    )

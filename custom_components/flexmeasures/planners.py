@@ -101,6 +101,8 @@ def set_offline(entry: FlexMeasuresConfigEntry, store: EntryStore) -> None:
     """The server cannot be reached: every plan is followed as kept, stale."""
     runtime = entry.runtime_data
     for subentry_id, coordinator in runtime.coordinators.items():
-        coordinator.set_offline_with(store.sensor(subentry_id))
+        coordinator.set_offline_with(
+            store.sensor(subentry_id), store.asset_power_capacity(subentry_id)
+        )
     for site in runtime.sites.values():
         site.set_offline()

@@ -183,9 +183,22 @@ class EntryStore:
         """A sub-entry's FlexMeasures sensor as kept."""
         return self._get_item("sensors", subentry_id, _sensor_from_store)
 
-    def keep_sensor(self, subentry_id: str, sensor: Sensor) -> None:
-        """Keep a sub-entry's FlexMeasures sensor facts."""
-        self._set_item("sensors", subentry_id, _sensor_to_store(sensor))
+    def asset_power_capacity(self, subentry_id: str) -> float | None:
+        """The power capacity (kW) of a schedule device's asset, as kept with its sensor."""
+        return self._get_item("sensors", subentry_id, _capacity_from_store)
+
+    def keep_sensor(
+        self,
+        subentry_id: str,
+        sensor: Sensor,
+        *,
+        asset_power_capacity: float | None = None,
+    ) -> None:
+        """Keep a sub-entry's FlexMeasures sensor facts (a device's: its asset's power capacity too)."""
+        raw = _sensor_to_store(sensor)
+        if asset_power_capacity is not None:
+            raw["asset_power_capacity"] = asset_power_capacity
+        self._set_item("sensors", subentry_id, raw)
 
     def plan(self, subentry_id: str) -> StoredPlan | None:
         """A schedule device's last good schedule as kept."""
@@ -246,6 +259,14 @@ def _sensor_to_store(sensor: Sensor) -> dict[str, Any]:
         "timezone": sensor.timezone,
         "asset_id": sensor.asset_id,
     }
+
+
+def _capacity_from_store(raw: Mapping[str, Any]) -> float | None:
+    capacity = raw.get("asset_power_capacity")
+    if capacity is None or isinstance(capacity, bool):
+        return None
+    value = float(capacity)
+    return value if math.isfinite(value) else None
 
 
 def _sensor_from_store(raw: Mapping[str, Any]) -> Sensor:

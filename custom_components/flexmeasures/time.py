@@ -36,8 +36,8 @@ class FlexMeasuresReadyByTime(FlexMeasuresValueControlEntity[time], TimeEntity):
 
     @override
     async def async_set_value(self, value: time) -> None:
-        """Set the time."""
-        await self.async_set_control(value)
+        """Set the time, to the second: its state is read back after a restart."""
+        await self.async_set_control(value.replace(microsecond=0))
 
     @override
     async def _async_restored(self, last: State) -> time | None:
