@@ -1,7 +1,9 @@
-"""Final review of the meter/tracking and offline commits: strict xfails.
+"""Final review of the meter/tracking and offline commits: defects found, fixed.
 
-Each test names a defect found; the clock set-back one is fixed, the reset one
-stays a strict xfail (its reason says why).
+Each test names a defect found; both are fixed. The reset one: the glitch
+rule took a real reset during a gap (a replaced meter that counted while
+unavailable) back as a glitch; when both explain the readings the step is not
+sent now (tests/test_meters_ambiguous.py holds the rule's properties).
 """
 
 from __future__ import annotations
@@ -24,16 +26,6 @@ DAY = 86400.0
 METER = {"unit_of_measurement": "kWh", "state_class": "total_increasing"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_undo_glitch tells a real reset from a glitch by `before` (a reset "
-        "counting from 0) instead of what the reset meter read (`last`): with "
-        "the widened bound, a real reset during a gap (89 kWh counted since) "
-        "followed by 276 kW for 5 min (< MAX_POWER_KW) is taken back as a "
-        "glitch and the step gets 12 kWh for >= 112"
-    ),
-)
 def test_a_real_reset_during_a_gap_then_fast_counting_is_not_taken_back() -> None:
     """A day step: 100 kWh at its start; unavailable; the meter is replaced.
 

@@ -414,7 +414,10 @@ async def test_a_real_reset_to_a_small_value_is_still_a_reset(
     entry: MockConfigEntry,
     client: FakeClient,
 ) -> None:
-    """A session meter ends at 0.5 kWh, restarts, and quickly counts 0.6 kWh."""
+    """A session meter ends at 0.5 kWh, restarts, and quickly counts 0.6 kWh.
+
+    It tells 0.3 on the way: below 0.5, so no glitch of the old session.
+    """
     await _run(
         hass,
         freezer,
@@ -423,10 +426,37 @@ async def test_a_real_reset_to_a_small_value_is_still_a_reset(
         [
             (timedelta(0), "0.5", TOTAL_INCREASING),
             (timedelta(minutes=5), "0.0", TOTAL_INCREASING),  # a new session
+            (timedelta(minutes=6, seconds=30), "0.3", TOTAL_INCREASING),
             (timedelta(minutes=8), "0.6", TOTAL_INCREASING),  # 12 kW for 3 minutes
         ],
     )
     assert client.sent() == [(T0, pytest.approx(0.6))]
+
+
+async def test_a_reset_or_a_glitch_that_the_readings_cannot_tell_is_not_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    client: FakeClient,
+) -> None:
+    """0.5 kWh, 0 for 3 minutes, 0.6: a new session (0.6) or a reboot's 0 (0.1).
+
+    Either energy sent could be invented: the step is not sent; the next one is.
+    """
+    await _run(
+        hass,
+        freezer,
+        entry,
+        client,
+        [
+            (timedelta(0), "0.5", TOTAL_INCREASING),
+            (timedelta(minutes=5), "0.0", TOTAL_INCREASING),
+            (timedelta(minutes=8), "0.6", TOTAL_INCREASING),
+            (timedelta(minutes=20), "0.8", TOTAL_INCREASING),
+        ],
+        steps=2,
+    )
+    assert client.sent() == [(T0 + Q, pytest.approx(0.2))]
 
 
 async def test_an_invalid_last_reset_is_ignored_not_a_new_cycle(

@@ -20,11 +20,15 @@ lower, and less than 1/0.9 of it, or after a jump down, than it could have
 counted at MAX_POWER_KW since that reading: it may have counted while it was
 unavailable; the meter may be unavailable in between or before, and may tell
 the jump again: the same value told again is no new reading) is a garbled
-telegram or a device that reported 0 while it rebooted,
-when a real reset could not have counted back up to that reading so fast
-(more than MAX_POWER_KW since the jump). The step gets the meter's change
-without it, not the size of the meter (which Home Assistant's statistics
-would count). A jump held longer, or whose step was already closed (and
+telegram or a device that reported 0 while it rebooted. The step gets the
+meter's change without it, not the size of the meter (which Home Assistant's
+statistics would count). Unless a real reset, counting no more than
+MAX_POWER_KW, tells the same readings: after a jump down, a new cycle counting
+from 0 to the jump (since the reading before was last told) and on from there
+(a replaced meter that counted while unavailable); after a jump up, a real
+count up to it and a new cycle from 0 to the reading back. Then the readings
+cannot tell a glitch from a reset, and the step is not sent: either energy
+could be invented. A jump held longer, or whose step was already closed (and
 sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
@@ -34,10 +38,10 @@ jumped, or the step is the first one seen) the step is not emitted: an
 increase across a gap is never spread over, or lumped into, the steps the gap
 spans. A reading that ends a gap exactly on a step's start is that step's
 start reading, as when the meter is first seen there, and the increase across
-the gap is in no step; if it turns out to be a glitch, the start is not known
-after all (the reading before the gap says so, or the next reading rising from
-it faster than MAX_POWER_KW within GLITCH_SECONDS, unless that one is taken
-back).
+the gap is in no step; if it turns out to be a glitch (or may be one), the
+start is not known after all (the reading before the gap says so, or the next
+reading rising from it faster than MAX_POWER_KW within GLITCH_SECONDS, unless
+that one is taken back).
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ class MeterAccumulator:
     __slots__ = (
         "before",
         "before_since",
+        "before_told",
         "doubted",
         "end",
         "energy",
@@ -114,6 +119,7 @@ class MeterAccumulator:
         "last",
         "since",
         "start",
+        "told",
         "valid",
     )
 
@@ -140,8 +146,10 @@ class MeterAccumulator:
         self.last = reading  # the reading held now
         self.valid = reading is not None
         self.since = now  # when `last` came
+        self.told = now  # when `last` was last told (it may be told again)
         self.before: float | None = None  # the reading before `last`
         self.before_since = now  # when `before` came
+        self.before_told = now  # when `before` was last told
         self.doubted = False  # `last` made the start unknown (`_doubt_start`)
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
@@ -173,6 +181,7 @@ class MeterAccumulator:
             self.known = True
             self.before = last
             self.before_since = self.since
+            self.before_told = self.told
             self.energy_before = None
             self.energy = 0.0
         elif last is None:
@@ -180,6 +189,7 @@ class MeterAccumulator:
         elif reading == last and not new_cycle:
             # told again (a reboot's 0 repeated after a brief gap): no change,
             # and `before` and when `last` came stay the glitch rule's
+            self.told = ts
             self.valid = True
             return
         else:
@@ -190,10 +200,11 @@ class MeterAccumulator:
                 self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
             self.before_since = self.since
+            self.before_told = self.told
             self.energy_before = self.energy
             self.energy += reading if new_cycle else reading - last
         self.last = reading
-        self.since = ts
+        self.since = self.told = ts
         self.valid = True
 
     def _doubt_start(self, ts: float, reading: float, last: float) -> bool:
@@ -216,23 +227,30 @@ class MeterAccumulator:
         return True
 
     def _undo_glitch(self, ts: float, reading: float, last: float) -> bool:
-        """`last` was one bad reading that `reading` takes back: forget it."""
+        """`last` was one bad reading that `reading` takes back: forget it.
+
+        When a real reset explains the readings too (`_reset_explains`), they
+        cannot tell which happened: the step is not known (False: `reading`
+        is taken as it reads, in a step that will not be sent).
+        """
         before = self.before
         if before is None:
             return False
+        drop = last < RESET_RATIO * before
         limit = before / RESET_RATIO
-        if last < RESET_RATIO * before:
+        if drop:
             # a drop (a reboot's 0): the meter may have counted since `before`
-            # came (while unavailable); that a reset could not count back up
-            # to `before` so fast is checked below, whatever the limit
+            # came (while unavailable)
             limit += MAX_POWER_KW * (ts - self.before_since) / 3600
         if (
             not before <= reading < limit
-            or not (last < RESET_RATIO * before or reading < RESET_RATIO * last)
+            or not (drop or reading < RESET_RATIO * last)
             or self.since < self.start  # it came in a step that is closed
-            or (held := ts - self.since) > GLITCH_SECONDS
-            or before <= MAX_POWER_KW * held / 3600  # a reset could count so far
+            or ts - self.since > GLITCH_SECONDS
         ):
+            return False
+        if self._reset_explains(before, (last, reading), ts, drop=drop):
+            self.known = self.doubted = False
             return False
         if self.energy_before is None:
             # `last` was the open step's start reading after a gap: the
@@ -245,9 +263,24 @@ class MeterAccumulator:
                 self.known = True
         self.doubted = False
         self.last = reading
-        self.since = ts
+        self.since = self.told = ts
         self.valid = True  # a gap may have come after the glitch
         return True
+
+    def _reset_explains(
+        self, before: float, told: tuple[float, float], ts: float, *, drop: bool
+    ) -> bool:
+        """A real reset, counting at most MAX_POWER_KW, tells `last`, `reading`.
+
+        After a drop, `last` is the new cycle's count: from 0 after `before`
+        was last told, then on to `reading`. After a jump up, `last` is a real
+        count from `before`, and `reading` a new cycle's count from 0.
+        """
+        last, reading = told
+        rate = MAX_POWER_KW / 3600
+        return (last if drop else last - before) <= rate * (
+            self.since - self.before_told
+        ) and (reading - last if drop else reading) <= rate * (ts - self.told)
 
     def close_until(self, now: float, out: list[Step]) -> None:
         """Close every step that ends at or before `now`, appending to `out`."""
