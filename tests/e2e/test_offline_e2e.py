@@ -114,3 +114,65 @@ async def test_restart_during_an_outage_follows_the_plan_then_takes_a_fresh_one(
     assert state(hass, "binary_sensor", "connected", connected_key) == "on"
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+CHARGE_NOW_SUBENTRY_ID = "01JE2EOFFLINECHARGENOW0000"
+
+
+async def test_charge_now_by_the_assets_power_capacity_survives_a_restart_during_an_outage(
+    hass: HomeAssistant, fm_server: dict[str, str], proxy: LoopbackProxy
+) -> None:
+    """No power capacity in the form: charge_now charges at the toy battery
+    asset's "500 kVA", read from the real server. The server goes away and Home
+    Assistant restarts: the kept mode and the kept capacity go on charging."""
+    hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "kWh"})
+    entry: MockConfigEntry = e2e_entry(
+        fm_server,
+        url=proxy.url,
+        subentries_data=[
+            schedule_subentry(
+                {
+                    "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
+                    "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
+                    "production_price_sensor": "",
+                    "soc_entity": SOC_ENTITY,
+                    "capacity": 450,
+                    "soc_min": 50,
+                    "soc_max": 450,
+                    "duration": 12,
+                    "update_interval": 60,
+                },
+                subentry_id=CHARGE_NOW_SUBENTRY_ID,
+                title="Charge now battery",
+            )
+        ],
+    )
+    await setup_integration(hass, entry)
+    mode = er.async_get(hass).async_get_entity_id(
+        "select", DOMAIN, f"{CHARGE_NOW_SUBENTRY_ID}_mode"
+    )
+    assert mode is not None
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": mode, "option": "charge_now"}, True
+    )
+    setpoint_key = f"{CHARGE_NOW_SUBENTRY_ID}_power_setpoint"
+    assert float(state(hass, "sensor", "power_setpoint", setpoint_key)) == 500.0
+
+    proxy.cut = True
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    connected_key = f"{entry.entry_id}_connected"
+    assert state(hass, "binary_sensor", "connected", connected_key) == "off"
+    shown = hass.states.get(mode)
+    assert shown is not None
+    print("after the restart without the server:", shown.state, shown.attributes)  # noqa: T201
+    assert "charge_now" in shown.attributes["options"]
+    assert shown.state == "charge_now"
+    assert float(state(hass, "sensor", "power_setpoint", setpoint_key)) == 500.0
+    proxy.cut = False
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
