@@ -1,8 +1,10 @@
 """Review of b29d408 (NaN target, kept targets, ready_by to the second, and the
 asset's power capacity kept with its sensor for charge_now without the server).
 
-Section "faults": each fails on b29d408 (xfail, strict). Section "controls":
-what was checked and found right, each failing if it broke.
+Section "faults": each failed on b29d408 and is fixed (the site's stored
+capacity is kept too, kept capacities must be positive, a ready_by kept with
+microseconds is read, diagnostics show the asset's power capacity). Section
+"controls": what was checked and found right, each failing if it broke.
 """
 
 from __future__ import annotations
@@ -138,12 +140,6 @@ async def site_with_asset_capacity_battery(
 # --- faults ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the device's asset capacity is kept, the site asset's "
-    "site-power-capacity is not: offline a member charging now gets its whole "
-    "500 kW on a 30 kW connection (room_for: no limit)",
-)
 async def test_a_member_charging_now_offline_stays_within_the_sites_asset_capacity(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -161,11 +157,6 @@ async def test_a_member_charging_now_offline_stays_within_the_sites_asset_capaci
     assert setpoint(hass) <= 30.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_capacity_from_store drops NaN, inf, true and text but takes a "
-    "negative capacity: charge_now then discharges",
-)
 async def test_a_damaged_negative_kept_capacity_does_not_make_charge_now_discharge(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -180,12 +171,6 @@ async def test_a_damaged_negative_kept_capacity_does_not_make_charge_now_dischar
         assert setpoint(hass) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="set_value now drops microseconds, but a ready_by state kept by the "
-    "version before ('06:15:30.500000') does not parse: it is 07:00 after the "
-    "update",
-)
 async def test_a_ready_by_kept_with_microseconds_by_an_older_version_is_read_back(
     hass: HomeAssistant, fake_fm: FakeFlexMeasures
 ) -> None:
@@ -196,12 +181,6 @@ async def test_a_ready_by_kept_with_microseconds_by_an_older_version_is_read_bac
     assert state(hass, "time", "ready_by").state == "06:15:30"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a device's diagnostics show the form's power_capacity (None) but "
-    "not the asset's power capacity charge_now uses (kept or read); a site's "
-    "show its asset_site_power_capacity",
-)
 async def test_the_diagnostics_show_the_asset_power_capacity_charge_now_uses(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,

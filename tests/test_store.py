@@ -404,3 +404,19 @@ async def test_a_sensor_without_its_asset_keeps_no_capacity(
     store.keep_sensor("s1", SENSOR)
     assert store.asset_power_capacity("s1") is None
     assert store.asset_power_capacity("s2") is None
+
+
+async def test_a_sites_capacity_is_kept_for_its_asset(hass: HomeAssistant) -> None:
+    """Read back for the asset it was read from; another asset's, or a damaged one, is none."""
+    store = await loaded(hass)
+    store.keep_site_power_capacity("s1", 5, 30.0)
+    await store.async_save_now()
+
+    again = await loaded(hass)
+    assert again.site_power_capacity("s1", 5) == 30.0
+    assert again.site_power_capacity("s1", 6) is None  # reconfigured to another asset
+    assert again.site_power_capacity("s2", 5) is None
+    again.keep_site_power_capacity("s1", 5, -30.0)
+    assert again.site_power_capacity("s1", 5) is None
+    await again.async_save_now()
+    assert (await loaded(hass, "s2")).site_power_capacity("s1", 5) is None  # removed

@@ -99,6 +99,7 @@ def schedule_diagnostics(coordinator: ScheduleCoordinator) -> dict[str, Any]:
             "soc_max": settings.soc_max,
             "roundtrip_efficiency": settings.roundtrip_efficiency,
             "power_capacity": settings.power_capacity,
+            "asset_power_capacity": coordinator.job.asset_power_capacity,
             "duration_hours": settings.duration / timedelta(hours=1),
             "update_interval_minutes": settings.update_interval / timedelta(minutes=1),
         },

@@ -19,7 +19,7 @@ from .controls import due_on_the_grid, horizon_for
 from .exceptions import ScheduleRequestError, schedule_error
 from .requests import ScheduleSettings, SocTarget, device_flex_model, price_flex_context
 from .schedule import align_down
-from .units import power_factor_to_kw, power_quantity_kw
+from .units import positive_power_kw, power_factor_to_kw
 
 # How long one job may take at FlexMeasures before the update gives up.
 MAX_WAIT: Final = 120.0
@@ -100,7 +100,7 @@ class DeviceJob(Job[ScheduleSettings]):
             sensor = await client.get_sensor(self.settings.power_sensor_id)
             if self.settings.power_capacity is None and sensor.asset_id is not None:
                 asset = await client.get_asset(sensor.asset_id)
-                self.asset_power_capacity = power_quantity_kw(
+                self.asset_power_capacity = positive_power_kw(
                     asset.flex_model.get("power-capacity")
                 )
             self.sensor = sensor

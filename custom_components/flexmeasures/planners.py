@@ -104,5 +104,7 @@ def set_offline(entry: FlexMeasuresConfigEntry, store: EntryStore) -> None:
         coordinator.set_offline_with(
             store.sensor(subentry_id), store.asset_power_capacity(subentry_id)
         )
-    for site in runtime.sites.values():
-        site.set_offline()
+    for subentry_id, site in runtime.sites.items():
+        site.set_offline_with(
+            store.site_power_capacity(subentry_id, site.settings.asset_id)
+        )

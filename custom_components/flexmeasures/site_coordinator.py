@@ -263,13 +263,25 @@ class SiteCoordinator(PlanCoordinator[SitePlan]):
 
     # -- bookkeeping --------------------------------------------------------
 
+    @callback
+    def set_offline_with(self, asset_capacity: float | None) -> None:
+        """Offline at start: the capacity the asset stores as kept, the kept plan, stale."""
+        self.job.asset_capacity = asset_capacity
+        self.set_offline()
+
     @override
     def _on_success(self, data: SitePlan) -> None:
-        """Hand each device its part; keep the sum for a start without the server."""
+        """Hand each device its part; keep the sum for a start without the server.
+
+        The capacity the asset stores too: charge_now stays within it offline.
+        """
         self.kept_total = None
-        self.config_entry.runtime_data.store.keep_plan(
-            self.subentry_id, data.total, dt_util.utcnow()
-        )
+        store = self.config_entry.runtime_data.store
+        store.keep_plan(self.subentry_id, data.total, dt_util.utcnow())
+        if self.job.asset_capacity is not None:
+            store.keep_site_power_capacity(
+                self.subentry_id, self.settings.asset_id, self.job.asset_capacity
+            )
         for member in self.members:
             if (part := data.parts.get(member.settings.power_sensor_id)) is not None:
                 member.site_plan_arrived(part)

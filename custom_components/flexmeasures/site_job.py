@@ -18,7 +18,7 @@ from .controls import due_on_the_grid, horizon_for
 from .jobs import DeviceJob, Job, JobOptions, job_flex_model
 from .requests import SiteSettings, asset_flex_models, site_flex_context
 from .schedule import align_down, sum_schedules
-from .units import power_quantity_kw
+from .units import positive_power_kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class SiteJob(Job[SiteSettings]):
         if self._asset_read or self.settings.site_power_capacity is not None:
             return
         asset = await client.get_asset(self.settings.asset_id)
-        self.asset_capacity = power_quantity_kw(
+        self.asset_capacity = positive_power_kw(
             asset.flex_context.get("site-power-capacity")
         )
         self._asset_read = True

@@ -112,7 +112,7 @@ class EntryStore:
             loaded = None
         self._data = loaded if isinstance(loaded, dict) else {}
         keep = set(subentry_ids)
-        for section in ("plans", "sensors", "prices"):
+        for section in ("plans", "sensors", "prices", "sites"):
             items = self._data.get(section)
             if not isinstance(items, dict):
                 items = self._data[section] = {}
@@ -200,6 +200,21 @@ class EntryStore:
             raw["asset_power_capacity"] = asset_power_capacity
         self._set_item("sensors", subentry_id, raw)
 
+    def site_power_capacity(self, subentry_id: str, asset_id: int) -> float | None:
+        """The site-power-capacity (kW) a site's asset stores, as kept for that asset."""
+        kept = self._get_item("sites", subentry_id, _site_capacity_from_store)
+        return None if kept is None or kept[0] != asset_id else kept[1]
+
+    def keep_site_power_capacity(
+        self, subentry_id: str, asset_id: int, capacity: float
+    ) -> None:
+        """Keep what a site's asset stores as its site-power-capacity (kW)."""
+        self._set_item(
+            "sites",
+            subentry_id,
+            {"asset_id": asset_id, "site_power_capacity": capacity},
+        )
+
     def plan(self, subentry_id: str) -> StoredPlan | None:
         """A schedule device's last good schedule as kept."""
         return self._get_item("plans", subentry_id, _plan_from_store)
@@ -262,11 +277,18 @@ def _sensor_to_store(sensor: Sensor) -> dict[str, Any]:
 
 
 def _capacity_from_store(raw: Mapping[str, Any]) -> float | None:
-    capacity = raw.get("asset_power_capacity")
-    if capacity is None or isinstance(capacity, bool):
+    return _positive_kw(raw.get("asset_power_capacity"))
+
+
+def _site_capacity_from_store(raw: Mapping[str, Any]) -> tuple[int, float | None]:
+    return int(raw["asset_id"]), _positive_kw(raw.get("site_power_capacity"))
+
+
+def _positive_kw(capacity: object) -> float | None:
+    """A kept power capacity; a damaged one (text, true, NaN, inf, <= 0) is none."""
+    if not isinstance(capacity, int | float) or isinstance(capacity, bool):
         return None
-    value = float(capacity)
-    return value if math.isfinite(value) else None
+    return float(capacity) if math.isfinite(capacity) and capacity > 0 else None
 
 
 def _sensor_from_store(raw: Mapping[str, Any]) -> Sensor:

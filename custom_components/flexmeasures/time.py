@@ -41,5 +41,14 @@ class FlexMeasuresReadyByTime(FlexMeasuresValueControlEntity[time], TimeEntity):
 
     @override
     async def _async_restored(self, last: State) -> time | None:
-        """The time set before the restart."""
-        return dt_util.parse_time(last.state)
+        """The time set before the restart, to the second.
+
+        An older version kept microseconds (06:15:30.500000): read too.
+        """
+        if (kept := dt_util.parse_time(last.state)) is not None:
+            return kept
+        try:
+            kept = time.fromisoformat(last.state)
+        except ValueError:
+            return None
+        return None if kept.tzinfo is not None else kept.replace(microsecond=0)

@@ -168,6 +168,15 @@ def power_quantity_kw(text: object) -> float | None:
     return None if factor is None else value * factor
 
 
+def positive_power_kw(text: object) -> float | None:
+    """A power capacity as FlexMeasures stores it, in kW; one <= 0 is None.
+
+    A charging power of 0 or less would make charge_now stop or discharge.
+    """
+    power = power_quantity_kw(text)
+    return power if power is not None and power > 0 else None
+
+
 def kwh_quantity(value: float) -> str:
     """An energy in kWh as a FlexMeasures quantity string ("40 kWh")."""
     return f"{round(value, 6):g} kWh"
