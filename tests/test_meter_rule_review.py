@@ -417,17 +417,6 @@ def test_one_glitch_or_reset_inside_a_step_matches_the_model(  # noqa: PLR0917
 # ------------------------------------------------------------------ faults
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "regression of 564c449: a stale 10.5 taken back at once by 13.01 (13 "
-        "before it) first passes as a jump up to 13 taken back by 10.5 that a "
-        "reset explains too; that 'both' makes the step not known for good, "
-        "though 13.01 one second later rules the reset out (10.5 -> 13.01 in "
-        "1 s): only the stale reading as a glitch fits; the step is lost "
-        "(the parent sent 3.5)"
-    ),
-)
 def test_a_stale_reading_taken_back_at_once_does_not_lose_its_step() -> None:
     """An EV charger's meter: 10 kWh at 12:00, 13 at 12:16:40 (10.8 kW).
 
@@ -495,16 +484,6 @@ def test_a_reset_to_zero_then_a_spike_that_the_readings_cannot_tell_is_not_sent(
     assert got == {DAY: 0.0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the glitch rule's bound after a drop counts MAX_POWER_KW from when "
-        "`before` first came (before_since), not from when it was last told "
-        "(before_told, added by 564c449 but used only by _reset_explains): "
-        "100 told again at 01:00 cannot be 120 at 01:01:02, yet 120 is taken "
-        "as the take-back of a real reset to 0 (20.5 kWh sent for 0.5)"
-    ),
-)
 def test_a_value_told_again_bounds_what_a_take_back_can_be() -> None:
     """100 kWh, unavailable, 100 again at 01:00 (it counted nothing), a new
     session at 01:00:01 (0.0), a garbled 120 a second later, 0.3, then 0.5.
@@ -529,15 +508,6 @@ def test_a_value_told_again_bounds_what_a_take_back_can_be() -> None:
     assert got == pytest.approx(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "after a jump up the take-back bound is `before`/0.9 with no "
-        "MAX_POWER_KW counting since `before` (the drop's bound has it): a "
-        "charger's 10 kWh, unavailable an hour at 11 kW, a garbled 5000, "
-        "21 ten seconds later: 5011.5 kWh sent for 11.5"
-    ),
-)
 def test_a_spike_taken_back_after_counting_through_a_gap_is_a_glitch() -> None:
     """10 kWh, unavailable 1 h (charging at 11 kW), 5000 (garbled), 21, 21.5.
 
@@ -553,14 +523,6 @@ def test_a_spike_taken_back_after_counting_through_a_gap_is_a_glitch() -> None:
     assert got == pytest.approx(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a tiny (session) meter's spike: 0.2 kWh, 50 a minute later, 0.3 two "
-        "minutes after that: 0.3 >= 0.2/0.9, so not a take-back; 50.15 kWh "
-        "sent for 0.15 (no meter counts 49.8 kWh in 60 s)"
-    ),
-)
 def test_a_tiny_meters_spike_is_a_glitch() -> None:
     """0.2 kWh, 50 (garbled) at 12:01, 0.3 at 12:03 (3 kW), 0.35 at 12:10."""
     got, count, answer = _case(
@@ -570,14 +532,6 @@ def test_a_tiny_meters_spike_is_a_glitch() -> None:
     assert got == pytest.approx(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a reset exactly to 0 leaves `before` 0, so the take-back bound "
-        "0 <= reading < 0/0.9 is empty: a spike of 5000 taken back by 0.0 "
-        "29 s later is counted (5000.1 kWh sent for 0.1)"
-    ),
-)
 def test_a_spike_after_a_reset_exactly_to_zero_is_a_glitch() -> None:
     """30 kWh, a new session at 0.0 (told again), 5000 (garbled), 0.0, 0.1."""
     got, count, answer = _case(

@@ -16,10 +16,11 @@ Assistant's long-term statistics handle them:
 One glitch is not a reset: a `total_increasing` reading that jumps away (up,
 or down like a reset) and is followed, within GLITCH_SECONDS and inside the
 same step, by a reading that carries on from the one before the jump (no
-lower, and less than 1/0.9 of it, or after a jump down, than it could have
-counted at MAX_POWER_KW since that reading: it may have counted while it was
-unavailable; the meter may be unavailable in between or before, and may tell
-the jump again: the same value told again is no new reading) is a garbled
+lower, and less than 1/0.9 of it plus what it could have counted at
+MAX_POWER_KW since that reading was last told: it may have counted while it
+was unavailable or while the jump was held; the meter may be unavailable in
+between or before, and may tell the jump again: the same value told again is
+no new reading) is a garbled
 telegram or a device that reported 0 while it rebooted. The step gets the
 meter's change without it, not the size of the meter (which Home Assistant's
 statistics would count). Unless a real reset, counting no more than
@@ -28,7 +29,8 @@ from 0 to the jump (since the reading before was last told) and on from there
 (a replaced meter that counted while unavailable); after a jump up, a real
 count up to it and a new cycle from 0 to the reading back. Then the readings
 cannot tell a glitch from a reset, and the step is not sent: either energy
-could be invented. A jump held longer, or whose step was already closed (and
+could be invented; unless the next reading shows the reading that made it so
+to be the glitch (no real count reaches it so fast). A jump held longer, or whose step was already closed (and
 sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
@@ -106,6 +108,7 @@ class MeterAccumulator:
     """The increase of a meter per step of a grid (readings in kWh)."""
 
     __slots__ = (
+        "ambiguous",
         "before",
         "before_since",
         "before_told",
@@ -151,6 +154,9 @@ class MeterAccumulator:
         self.before_since = now  # when `before` came
         self.before_told = now  # when `before` was last told
         self.doubted = False  # `last` made the start unknown (`_doubt_start`)
+        # `last` made the step unknown: a glitch before it and a reset explained
+        # it alike (`_undo_glitch`)
+        self.ambiguous = False
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
 
@@ -194,8 +200,10 @@ class MeterAccumulator:
             return
         else:
             if self.increasing:
+                was_known = self.known
                 if self._undo_glitch(ts, reading, last):
                     return
+                self.ambiguous = was_known and not self.known
                 new_cycle = new_cycle or reading < RESET_RATIO * last
                 self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
@@ -237,11 +245,9 @@ class MeterAccumulator:
         if before is None:
             return False
         drop = last < RESET_RATIO * before
-        limit = before / RESET_RATIO
-        if drop:
-            # a drop (a reboot's 0): the meter may have counted since `before`
-            # came (while unavailable)
-            limit += MAX_POWER_KW * (ts - self.before_since) / 3600
+        # the meter may have counted since `before` was last told (while
+        # unavailable, or while the glitch was held)
+        limit = before / RESET_RATIO + MAX_POWER_KW * (ts - self.before_told) / 3600
         if (
             not before <= reading < limit
             or not (drop or reading < RESET_RATIO * last)
@@ -252,6 +258,10 @@ class MeterAccumulator:
         if self._reset_explains(before, (last, reading), ts, drop=drop):
             self.known = self.doubted = False
             return False
+        if self.ambiguous and reading - last > MAX_POWER_KW * (ts - self.told) / 3600:
+            # `last` was ambiguous (a glitch before it, or itself a reset) and
+            # is the glitch: no real count follows it so fast to `reading`
+            self.known = True
         if self.energy_before is None:
             # `last` was the open step's start reading after a gap: the
             # reading held at the start is not known after all
@@ -261,7 +271,7 @@ class MeterAccumulator:
             self.energy = self.energy_before + (reading - before)
             if self.doubted:  # `last` doubted the start: it was the glitch
                 self.known = True
-        self.doubted = False
+        self.doubted = self.ambiguous = False
         self.last = reading
         self.since = self.told = ts
         self.valid = True  # a gap may have come after the glitch
@@ -296,5 +306,6 @@ class MeterAccumulator:
                 self.known = False
                 self.start = max(self.end, grid.floor(now))
             self.energy = 0.0
-            self.doubted = False  # its step is closed: never taken back
+            # its step is closed: never taken back
+            self.doubted = self.ambiguous = False
             self.end = grid.next(self.start)
