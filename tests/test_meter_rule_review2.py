@@ -24,16 +24,6 @@ HOUR = 3600.0
 # ------------------------------------------------------------------ faults
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "change 1 decides at the take-back: 13.01 takes the ambiguous 10.5 "
-        "back and the step is known again, but 13.01 is itself taken back by "
-        "10.6 a second later; the readings tell 14.0 (13.01 the glitch, 10.5 a "
-        "new session) or 1.0 (13 and 13.01 glitches): the hour is sent with "
-        "14.01, which no explanation gives (before e045a2a: not sent)"
-    ),
-)
 def test_a_take_back_that_is_itself_taken_back_leaves_the_step_unknown() -> None:
     """10 kWh at 12:00, 13 at 12:16:40, 10.5 at 12:17:40, 13.01, 10.6 a second
     apart each (a meter flipping between a stale and a fresh value), 11 at 12:50.
@@ -48,17 +38,6 @@ def test_a_take_back_that_is_itself_taken_back_leaves_the_step_unknown() -> None
     assert got == {HOUR: 0.0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "change 2: after a glitch is taken back, the next reading's jump is "
-        "judged as a glitch against the reading before the first glitch (two "
-        "bad readings in a row, not 'one glitch'); with the wider bound a "
-        "real charge (0.5 -> 0.8667 at 11 kW) followed by a new session (0.6) "
-        "is 'a glitch or a reset' and the hour is lost; only one explanation "
-        "fits: 1.0667 kWh (before e045a2a: sent)"
-    ),
-)
 def test_a_real_charge_then_a_new_session_after_a_taken_back_glitch_is_sent() -> None:
     """An EV session meter: 0.5 kWh at 12:00, a garbled 0.3 a second later (no
     reset counts 0.3 kWh in a second), 0.8667 at 12:02 (11 kW), a new session
@@ -74,15 +53,6 @@ def test_a_real_charge_then_a_new_session_after_a_taken_back_glitch_is_sent() ->
     assert got == pytest.approx(answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the take-back bound is strict (reading < limit) while a reset "
-        "counting exactly MAX_POWER_KW is possible (_reset_explains: <=): a "
-        "spike taken back by a count at exactly 1000 kW from 0 is not a "
-        "glitch, and the spike's 100 kWh is invented (156 sent for 56)"
-    ),
-)
 def test_a_take_back_exactly_at_max_power_is_a_glitch() -> None:
     """0 kWh (a fresh meter) at 12:00, 100 at 12:01:40 (no meter counts 100 kWh
     in 100 s), 55.56 at 12:03:20 (1000 kW since 12:00 exactly), 56 at 12:13:20.

@@ -42,7 +42,7 @@ def _glitch_fits(before: tuple[float, float], back: tuple[float, float]) -> bool
     # it may have counted since `before` (while unavailable, or while the
     # glitch was held), after a drop and after a jump up alike
     limit = was / RESET_RATIO + most_counted(was_at, then_at)
-    return was <= then < limit
+    return was <= then <= limit
 
 
 @settings(max_examples=200, deadline=None)

@@ -30,7 +30,10 @@ from 0 to the jump (since the reading before was last told) and on from there
 count up to it and a new cycle from 0 to the reading back. Then the readings
 cannot tell a glitch from a reset, and the step is not sent: either energy
 could be invented; unless the next reading shows the reading that made it so
-to be the glitch (no real count reaches it so fast). A jump held longer, or whose step was already closed (and
+to be the glitch (no real count reaches it so fast), and a reading after that
+carries on from it (it is no glitch itself). After a take-back, the reading
+that took it back is no glitch against the reading before the first: one
+glitch at a time. A jump held longer, or whose step was already closed (and
 sent), counts as the statistics count it.
 
 A step's energy is the increase between the readings held at its start and at
@@ -112,6 +115,7 @@ class MeterAccumulator:
         "before",
         "before_since",
         "before_told",
+        "confirming",
         "doubted",
         "end",
         "energy",
@@ -157,6 +161,9 @@ class MeterAccumulator:
         # `last` made the step unknown: a glitch before it and a reset explained
         # it alike (`_undo_glitch`)
         self.ambiguous = False
+        # `last` took back an ambiguous reading as the glitch: the step is known
+        # again once a reading carries on from `last` (it may be a glitch too)
+        self.confirming = False
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
 
@@ -205,6 +212,9 @@ class MeterAccumulator:
                     return
                 self.ambiguous = was_known and not self.known
                 new_cycle = new_cycle or reading < RESET_RATIO * last
+                if self.confirming and not new_cycle:
+                    self.known = True  # it carries on from the take-back
+                self.confirming = False
                 self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
             self.before_since = self.since
@@ -249,7 +259,7 @@ class MeterAccumulator:
         # unavailable, or while the glitch was held)
         limit = before / RESET_RATIO + MAX_POWER_KW * (ts - self.before_told) / 3600
         if (
-            not before <= reading < limit
+            not before <= reading <= limit
             or not (drop or reading < RESET_RATIO * last)
             or self.since < self.start  # it came in a step that is closed
             or ts - self.since > GLITCH_SECONDS
@@ -258,10 +268,6 @@ class MeterAccumulator:
         if self._reset_explains(before, (last, reading), ts, drop=drop):
             self.known = self.doubted = False
             return False
-        if self.ambiguous and reading - last > MAX_POWER_KW * (ts - self.told) / 3600:
-            # `last` was ambiguous (a glitch before it, or itself a reset) and
-            # is the glitch: no real count follows it so fast to `reading`
-            self.known = True
         if self.energy_before is None:
             # `last` was the open step's start reading after a gap: the
             # reading held at the start is not known after all
@@ -271,7 +277,14 @@ class MeterAccumulator:
             self.energy = self.energy_before + (reading - before)
             if self.doubted:  # `last` doubted the start: it was the glitch
                 self.known = True
+        # `last` made the step unknown (a glitch before it, or itself a reset)
+        # and is the glitch, if no real count reaches `reading` from it so fast
+        self.confirming = (
+            self.ambiguous and reading - last > MAX_POWER_KW * (ts - self.told) / 3600
+        )
         self.doubted = self.ambiguous = False
+        # one glitch: the reading that took it back is no glitch against `before`
+        self.before = None
         self.last = reading
         self.since = self.told = ts
         self.valid = True  # a gap may have come after the glitch
@@ -307,5 +320,5 @@ class MeterAccumulator:
                 self.start = max(self.end, grid.floor(now))
             self.energy = 0.0
             # its step is closed: never taken back
-            self.doubted = self.ambiguous = False
+            self.doubted = self.ambiguous = self.confirming = False
             self.end = grid.next(self.start)
