@@ -587,14 +587,6 @@ def test_a_spike_across_a_step_boundary_is_not_counted() -> None:
         assert energy <= answer[start] + 1e-6, got  # type: ignore[operator]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "equal timestamps: a reboot's 0 ending a gap exactly on a step's "
-        "start, taken back at the same instant (100.5 at 12:15:00 too): the "
-        "take-back is the start reading, yet the step is not sent (lost)"
-    ),
-)
 def test_a_glitch_taken_back_at_the_same_instant_on_a_step_start_keeps_the_step() -> (
     None
 ):

@@ -270,8 +270,9 @@ class MeterAccumulator:
             return False
         if self.energy_before is None:
             # `last` was the open step's start reading after a gap: the
-            # reading held at the start is not known after all
-            self.known = False
+            # reading held at the start is not known after all, unless
+            # `reading` came at the same instant: it is the start reading
+            self.known = ts == self.start
             self.energy = 0.0
         else:
             self.energy = self.energy_before + (reading - before)
