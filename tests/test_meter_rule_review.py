@@ -441,7 +441,10 @@ def test_a_stale_reading_taken_back_at_once_does_not_lose_its_step() -> None:
         "_undo_glitch takes a real reset (0.9 kWh, a new session) for the "
         "glitch when the next reading is a spike that 'carries on' from the "
         "reading before the reset; it never asks whether the spike is the "
-        "glitch (taken back by 0.92 a second later): 24.35 kWh sent for 0.95"
+        "glitch (taken back by 0.92 a second later): 24.35 kWh sent for 0.95. "
+        "Open: the fix (take the spike back against the reset) fails "
+        "test_step_properties' meter_events, whose 'reset' counts faster than "
+        "MAX_POWER_KW (30, 0, 31, then 1.0 a second later: it wants 2.0)"
     ),
 )
 def test_a_spike_right_after_a_real_reset_is_the_glitch_not_the_reset() -> None:
@@ -464,7 +467,9 @@ def test_a_spike_right_after_a_real_reset_is_the_glitch_not_the_reset() -> None:
         "a reset exactly to 0 then a spike a second later: the code decides "
         "'only a glitch' (the 0) at the spike, but the spike may be the glitch "
         "(taken back by 0.2, a new session): two explanations, 666.56 or 1.0 "
-        "kWh; the day step is sent with 666.56 instead of not sent"
+        "kWh; the day step is sent with 666.56 instead of not sent. Open: "
+        "test_meters_review's glitch-then-reset (100, 0, 100.5, 0, 0.3) has "
+        "the same two explanations by this model (0.8 or 0.3) and wants 0.8"
     ),
 )
 def test_a_reset_to_zero_then_a_spike_that_the_readings_cannot_tell_is_not_sent() -> (
@@ -561,7 +566,9 @@ def test_a_reboots_zero_across_a_step_boundary_does_not_send_the_meters_size() -
         "a spike just before a boundary, taken back just after it: the "
         "closed step gets 4900 kWh (100 -> 5000 in 59 s, 299 000 kW, which "
         "MAX_POWER_KW already rules out when the step closes) and the next "
-        "one 100.2 (a 'new cycle' from the take-back)"
+        "one 100.2 (a 'new cycle' from the take-back). Open: holding the "
+        "step until the take-back delays it past close_until(end), which "
+        "test_step_properties' meters (1 kWh in 1 s) want sent at once"
     ),
 )
 def test_a_spike_across_a_step_boundary_is_not_counted() -> None:
