@@ -34,7 +34,9 @@ to be the glitch (no real count reaches it so fast), and a reading after that
 carries on from it (it is no glitch itself). After a take-back, the reading
 that took it back is no glitch against the reading before the first: one
 glitch at a time. A jump held longer, or whose step was already closed (and
-sent), counts as the statistics count it.
+sent), counts as the statistics count it; but a drop sent with its step (as a
+reset from 0: a reboot's 0 counts nothing there) may still be taken back in
+the next step, which then starts with the reading before it.
 
 A step's energy is the increase between the readings held at its start and at
 its end (a reading at a boundary is the next step's). When either is not
@@ -116,6 +118,7 @@ class MeterAccumulator:
         "before_since",
         "before_told",
         "confirming",
+        "crossed",
         "doubted",
         "end",
         "energy",
@@ -124,6 +127,7 @@ class MeterAccumulator:
         "increasing",
         "known",
         "last",
+        "resumed",
         "since",
         "start",
         "told",
@@ -166,6 +170,11 @@ class MeterAccumulator:
         self.confirming = False
         # `energy` before `last` came; None: `last` ended a gap on the start
         self.energy_before: float | None = 0.0
+        self.resumed = False  # `last` ended a gap
+        # `last`, a drop, came in the step before the open one (and was sent
+        # with it: as a reset from 0, a reboot's 0 counts nothing there); it
+        # may still be taken back in the open one
+        self.crossed = False
 
     def add(
         self,
@@ -210,6 +219,7 @@ class MeterAccumulator:
                 was_known = self.known
                 if self._undo_glitch(ts, reading, last):
                     return
+                self.crossed = False
                 self.ambiguous = was_known and not self.known
                 new_cycle = new_cycle or reading < RESET_RATIO * last
                 if self.confirming and not new_cycle:
@@ -221,6 +231,7 @@ class MeterAccumulator:
             self.before_told = self.told
             self.energy_before = self.energy
             self.energy += reading if new_cycle else reading - last
+            self.resumed = not self.valid
         self.last = reading
         self.since = self.told = ts
         self.valid = True
@@ -261,17 +272,26 @@ class MeterAccumulator:
         if (
             not before <= reading <= limit
             or not (drop or reading < RESET_RATIO * last)
-            or self.since < self.start  # it came in a step that is closed
+            # it came in a step that is closed (and sent, unless `crossed`)
+            or (self.since < self.start and not self.crossed)
             or ts - self.since > GLITCH_SECONDS
         ):
             return False
         if self._reset_explains(before, (last, reading), ts, drop=drop):
             self.known = self.doubted = False
             return False
-        if self.energy_before is None:
+        if self.crossed:
+            # its step is closed: the open step started with `before` held
+            # (unless a gap came before `last`: then it is not known)
+            self.crossed = False
+            self.known = self.known and not self.resumed
+            self.energy_before = 0.0
+            self.energy = reading - before
+        elif self.energy_before is None:
             # `last` was the open step's start reading after a gap: the
-            # reading held at the start is not known after all
-            self.known = False
+            # reading held at the start is not known after all, unless
+            # `reading` came at the same instant: it is the start reading
+            self.known = ts == self.start
             self.energy = 0.0
         else:
             self.energy = self.energy_before + (reading - before)
@@ -312,11 +332,20 @@ class MeterAccumulator:
             if self.valid:
                 if self.known:
                     out.append((self.start, self.energy))
+                before, last = self.before, self.last
+                # a drop its next step may take back (a reboot's 0)
+                self.crossed = (
+                    self.increasing
+                    and before is not None
+                    and last is not None
+                    and last < RESET_RATIO * before
+                    and self.start <= self.since >= self.end - GLITCH_SECONDS
+                )
                 self.known = True
                 self.start = self.end
             else:
                 # nothing is known until the next reading: skip to `now`
-                self.known = False
+                self.known = self.crossed = False
                 self.start = max(self.end, grid.floor(now))
             self.energy = 0.0
             # its step is closed: never taken back
