@@ -286,6 +286,25 @@ def _build(  # noqa: PLR0917
     True,
     "15 min",
 )
+# a real count read exactly on a day's start, then a new `last_reset` a second
+# later: the new cycle is a fact, not a glitch's take-back (the day was sent
+# with 1.2 kWh for 25.2, or not at all when the new cycle read 0)
+@example(
+    [(("on", 0.0), 0, 0.0, 1.0), (("dt", 1.0), 88, 1.0, 0.0)],
+    0.0,
+    "reading",
+    0.0,
+    True,
+    "day",
+)
+@example(
+    [(("on", 0.0), 0, 0.0, 1.0), (("dt", 1.0), 88, 0.0, 0.0)],
+    0.0,
+    "reading",
+    0.0,
+    True,
+    "day",
+)
 @given(
     events_strategy,
     st.sampled_from([0.0, 0.001, 450.0, Q - 0.001]),

@@ -217,7 +217,8 @@ class MeterAccumulator:
         else:
             if self.increasing:
                 was_known = self.known
-                if self._undo_glitch(ts, reading, last):
+                # a new `last_reset` is a new cycle for sure: no glitch's take-back
+                if not new_cycle and self._undo_glitch(ts, reading, last):
                     return
                 self.crossed = False
                 self.ambiguous = was_known and not self.known
