@@ -20,8 +20,8 @@ lower, and less than 1/0.9 of it plus what it could have counted at
 MAX_POWER_KW since that reading was last told: it may have counted while it
 was unavailable or while the jump was held; the meter may be unavailable in
 between or before, and may tell the jump again: the same value told again is
-no new reading) is a garbled
-telegram or a device that reported 0 while it rebooted. The step gets the
+no new reading) is a garbled telegram or a device that reported 0 while it
+rebooted. The step gets the
 meter's change without it, not the size of the meter (which Home Assistant's
 statistics would count). Unless a real reset, counting no more than
 MAX_POWER_KW, tells the same readings: after a jump down, a new cycle counting
@@ -76,6 +76,11 @@ GLITCH_SECONDS: Final = 300.0
 MAX_POWER_KW: Final = 1000.0
 
 
+def _most_counted(seconds: float) -> float:
+    """The most a meter counts (kWh) in `seconds`: at MAX_POWER_KW."""
+    return MAX_POWER_KW * seconds / 3600
+
+
 class MeterMode(StrEnum):
     """How a meter counts."""
 
@@ -115,7 +120,6 @@ class MeterAccumulator:
     __slots__ = (
         "ambiguous",
         "before",
-        "before_since",
         "before_told",
         "confirming",
         "crossed",
@@ -159,7 +163,6 @@ class MeterAccumulator:
         self.since = now  # when `last` came
         self.told = now  # when `last` was last told (it may be told again)
         self.before: float | None = None  # the reading before `last`
-        self.before_since = now  # when `before` came
         self.before_told = now  # when `before` was last told
         self.doubted = False  # `last` made the start unknown (`_doubt_start`)
         # `last` made the step unknown: a glitch before it and a reset explained
@@ -202,7 +205,6 @@ class MeterAccumulator:
             # glitch rule (a reboot's 0 here is taken back against it)
             self.known = True
             self.before = last
-            self.before_since = self.since
             self.before_told = self.told
             self.energy_before = None
             self.energy = 0.0
@@ -228,7 +230,6 @@ class MeterAccumulator:
                 self.confirming = False
                 self.doubted = not new_cycle and self._doubt_start(ts, reading, last)
             self.before = last
-            self.before_since = self.since
             self.before_told = self.told
             self.energy_before = self.energy
             self.energy += reading if new_cycle else reading - last
@@ -250,7 +251,7 @@ class MeterAccumulator:
             self.energy_before is not None
             or not self.known
             or held > GLITCH_SECONDS
-            or reading - last <= MAX_POWER_KW * held / 3600
+            or reading - last <= _most_counted(held)
         ):
             return False
         self.known = False
@@ -269,7 +270,7 @@ class MeterAccumulator:
         drop = last < RESET_RATIO * before
         # the meter may have counted since `before` was last told (while
         # unavailable, or while the glitch was held)
-        limit = before / RESET_RATIO + MAX_POWER_KW * (ts - self.before_told) / 3600
+        limit = before / RESET_RATIO + _most_counted(ts - self.before_told)
         if (
             not before <= reading <= limit
             or not (drop or reading < RESET_RATIO * last)
@@ -300,8 +301,8 @@ class MeterAccumulator:
                 self.known = True
         # `last` made the step unknown (a glitch before it, or itself a reset)
         # and is the glitch, if no real count reaches `reading` from it so fast
-        self.confirming = (
-            self.ambiguous and reading - last > MAX_POWER_KW * (ts - self.told) / 3600
+        self.confirming = self.ambiguous and reading - last > _most_counted(
+            ts - self.told
         )
         self.doubted = self.ambiguous = False
         # one glitch: the reading that took it back is no glitch against `before`
@@ -321,10 +322,9 @@ class MeterAccumulator:
         count from `before`, and `reading` a new cycle's count from 0.
         """
         last, reading = told
-        rate = MAX_POWER_KW / 3600
-        return (last if drop else last - before) <= rate * (
+        return (last if drop else last - before) <= _most_counted(
             self.since - self.before_told
-        ) and (reading - last if drop else reading) <= rate * (ts - self.told)
+        ) and (reading - last if drop else reading) <= _most_counted(ts - self.told)
 
     def close_until(self, now: float, out: list[Step]) -> None:
         """Close every step that ends at or before `now`, appending to `out`."""
