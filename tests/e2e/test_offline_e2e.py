@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -38,6 +39,46 @@ async def proxy(fm_server: dict[str, str]) -> AsyncGenerator[LoopbackProxy]:
         yield found
 
 
+def toy_battery_entry(
+    fm_server: dict[str, str],
+    proxy: LoopbackProxy,
+    subentry_id: str,
+    title: str,
+    **changes: Any,
+) -> MockConfigEntry:
+    """The account, through the proxy, with the toy battery as a schedule device."""
+    return e2e_entry(
+        fm_server,
+        url=proxy.url,
+        subentries_data=[
+            schedule_subentry(
+                {
+                    "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
+                    "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
+                    "production_price_sensor": "",
+                    "soc_entity": SOC_ENTITY,
+                    "capacity": 450,
+                    "soc_min": 50,
+                    "soc_max": 450,
+                    "duration": 12,
+                    "update_interval": 60,
+                    **changes,
+                },
+                subentry_id=subentry_id,
+                title=title,
+            )
+        ],
+    )
+
+
+async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Home Assistant stops the entry and sets it up again."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 def state(hass: HomeAssistant, platform: str, key: str, unique: str) -> str:
     entity = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique)
     assert entity is not None, key
@@ -51,27 +92,8 @@ async def test_restart_during_an_outage_follows_the_plan_then_takes_a_fresh_one(
 ) -> None:
     """Schedule, cut, restart: the setpoint follows the plan; restore: a fresh plan."""
     hass.states.async_set(SOC_ENTITY, "200", {"unit_of_measurement": "kWh"})
-    entry: MockConfigEntry = e2e_entry(
-        fm_server,
-        url=proxy.url,
-        subentries_data=[
-            schedule_subentry(
-                {
-                    "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-                    "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
-                    "production_price_sensor": "",
-                    "soc_entity": SOC_ENTITY,
-                    "capacity": 450,
-                    "soc_min": 50,
-                    "soc_max": 450,
-                    "roundtrip_efficiency": 90,
-                    "duration": 12,
-                    "update_interval": 60,
-                },
-                subentry_id=SUBENTRY_ID,
-                title="Offline battery",
-            )
-        ],
+    entry = toy_battery_entry(
+        fm_server, proxy, SUBENTRY_ID, "Offline battery", roundtrip_efficiency=90
     )
     await setup_integration(hass, entry)
     plan = entry.runtime_data.coordinators[SUBENTRY_ID].data
@@ -82,10 +104,7 @@ async def test_restart_during_an_outage_follows_the_plan_then_takes_a_fresh_one(
 
     # the server goes away, Home Assistant restarts
     proxy.cut = True
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await restart(hass, entry)
 
     assert entry.state is ConfigEntryState.LOADED
     kept = entry.runtime_data.coordinators[SUBENTRY_ID].data
@@ -126,26 +145,8 @@ async def test_charge_now_by_the_assets_power_capacity_survives_a_restart_during
     asset's "500 kVA", read from the real server. The server goes away and Home
     Assistant restarts: the kept mode and the kept capacity go on charging."""
     hass.states.async_set(SOC_ENTITY, "100", {"unit_of_measurement": "kWh"})
-    entry: MockConfigEntry = e2e_entry(
-        fm_server,
-        url=proxy.url,
-        subentries_data=[
-            schedule_subentry(
-                {
-                    "power_sensor": fm_server["FM_TOY_BATTERY_SENSOR_ID"],
-                    "consumption_price_sensor": fm_server["FM_TOY_PRICE_SENSOR_ID"],
-                    "production_price_sensor": "",
-                    "soc_entity": SOC_ENTITY,
-                    "capacity": 450,
-                    "soc_min": 50,
-                    "soc_max": 450,
-                    "duration": 12,
-                    "update_interval": 60,
-                },
-                subentry_id=CHARGE_NOW_SUBENTRY_ID,
-                title="Charge now battery",
-            )
-        ],
+    entry = toy_battery_entry(
+        fm_server, proxy, CHARGE_NOW_SUBENTRY_ID, "Charge now battery"
     )
     await setup_integration(hass, entry)
     mode = er.async_get(hass).async_get_entity_id(
@@ -159,10 +160,7 @@ async def test_charge_now_by_the_assets_power_capacity_survives_a_restart_during
     assert float(state(hass, "sensor", "power_setpoint", setpoint_key)) == 500.0
 
     proxy.cut = True
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await restart(hass, entry)
 
     assert entry.state is ConfigEntryState.LOADED
     connected_key = f"{entry.entry_id}_connected"
